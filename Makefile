@@ -1,0 +1,92 @@
+# The lottery bet cluster.  `make help` lists the targets.
+#
+# Objects and binaries go to $(OUT): build/ by default, build-asan/ with
+# SANITIZER=address,undefined.  Nothing is rebuilt that did not change.
+
+CC	?= cc
+SANITIZER ?=
+OUT	?= $(if $(SANITIZER),build-asan,build)
+PKGS	:= libbsd-overlay inih yaml-0.1
+
+WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wpointer-arith -Wno-format-zero-length
+CFLAGS	?= -O2 -g
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -pthread -Icommon \
+	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+	   $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-omit-frame-pointer)
+LDLIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
+ALL_LDFLAGS := $(LDFLAGS) $(if $(SANITIZER),-fsanitize=$(SANITIZER))
+
+COMMON_SRC := common/log.c common/io.c common/bet.c common/proto.c \
+	      common/csv.c common/cfg.c common/backoff.c
+SERVER_SRC := $(filter-out %_test.c,$(wildcard server/*.c))
+CLIENT_SRC := $(filter-out %_test.c,$(wildcard client/*.c))
+GEN_SRC	   := scripts/gendata.c
+TEST_SRC   := $(wildcard common/*_test.c server/*_test.c client/*_test.c)
+
+obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+BINS	:= $(OUT)/bin/server $(OUT)/bin/client $(OUT)/bin/gendata
+TESTS	:= $(patsubst %.c,$(OUT)/test/%,$(notdir $(TEST_SRC)))
+
+Q	:= $(if $(V),,@)
+.DEFAULT_GOAL := build
+
+include scripts/docker.mk
+
+.PHONY: build tests test unit bench clean help deps
+.SECONDARY:
+
+build: $(BINS) ## build server, client and data generator (build/bin)
+
+$(OUT)/bin/server: $(call obj,$(SERVER_SRC)) $(COMMON_OBJ)
+$(OUT)/bin/client: $(call obj,$(CLIENT_SRC)) $(COMMON_OBJ)
+$(OUT)/bin/gendata: $(call obj,$(GEN_SRC)) $(COMMON_OBJ)
+$(BINS):
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OUT)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# A unit test links its module's objects (minus main.o) with cmocka.
+SERVER_LIB := $(filter-out $(OUT)/obj/server/main.o,$(call obj,$(SERVER_SRC)))
+CLIENT_LIB := $(filter-out $(OUT)/obj/client/main.o,$(call obj,$(CLIENT_SRC)))
+$(OUT)/test/%: $(OUT)/obj/common/%.o $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+$(OUT)/test/%: $(OUT)/obj/server/%.o $(SERVER_LIB) $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+$(OUT)/test/%: $(OUT)/obj/client/%.o $(CLIENT_LIB) $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+tests: $(BINS) $(TESTS)
+
+deps: ## install the host build dependencies (Debian)
+	@scripts/deps.sh
+
+test: deps ## every test: unit, host-level (also under ASan+UBSan), Docker
+	@scripts/run_tests.sh
+
+unit: tests ## unit tests of this build only
+	@scripts/run_tests.sh --unit-only
+
+bench: deps build ## end-to-end benchmark on loopback
+	@scripts/bench.sh
+
+clean: ## remove build output
+	rm -rf build build-asan
+
+help: ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+	    awk -F':.*## ' '{ printf "  %-22s %s\n", $$1, $$2 }'
+
+-include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)

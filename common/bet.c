@@ -1,0 +1,171 @@
+/*
+ * bet: what makes a bet valid.  The server, the client and the CSV code
+ * all go through bet_from_fields, so a value the client would send is
+ * exactly a value the server would store.  Nothing is repaired: a field
+ * that breaks a rule is rejected with a short reason.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bet.h"
+
+int
+bet_valid_utf8(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, n, k;
+	uint32_t		 cp, min;
+
+	while (i < len) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((p[i] & 0xe0) == 0xc0) {
+			n = 1; cp = p[i] & 0x1f; min = 0x80;
+		} else if ((p[i] & 0xf0) == 0xe0) {
+			n = 2; cp = p[i] & 0x0f; min = 0x800;
+		} else if ((p[i] & 0xf8) == 0xf0) {
+			n = 3; cp = p[i] & 0x07; min = 0x10000;
+		} else
+			return 0;
+		if (len - i - 1 < n)
+			return 0;
+		for (k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/* Value of exactly n decimal digits at s, or -1. */
+static int
+bet_digits(const char *s, size_t n)
+{
+	int	v = 0;
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+int
+bet_valid_date(const char *s)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int	y, m, d, dim;
+
+	if (s == NULL || strlen(s) != BET_DATE_LEN || s[4] != '-' ||
+	    s[7] != '-')
+		return 0;
+	y = bet_digits(s, 4);
+	m = bet_digits(s + 5, 2);
+	d = bet_digits(s + 8, 2);
+	if (y < 1 || m < 1 || m > 12 || d < 1)
+		return 0;
+	dim = mdays[m - 1];
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		dim = 29;
+	return d <= dim;
+}
+
+int
+bet_parse_agency(const char *s, uint32_t *out)
+{
+	uint64_t	v = 0;
+	size_t		i;
+
+	if (s == NULL || s[0] == '\0')
+		return -1;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		/* Stop before the sum can wrap, whatever the length. */
+		if (v > UINT32_MAX / 2)
+			return -1;
+	}
+	if (v == 0)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * Check one text field: 1..max bytes, no protocol separator, no control
+ * byte, valid UTF-8.  Returns 0, or -1 with "<what> <problem>" in err.
+ */
+static int
+bet_check_text(const char *s, size_t max, const char *what, char *err,
+    size_t errlen)
+{
+	size_t		i, len = strlen(s);
+	unsigned char	c;
+
+	if (len == 0) {
+		snprintf(err, errlen, "empty %s", what);
+		return -1;
+	}
+	if (len > max) {
+		snprintf(err, errlen, "%s too long", what);
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (c == ';' || c == ':') {
+			snprintf(err, errlen, "separator in %s", what);
+			return -1;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			snprintf(err, errlen, "control byte in %s", what);
+			return -1;
+		}
+	}
+	if (!bet_valid_utf8(s, len)) {
+		snprintf(err, errlen, "bad UTF-8 in %s", what);
+		return -1;
+	}
+	return 0;
+}
+
+int
+bet_from_fields(struct bet *b, uint32_t agency, char *const f[BET_NFIELDS],
+    char *err, size_t errlen)
+{
+	size_t	nlen;
+	int	num;
+
+	if (bet_check_text(f[0], BET_NAME_MAX, "first name", err, errlen) == -1 ||
+	    bet_check_text(f[1], BET_NAME_MAX, "last name", err, errlen) == -1 ||
+	    bet_check_text(f[2], BET_DOC_MAX, "document", err, errlen) == -1)
+		return -1;
+	if (!bet_valid_date(f[3])) {
+		snprintf(err, errlen, "bad birthdate");
+		return -1;
+	}
+	nlen = strlen(f[4]);
+	if (nlen < 1 || nlen > 4 || (num = bet_digits(f[4], nlen)) < 0 ||
+	    num > BET_NUMBER_MAX) {
+		snprintf(err, errlen, "bad number");
+		return -1;
+	}
+	memset(b, 0, sizeof(*b));
+	b->agency = agency;
+	b->number = (uint16_t)num;
+	/* Lengths were checked above, so these copies are whole. */
+	memcpy(b->first, f[0], strlen(f[0]) + 1);
+	memcpy(b->last, f[1], strlen(f[1]) + 1);
+	memcpy(b->doc, f[2], strlen(f[2]) + 1);
+	memcpy(b->birth, f[3], BET_DATE_LEN + 1);
+	return 0;
+}

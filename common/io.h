@@ -1,0 +1,20 @@
+/*
+ * io: the only place that loops over short reads and writes and retries
+ * EINTR.  Everything else in the project reads and writes whole buffers
+ * through these two calls.
+ */
+#ifndef IO_H
+#define IO_H
+
+#include <sys/types.h>
+
+/*
+ * Read exactly n bytes unless EOF comes first.  Returns the number of bytes
+ * read (less than n only at EOF) or -1 with errno set (EAGAIN/EWOULDBLOCK
+ * when a socket receive timeout expired).
+ */
+ssize_t	 io_read_full(int fd, void *buf, size_t n);
+/* Write all n bytes.  Returns 0, or -1 with errno set. */
+int	 io_write_full(int fd, const void *buf, size_t n);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * proto: the wire codec.  A frame is a 2-byte big-endian length L
+ * (1..PROTO_PAYLOAD_MAX) followed by L bytes of UTF-8 payload "Type:Body".
+ * This module turns payloads into typed messages and back; it does no I/O
+ * beyond the two frame helpers and never logs: errors come back as a code
+ * and a short reason string.
+ */
+#ifndef PROTO_H
+#define PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bet.h"
+
+#define PROTO_FRAME_MAX		8192
+#define PROTO_HDR_LEN		2
+#define PROTO_PAYLOAD_MAX	(PROTO_FRAME_MAX - PROTO_HDR_LEN)
+/* The shortest bet "a;b;c;0001-01-01;0" plus its ':' is 19 bytes. */
+#define PROTO_BATCH_MAX		(PROTO_PAYLOAD_MAX / 19 + 1)
+
+enum proto_type {
+	PROTO_UNKNOWN,
+	PROTO_STORE_BET,	/* StoreBet:agency;first;last;doc;birth;number */
+	PROTO_STORE_BATCH,	/* StoreBatch:agency:bet:bet... */
+	PROTO_STORE_BATCH_AT,	/* StoreBatchAt:agency:pos:bet:bet... */
+	PROTO_AGENCY_CLOSE,	/* AgencyClose:agency */
+	PROTO_WINNERS_REQUEST,	/* WinnersRequest:agency */
+	PROTO_AGENCY_STATUS,	/* AgencyStatus:agency */
+	PROTO_ECHO,		/* Echo:text */
+	PROTO_STORE_RESPONSE,	/* StoreResponse:0|1 */
+	PROTO_WINNERS_RESPONSE,	/* WinnersResponse:doc;doc... */
+	PROTO_NOT_READY,	/* NotReadyResponse: */
+	PROTO_STATUS_RESPONSE	/* AgencyStatusResponse:stored;closed */
+};
+
+/* A decoded request.  Strings point into the caller's payload buffer. */
+struct proto_msg {
+	enum proto_type	 type;
+	uint32_t	 agency;
+	uint64_t	 pos;		/* StoreBatchAt only */
+	size_t		 nbets;		/* bets filled in the caller's array */
+	const char	*text;		/* Echo text, response body */
+	size_t		 textlen;
+};
+
+/* Name of a type as it appears on the wire ("StoreBatch"), or "Unknown". */
+const char *proto_type_name(enum proto_type);
+
+/*
+ * Decode payload[0..len) in place (it is modified; it must have room for a
+ * NUL at payload[len]).  Bets of StoreBet/StoreBatch/StoreBatchAt go into
+ * bets[0..cap).  Returns 0, or -1 with a reason in err; a batch with any
+ * invalid bet is rejected whole.
+ */
+int	 proto_decode(char *payload, size_t len, struct proto_msg *m,
+	    struct bet *bets, size_t cap, char *err, size_t errlen);
+
+/*
+ * Encode "Type:body" into a frame at out (header included).  Returns the
+ * frame length, or 0 when it would not fit in PROTO_FRAME_MAX.
+ */
+size_t	 proto_encode(char out[PROTO_FRAME_MAX], enum proto_type,
+	    const char *body, size_t bodylen);
+
+/*
+ * A batch under construction, framed and ready to send.  proto_batch_add
+ * returns -1 when the bet would push the frame past PROTO_FRAME_MAX; the
+ * caller then sends the batch and starts a new one.
+ */
+struct proto_batch {
+	char		 frame[PROTO_FRAME_MAX];
+	size_t		 len;		/* bytes used in frame, header included */
+	size_t		 count;		/* bets in it */
+	uint64_t	 pos;		/* position of its first bet */
+};
+void	 proto_batch_init(struct proto_batch *, uint32_t agency, uint64_t pos);
+int	 proto_batch_add(struct proto_batch *, const struct bet *);
+/* Writes the length header; returns the frame length to send. */
+size_t	 proto_batch_finish(struct proto_batch *);
+
+/* "first;last;doc;birth;number" into dst; returns length or 0 if no room. */
+size_t	 proto_bet_format(const struct bet *, char *dst, size_t cap);
+
+/*
+ * Read one frame from a blocking socket into payload (cap >= PROTO_PAYLOAD_MAX+1,
+ * NUL-terminated).  Returns payload length, 0 when the peer closed cleanly
+ * before a frame began, -1 on I/O error (errno) and -2 on a bad length or
+ * a frame cut short.
+ */
+ssize_t	 proto_read_frame(int fd, char *payload, size_t cap);
+/* Send one whole frame.  0 or -1 (errno). */
+int	 proto_write_frame(int fd, const char *frame, size_t len);
+
+#endif

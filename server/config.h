@@ -1,0 +1,33 @@
+/*
+ * config: the server's settings, read from config.ini (inih, section
+ * [DEFAULT]) and overridden by environment variables of the same names.
+ */
+#ifndef SERVER_CONFIG_H
+#define SERVER_CONFIG_H
+
+#include <limits.h>
+
+#include "log.h"
+
+#define CONFIG_AGENCIES_MAX	10000
+
+struct config {
+	char		 ip[64];
+	int		 port;
+	int		 backlog;
+	int		 agencies;
+	enum log_level	 level;
+	char		 state_dir[PATH_MAX];
+	int		 max_conns;
+	int		 conn_timeout_ms;
+};
+
+/*
+ * Load path (NULL: "config.ini") then the environment.  Returns 0, or -1
+ * with a message naming the file, line and key in err.
+ */
+int	 config_load(struct config *, const char *path, char *err, size_t errlen);
+/* Log every effective value. */
+void	 config_log(void);
+
+#endif

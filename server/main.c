@@ -1,0 +1,95 @@
+/*
+ * server: one lottery replica.  Start-up errors exit through err(3);
+ * afterwards every failure is logged and the replica keeps serving.  The
+ * signal handlers only raise a flag; net_serve notices it, drains the
+ * connections, and main closes the files and exits 0.
+ */
+#include <err.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "net.h"
+#include "store.h"
+
+static volatile sig_atomic_t quit;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: poll in the accept loop returns at once. */
+	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1)
+		err(1, "sigaction");
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		err(1, "sigaction");
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: server [-n] [-c config.ini]\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config	 cfg;
+	struct store	*store;
+	const char	*path = NULL;
+	char		 why[512];
+	int		 ch, check_only = 0, lfd;
+
+	while ((ch = getopt(argc, argv, "c:n")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (config_load(&cfg, path, why, sizeof(why)) == -1)
+		errx(1, "config: %s", why);
+	log_set_level(cfg.level);
+	config_log();
+	if (check_only)
+		return 0;
+	install_signals();
+	if ((store = store_open(cfg.state_dir, (uint32_t)cfg.agencies, why,
+	    sizeof(why))) == NULL)
+		errx(1, "state dir %s: %s", cfg.state_dir, why);
+	if ((lfd = net_listen(&cfg, why, sizeof(why))) == -1)
+		errx(1, "listen: %s", why);
+	log_info("server_start", "success", "ip: %s | port: %d", cfg.ip,
+	    cfg.port);
+	net_serve(lfd, store, &cfg, &quit);
+	log_info("shutdown", "in_progress", "");
+	store_close(store);
+	log_info("shutdown", "success", "");
+	log_info("exit", "success", "code: 0");
+	return 0;
+}

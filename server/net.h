@@ -1,0 +1,23 @@
+/*
+ * net: the listening socket and the connection threads.  One thread per
+ * connection, up to MAX_CONNECTIONS; the excess is accepted, logged and
+ * closed at once so a client fails fast instead of waiting in the backlog.
+ */
+#ifndef NET_H
+#define NET_H
+
+#include <signal.h>
+
+#include "config.h"
+#include "store.h"
+
+/* Bound and listening socket, or -1 with the reason in err. */
+int	 net_listen(const struct config *, char *err, size_t errlen);
+/*
+ * Accept and serve until *stop is set, then wait for every connection to
+ * finish its request in flight and close.  Closes lfd.
+ */
+void	 net_serve(int lfd, struct store *, const struct config *,
+	    volatile sig_atomic_t *stop);
+
+#endif

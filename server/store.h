@@ -1,0 +1,60 @@
+/*
+ * store: the state every replica shares, two files in the state directory
+ * guarded by fcntl open-file-description locks.  bets.csv holds one CSV row
+ * per stored bet; agencies_closed.txt one line per closed agency.  A
+ * replica keeps an index of both (bets per agency, which agencies closed)
+ * that it brings up to date from the files' tails under the lock, so no
+ * request rereads what it has already seen.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bet.h"
+
+#define STORE_NO_POS	UINT64_MAX	/* a request without a position */
+#define STORE_WINNING_NUMBER 7574
+
+enum store_result {
+	STORE_OK,		/* written and synced to disk */
+	STORE_DUPLICATE,	/* every bet was stored before: nothing written */
+	STORE_CLOSED,		/* the agency has closed */
+	STORE_GAP,		/* pos is past what the agency has stored */
+	STORE_ERR		/* I/O error, already logged; nothing written */
+};
+
+struct store;
+
+/* Open (creating) the two files in dir.  NULL with a reason in err. */
+struct store	*store_open(const char *dir, uint32_t agencies, char *err,
+		    size_t errlen);
+void		 store_close(struct store *);
+
+/*
+ * Append bets[0..n) of one agency as one write, synced before returning.
+ * With pos != STORE_NO_POS the bets the agency already has are skipped
+ * (see docs/protocol.md).  *written gets the number of rows added.
+ */
+enum store_result store_append(struct store *, uint32_t agency,
+		    const struct bet *bets, size_t n, uint64_t pos,
+		    size_t *written);
+/*
+ * Record that agency closed (a second close changes nothing).  *draw is
+ * set to 1 when this call closed the last agency: exactly one call across
+ * all replicas sees that.  0, or -1 on I/O error.
+ */
+int		 store_close_agency(struct store *, uint32_t agency, int *draw);
+/* Bets stored for agency and whether it closed.  0 or -1. */
+int		 store_status(struct store *, uint32_t agency, uint64_t *stored,
+		    int *closed);
+/*
+ * Once every agency has closed, write agency's winning documents joined by
+ * ';' into out and return 1 (with *count); before that return 0.  -1 on
+ * I/O error or when the list does not fit in cap.
+ */
+int		 store_winners(struct store *, uint32_t agency, char *out,
+		    size_t cap, size_t *len, size_t *count);
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * store_test: the shared-state rules against real files in a temporary
+ * directory.  Two store handles on one directory stand for two replicas:
+ * their OFD locks and indexes are as independent as two processes'.
+ */
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "log.h"
+#include "store.h"
+
+static char dir[64];
+
+static struct bet
+mkbet(uint32_t agency, const char *doc, unsigned number)
+{
+	struct bet	b;
+
+	memset(&b, 0, sizeof(b));
+	b.agency = agency;
+	b.number = (uint16_t)number;
+	strlcpy(b.first, "Ana María", sizeof(b.first));
+	strlcpy(b.last, "O'Brien, \"Jr\"", sizeof(b.last));
+	strlcpy(b.doc, doc, sizeof(b.doc));
+	strlcpy(b.birth, "1990-02-28", sizeof(b.birth));
+	return b;
+}
+
+static char *
+slurp(const char *name)
+{
+	static char	buf[65536];
+	char		path[128];
+	FILE		*fp;
+	size_t		n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(fp = fopen(path, "r"));
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	strlcpy(dir, "/tmp/store_test.XXXXXX", sizeof(dir));
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static struct store *
+open_store(uint32_t agencies)
+{
+	char		 err[128];
+	struct store	*s;
+
+	s = store_open(dir, agencies, err, sizeof(err));
+	if (s == NULL)
+		fail_msg("store_open: %s", err);
+	return s;
+}
+
+static void
+test_rows_are_python_csv(void **state)
+{
+	struct store	*s = open_store(2);
+	struct bet	 b = mkbet(1, "30904465", 7574);
+	size_t		 w;
+
+	(void)state;
+	assert_int_equal(store_append(s, 1, &b, 1, STORE_NO_POS, &w),
+	    STORE_OK);
+	assert_string_equal(slurp("bets.csv"), "1,Ana María,\"O'Brien, "
+	    "\"\"Jr\"\"\",30904465,1990-02-28,7574\r\n");
+	store_close(s);
+}
+
+static void
+test_positions_store_each_bet_once(void **state)
+{
+	struct store	*a = open_store(2), *b = open_store(2);
+	struct bet	 bets[3] = { mkbet(1, "1", 1), mkbet(1, "2", 2),
+			    mkbet(1, "3", 3) };
+	uint64_t	 stored;
+	size_t		 w;
+	int		 closed;
+
+	(void)state;
+	assert_int_equal(store_append(a, 1, bets, 2, 0, &w), STORE_OK);
+	assert_int_equal(w, 2);
+	/* The same batch again, through the other replica. */
+	assert_int_equal(store_append(b, 1, bets, 2, 0, &w), STORE_DUPLICATE);
+	/* Overlapping: only the third bet is new. */
+	assert_int_equal(store_append(b, 1, bets, 3, 0, &w), STORE_OK);
+	assert_int_equal(w, 1);
+	assert_int_equal(store_append(a, 1, bets, 1, 7, &w), STORE_GAP);
+	assert_int_equal(store_status(a, 1, &stored, &closed), 0);
+	assert_int_equal(stored, 3);
+	assert_int_equal(closed, 0);
+	assert_int_equal(store_status(a, 2, &stored, &closed), 0);
+	assert_int_equal(stored, 0);
+	store_close(a);
+	store_close(b);
+}
+
+static void
+test_torn_tail_is_cut(void **state)
+{
+	struct store	*s = open_store(2);
+	struct bet	 b = mkbet(2, "9", 9);
+	char		 path[128];
+	uint64_t	 stored;
+	size_t		 w;
+	int		 fd, closed;
+
+	(void)state;
+	assert_int_equal(store_append(s, 2, &b, 1, 0, &w), STORE_OK);
+	/* A replica killed mid-write left half a row. */
+	snprintf(path, sizeof(path), "%s/bets.csv", dir);
+	assert_true((fd = open(path, O_WRONLY | O_APPEND)) != -1);
+	assert_int_equal(write(fd, "2,Half,Row", 10), 10);
+	close(fd);
+	assert_int_equal(store_status(s, 2, &stored, &closed), 0);
+	assert_int_equal(stored, 1);
+	b = mkbet(2, "10", 10);
+	assert_int_equal(store_append(s, 2, &b, 1, 1, &w), STORE_OK);
+	assert_string_equal(slurp("bets.csv"),
+	    "2,Ana María,\"O'Brien, \"\"Jr\"\"\",9,1990-02-28,9\r\n"
+	    "2,Ana María,\"O'Brien, \"\"Jr\"\"\",10,1990-02-28,10\r\n");
+	store_close(s);
+}
+
+static void
+test_draw_once_and_winners_per_agency(void **state)
+{
+	struct store	*a = open_store(2), *b = open_store(2);
+	struct bet	 one[2] = { mkbet(1, "111", 7574), mkbet(1, "112", 1) };
+	struct bet	 two[2] = { mkbet(2, "221", 7574), mkbet(2, "222", 7574) };
+	char		 out[128];
+	size_t		 w, len, n;
+	int		 draw;
+
+	(void)state;
+	assert_int_equal(store_append(a, 1, one, 2, 0, &w), STORE_OK);
+	assert_int_equal(store_append(b, 2, two, 2, 0, &w), STORE_OK);
+	assert_int_equal(store_winners(a, 1, out, sizeof(out), &len, &n), 0);
+	assert_int_equal(store_close_agency(a, 1, &draw), 0);
+	assert_int_equal(draw, 0);
+	assert_int_equal(store_close_agency(b, 1, &draw), 0);
+	assert_int_equal(draw, 0);
+	/* A closed agency stores nothing more. */
+	assert_int_equal(store_append(b, 1, one, 1, STORE_NO_POS, &w),
+	    STORE_CLOSED);
+	assert_int_equal(store_winners(b, 2, out, sizeof(out), &len, &n), 0);
+	assert_int_equal(store_close_agency(b, 2, &draw), 0);
+	assert_int_equal(draw, 1);
+	assert_int_equal(store_close_agency(a, 2, &draw), 0);
+	assert_int_equal(draw, 0);
+	assert_string_equal(slurp("agencies_closed.txt"), "1\n2\n");
+	assert_int_equal(store_winners(a, 1, out, sizeof(out), &len, &n), 1);
+	assert_string_equal(out, "111");
+	assert_int_equal(n, 1);
+	assert_int_equal(store_winners(a, 2, out, sizeof(out), &len, &n), 1);
+	assert_string_equal(out, "221;222");
+	assert_int_equal(len, 7);
+	assert_int_equal(n, 2);
+	/* A list that cannot fit the caller's buffer is an error. */
+	assert_int_equal(store_winners(a, 2, out, 5, &len, &n), -1);
+	store_close(a);
+	store_close(b);
+}
+
+static void
+test_reopen_rebuilds_index(void **state)
+{
+	struct store	*s = open_store(3);
+	struct bet	 b[2] = { mkbet(3, "1", 1), mkbet(3, "2", 2) };
+	uint64_t	 stored;
+	size_t		 w;
+	int		 closed;
+
+	(void)state;
+	assert_int_equal(store_append(s, 3, b, 2, 0, &w), STORE_OK);
+	store_close(s);
+	s = open_store(3);
+	assert_int_equal(store_append(s, 3, b, 2, 0, &w), STORE_DUPLICATE);
+	assert_int_equal(store_status(s, 3, &stored, &closed), 0);
+	assert_int_equal(stored, 2);
+	assert_int_equal(store_append(s, 4, b, 2, 0, &w), STORE_ERR);
+	store_close(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_rows_are_python_csv,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_positions_store_each_bet_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_tail_is_cut,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_draw_once_and_winners_per_agency, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_rebuilds_index,
+		    setup, teardown),
+	};
+
+	log_set_level(LOG_LVL_ERROR);
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
