@@ -34,10 +34,14 @@ Q	:= $(if $(V),,@)
 
 include scripts/docker.mk
 
-.PHONY: build tests test unit bench clean help deps
+.PHONY: build bins tests test unit bench clean help deps
 .SECONDARY:
 
-build: $(BINS) ## build server, client and data generator (build/bin)
+# deps first, then a fresh make so pkg-config sees what deps installed.
+build: deps ## build server, client and data generator into build/bin
+	@$(MAKE) --no-print-directory bins
+
+bins: $(BINS)
 
 $(OUT)/bin/server: $(call obj,$(SERVER_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/client: $(call obj,$(CLIENT_SRC)) $(COMMON_OBJ)
