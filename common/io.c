@@ -5,18 +5,58 @@
  * deal with partial transfers.
  */
 #include <errno.h>
+#include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
 
+long long
+io_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until fd is readable or the deadline passes (ETIMEDOUT). */
+static int
+io_wait_readable(int fd, long long deadline)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+	long long	left;
+	int		n;
+
+	for (;;) {
+		if ((left = deadline - io_now_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (n > 0)
+			return 0;
+		if (n == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
 ssize_t
 io_read_full(int fd, void *buf, size_t n)
+{
+	return io_read_until(fd, buf, n, -1);
+}
+
+ssize_t
+io_read_until(int fd, void *buf, size_t n, long long deadline)
 {
 	char	*p = buf;
 	size_t	 got = 0;
 	ssize_t	 r;
 
 	while (got < n) {
+		if (deadline >= 0 && io_wait_readable(fd, deadline) == -1)
+			return -1;
 		r = read(fd, p + got, n - got);
 		if (r == -1) {
 			if (errno == EINTR)

@@ -14,6 +14,14 @@
  * when a socket receive timeout expired).
  */
 ssize_t	 io_read_full(int fd, void *buf, size_t n);
+/*
+ * The same, but the whole read must end before deadline (io_now_ms()
+ * time; -1 for none): a peer trickling one byte at a time cannot hold it
+ * past that.  -1 with errno ETIMEDOUT when it does not.
+ */
+ssize_t	 io_read_until(int fd, void *buf, size_t n, long long deadline);
+/* Milliseconds on the monotonic clock. */
+long long io_now_ms(void);
 /* Write all n bytes.  Returns 0, or -1 with errno set. */
 int	 io_write_full(int fd, const void *buf, size_t n);
 

@@ -298,11 +298,17 @@ proto_batch_finish(struct proto_batch *b)
 ssize_t
 proto_read_frame(int fd, char *payload, size_t cap)
 {
+	return proto_read_frame_until(fd, payload, cap, -1);
+}
+
+ssize_t
+proto_read_frame_until(int fd, char *payload, size_t cap, long long deadline)
+{
 	unsigned char	hdr[PROTO_HDR_LEN];
 	size_t		plen;
 	ssize_t		r;
 
-	if ((r = io_read_full(fd, hdr, sizeof(hdr))) == -1)
+	if ((r = io_read_until(fd, hdr, sizeof(hdr), deadline)) == -1)
 		return -1;
 	if (r == 0)
 		return 0;
@@ -311,7 +317,7 @@ proto_read_frame(int fd, char *payload, size_t cap)
 	plen = ((size_t)hdr[0] << 8) | hdr[1];
 	if (plen == 0 || plen > PROTO_PAYLOAD_MAX || plen + 1 > cap)
 		return -2;
-	if ((r = io_read_full(fd, payload, plen)) == -1)
+	if ((r = io_read_until(fd, payload, plen, deadline)) == -1)
 		return -1;
 	if ((size_t)r != plen)
 		return -2;

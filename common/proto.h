@@ -89,6 +89,9 @@ size_t	 proto_bet_format(const struct bet *, char *dst, size_t cap);
  * a frame cut short.
  */
 ssize_t	 proto_read_frame(int fd, char *payload, size_t cap);
+/* The same, with the whole frame due by deadline (see io_read_until). */
+ssize_t	 proto_read_frame_until(int fd, char *payload, size_t cap,
+	    long long deadline);
 /* Send one whole frame.  0 or -1 (errno). */
 int	 proto_write_frame(int fd, const char *frame, size_t len);
 

@@ -9,34 +9,25 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 #include "session.h"
 
 #define SESSION_TICK_MS	200
-
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* 1 when a frame is waiting, 0 on stop, -1 on idle timeout or error. */
 static int
 session_wait(struct session *s)
 {
 	struct pollfd	pfd = { s->fd, POLLIN, 0 };
-	long long	deadline = now_ms() + s->cfg->conn_timeout_ms;
+	long long	deadline = io_now_ms() + s->cfg->conn_timeout_ms;
 	long long	left;
 	int		n;
 
 	while (!*s->stop) {
-		if ((left = deadline - now_ms()) <= 0) {
+		if ((left = deadline - io_now_ms()) <= 0) {
 			log_warn("conexion", "fail",
 			    "peer: %s | motivo: idle timeout", s->peer);
 			return -1;
@@ -225,7 +216,9 @@ session_run(struct session *s)
 
 	log_debug("conexion", "success", "peer: %s", s->peer);
 	while (session_wait(s) == 1) {
-		n = proto_read_frame(s->fd, s->payload, sizeof(s->payload));
+		/* A whole frame is due within the timeout, however it trickles. */
+		n = proto_read_frame_until(s->fd, s->payload, sizeof(s->payload),
+		    io_now_ms() + s->cfg->conn_timeout_ms);
 		if (n == 0)
 			break;
 		if (n == -1) {
