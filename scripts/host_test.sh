@@ -1,0 +1,550 @@
+#!/bin/bash
+# host_test.sh: end-to-end tests of the real server and client binaries on
+# loopback: a replica cluster, crashes (kill -9) of replicas and clients,
+# lost replies, idle and malformed connections, bad agency files, signals
+# and config errors.  Each test runs in a subshell with its own directory
+# and a trap that kills every process it started; one failing test does not
+# stop the others.  BIN picks the binaries (default build/bin); test names
+# as arguments run only those.  Prints "PASS name" / "FAIL name: why" and
+# last "host: N passed, M failed"; exits 1 when any failed.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+. scripts/lib.sh
+
+ROOT=$(mktemp -d "${TMPDIR:-/tmp}/host_test.XXXXXX")
+SEED=${SEED:-$RANDOM}	# data seed; set SEED to replay a run
+TESTS="cluster replica_kill durability lost_reply client_kill idle malformed
+bad_rows shutdown config agency_close single_bet"
+
+bad() {
+	echo "$*" >>"$TD/.fail"
+}
+
+# gen AGENCIES BETS: agency files and expected.txt in $TD/data.
+gen() {
+	"$BIN/gendata" -o "$TD/data" -a "$1" -n "$2" -s "$SEED" \
+	    >"$TD/gendata.log" 2>&1 || bad "gendata failed"
+}
+
+# expected AGENCY FIELD: column FIELD (2 bets, 3 winners, 4 docs).
+expected() {
+	awk -v a="$1" -v f="$2" '$1 == a { print $f }' "$TD/data/expected.txt"
+}
+
+# wait_lines FILE N SECONDS: wait until FILE has at least N lines.
+wait_lines() {
+	local n=$(($3 * 20))
+	while [ "$(lines "$1")" -lt "$2" ] && [ $n -gt 0 ]; do
+		sleep 0.05
+		n=$((n - 1))
+	done
+	[ "$(lines "$1")" -ge "$2" ]
+}
+
+# wait_log FILE REGEX SECONDS
+wait_log() {
+	local n=$(($3 * 10))
+	until grep -qE "$2" "$1" 2>/dev/null; do
+		[ $n -le 0 ] && return 1
+		sleep 0.1
+		n=$((n - 1))
+	done
+}
+
+# wait_clients SECONDS ID...: every client must exit 0 in time.
+wait_clients() {
+	local t=$1 id rc
+	shift
+	for id in "$@"; do
+		wait_pid "${CPID[$id]}" "$t"
+		rc=$?
+		[ $rc -eq 0 ] || bad "client $id exited $rc" \
+		    "($(tail -n 2 "$TD/client-$id.log" | tr '\r\n' '  '))"
+	done
+}
+
+# check_store AGENCIES: bets.csv holds every row of every agency file
+# exactly once, with the agency prepended, in file order per agency, each
+# line CRLF-terminated with 6 fields and no document twice.
+check_store() {
+	local f=$TD/state/bets.csv d=$TD/data a total=0 want got line
+	[ -f "$f" ] || { bad "no bets.csv"; return; }
+	for ((a = 1; a <= $1; a++)); do
+		total=$((total + $(lines "$d/agency-$a.csv")))
+	done
+	got=$(lines "$f")
+	[ "$got" -eq $total ] || bad "bets.csv has $got lines, want $total"
+	line=$(csv_check "$f") || bad "bets.csv line $line is torn or not CRLF"
+	want=$(cut -d, -f4 "$f" | LC_ALL=C sort | uniq -d | head -n 3 | tr '\n' ' ')
+	[ -z "$want" ] || bad "documents stored twice: $want"
+	for ((a = 1; a <= $1; a++)); do
+		sed "s/^/$a,/" "$d/agency-$a.csv"
+	done | LC_ALL=C sort >"$TD/want.sorted"
+	LC_ALL=C sort "$f" >"$TD/got.sorted"
+	cmp -s "$TD/want.sorted" "$TD/got.sorted" ||
+	    bad "bets.csv rows differ from the agency files as a multiset" \
+	    "($(LC_ALL=C comm -3 "$TD/want.sorted" "$TD/got.sorted" | wc -l) rows)"
+	for ((a = 1; a <= $1; a++)); do
+		LC_ALL=C grep "^$a," "$f" | cut -d, -f2- |
+		    cmp -s - "$d/agency-$a.csv" ||
+		    bad "agency $a rows not stored in file order"
+	done
+}
+
+# check_winners PORT AGENCIES: each client logged its expected winner count
+# and WinnersRequest returns the expected documents in file order.
+check_winners() {
+	local port=$1 a k want docs
+	for ((a = 1; a <= $2; a++)); do
+		want=$(expected $a 3)
+		k=$(grep -o 'cant_ganadores: [0-9]*' "$TD/client-$a.log" |
+		    tail -n 1 | cut -d' ' -f2)
+		[ "$k" = "$want" ] || bad "agency $a cant_ganadores '$k', want $want"
+		docs=$(expected $a 4)
+		[ "$docs" = - ] && docs=
+		want="WinnersResponse:$docs"
+		k=$(req "$port" "WinnersRequest:$a")
+		[ "$k" = "$want" ] || bad "agency $a: '$k', want '$want'"
+	done
+}
+
+# mid_upload PORT AGENCY: 0 when the agency has stored part of its file
+# and not closed yet, so a crash now really lands mid-upload.
+mid_upload() {
+	local r
+	r=$(req "$1" "AgencyStatus:$2")
+	r=${r#AgencyStatusResponse:}
+	[ "${r#*;}" = 0 ] && [ "${r%;*}" -gt 0 ] &&
+	    [ "${r%;*}" -lt "$(expected "$2" 2)" ]
+}
+
+# sorteo_once: exactly one draw logged across every replica log.
+sorteo_once() {
+	local n
+	n=$(cat "$TD"/srv*.log | grep -c 'action: sorteo | result: success')
+	[ "$n" -eq 1 ] || bad "$n sorteo lines across replicas, want 1"
+}
+
+# replicas N AGENCIES [VAR=value...]: start srv1..srvN on one state dir;
+# their ports go in PORT[1..N].
+declare -a PORT
+replicas() {
+	local n=$1 ag=$2 i
+	shift 2
+	for ((i = 1; i <= n; i++)); do
+		PORT[$i]=$(free_port)
+		start_server srv$i "${PORT[$i]}" "$TD/state" "$ag" "$@" ||
+		    bad "replica $i did not start ($(tail -n 2 "$TD/srv$i.log"))"
+	done
+}
+
+# a: five agencies on three replicas, everything stored once, one draw.
+t_cluster() {
+	local a
+	gen 5 20000
+	replicas 3 5
+	for a in 1 2 3 4 5; do
+		start_client $a "${PORT[$(((a - 1) % 3 + 1))]}" "$TD/data"
+	done
+	wait_clients 120 1 2 3 4 5
+	check_store 5
+	check_winners "${PORT[1]}" 5
+	sorteo_once
+}
+
+# b: kill -9 the replica agencies 1 and 4 use, mid-upload, and restart it.
+t_replica_kill() {
+	local a mid=0
+	gen 5 40000
+	replicas 3 5
+	for a in 1 2 3 4 5; do
+		start_client $a "${PORT[$(((a - 1) % 3 + 1))]}" "$TD/data" \
+		    CLI_BATCH_MAXAMOUNT=10
+	done
+	wait_lines "$TD/state/bets.csv" 6000 60 || bad "upload did not start"
+	for a in 1 4; do
+		mid_upload "${PORT[2]}" $a && mid=1
+	done
+	[ $mid -eq 1 ] || bad "agencies 1 and 4 not mid-upload at the kill"
+	kill -9 "${SPID[srv1]}"
+	wait "${SPID[srv1]}" 2>/dev/null
+	sleep 0.5
+	start_server srv1 "${PORT[1]}" "$TD/state" 5 ||
+	    bad "replica 1 did not restart on its port"
+	wait_clients 120 1 2 3 4 5
+	check_store 5
+	check_winners "${PORT[2]}" 5
+	sorteo_once
+}
+
+# c: a StoreResponse:0 means the bets are in bets.csv, even after kill -9.
+t_durability() {
+	local r want
+	replicas 1 5
+	r=$(req "${PORT[1]}" \
+	    "StoreBatchAt:1:0:Ana;Pérez;30904465;1999-03-17;7574:Iñaki;O'Connor;30904466;1980-02-29;12" \
+	    "StoreBet:2;Zoë;Núñez;30904467;2001-12-31;0")
+	kill -9 "${SPID[srv1]}"
+	[ "$r" = $'StoreResponse:0\nStoreResponse:0' ] || bad "replies '$r'"
+	want=$'1,Ana,Pérez,30904465,1999-03-17,7574\r\n1,Iñaki,O\'Connor,30904466,1980-02-29,12\r\n2,Zoë,Núñez,30904467,2001-12-31,0\r'
+	[ "$(cat "$TD/state/bets.csv" 2>/dev/null)" = "$want" ] ||
+	    bad "bets.csv after kill -9 is not the 3 acknowledged rows"
+}
+
+# d: a batch whose reply was lost is resent, to another replica and back;
+# stored once.  Overlapping and gapped positions too.
+t_lost_reply() {
+	local b1="Ana;Pérez;20000001;1990-01-01;1" b2="Bea;Díaz;20000002;1990-01-02;2"
+	local b3="Cid;Ruiz;20000003;1990-01-03;3" b4="Dan;Sosa;20000004;1990-01-04;4"
+	local p="StoreBatchAt:1:0:$b1:$b2:$b3" r
+	replicas 2 5
+	send_only "${PORT[1]}" "$p"
+	r=$(req "${PORT[2]}" "$p")
+	[ "$r" = StoreResponse:0 ] || bad "resend to replica 2: '$r'"
+	r=$(req "${PORT[1]}" "$p")
+	[ "$r" = StoreResponse:0 ] || bad "resend to replica 1: '$r'"
+	r=$(req "${PORT[2]}" "StoreBatchAt:1:2:$b3:$b4")
+	[ "$r" = StoreResponse:0 ] || bad "overlapping batch: '$r'"
+	r=$(req "${PORT[1]}" "StoreBatchAt:1:9:Eva;Paz;20000009;1990-01-09;9")
+	[ "$r" = StoreResponse:1 ] || bad "batch past a gap: '$r'"
+	r=$(req "${PORT[1]}" "AgencyStatus:1")
+	[ "$r" = "AgencyStatusResponse:4;0" ] || bad "status '$r', want 4;0"
+	r=$(cut -d, -f4 "$TD/state/bets.csv" 2>/dev/null | tr '\n' ' ')
+	[ "$r" = "20000001 20000002 20000003 20000004 " ] ||
+	    bad "stored documents '$r'"
+	[ "$(req "${PORT[1]}" Echo:x)" = Echo:x ] ||
+	    bad "replica 1 died after a peer hung up on its reply"
+}
+
+# e: kill -9 an agency mid-file, rerun it: every row once.
+t_client_kill() {
+	gen 2 20000
+	replicas 2 2
+	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=3 \
+	    CLI_LOG_LEVEL=DEBUG
+	wait_lines "$TD/state/bets.csv" 1500 60 || bad "upload did not start"
+	mid_upload "${PORT[1]}" 1 || bad "agency 1 not mid-upload at the kill"
+	kill -9 "${CPID[1]}"
+	wait "${CPID[1]}" 2>/dev/null
+	start_client 1 "${PORT[2]}" "$TD/data" CLI_BATCH_MAXAMOUNT=7
+	start_client 2 "${PORT[1]}" "$TD/data"
+	wait_clients 120 1 2
+	check_store 2
+	check_winners "${PORT[2]}" 2
+	sorteo_once
+}
+
+# f: an idle connection and one trickling a byte a second do not stop a
+# run; both are timed out.
+t_idle() {
+	local p
+	gen 3 6000
+	replicas 1 3 CONN_TIMEOUT=2s
+	(
+		exec 7<>"/dev/tcp/127.0.0.1/${PORT[1]}"
+		sleep 30
+	) 2>/dev/null &
+	PIDS+=($!)
+	(
+		exec 7<>"/dev/tcp/127.0.0.1/${PORT[1]}"
+		frame "Echo:a slow trickle of bytes" >"$TD/trickle"
+		while IFS= read -r -n 1 -d '' c; do
+			printf '%s' "$c" >&7 || exit
+			sleep 1
+		done <"$TD/trickle"
+		sleep 30
+	) 2>/dev/null &
+	PIDS+=($!)
+	sleep 0.5
+	for p in 1 2 3; do
+		start_client $p "${PORT[1]}" "$TD/data"
+	done
+	wait_clients 60 1 2 3
+	check_store 3
+	wait_log "$TD/srv1.log" 'motivo: idle timeout' 8 ||
+	    bad "no timeout logged for the idle connection"
+	# The trickle is cut when its frame is not whole within CONN_TIMEOUT.
+	wait_log "$TD/srv1.log" 'action: paquete .*Connection timed out' 8 ||
+	    bad "the trickling connection was never timed out"
+}
+
+# g helper: send one bad request; want StoreResponse:1 (connection still
+# open) or a closed connection, a "result: fail" line, and a live replica.
+bad_request() {
+	local what=$1 kind=$2 data=$3 port=${PORT[1]} before r n fd
+	before=$(grep -c 'result: fail' "$TD/srv1.log")
+	case $kind in
+	frame)
+		r=$(req "$port" "$data" "Echo:open")
+		[ "$r" = $'StoreResponse:1\nEcho:open' ] ||
+		    bad "$what: replies '$(echo $r)', want StoreResponse:1 Echo:open"
+		;;
+	raw)
+		r=$(raw_req "$port" "$data")
+		[ "$r" = "<closed>" ] || [ "$r" = StoreResponse:1 ] ||
+		    bad "$what: reply '$r'"
+		;;
+	cut)
+		(
+			trap '' PIPE
+			exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+			# shellcheck disable=SC2059
+			printf "$data" >&$fd
+		) 2>/dev/null
+		;;
+	esac
+	for ((n = 0; n < 20; n++)); do
+		[ "$(grep -c 'result: fail' "$TD/srv1.log")" -gt "$before" ] &&
+		    break
+		sleep 0.1
+	done
+	[ $n -lt 20 ] || bad "$what: no 'result: fail' logged"
+	[ "$(req "$port" Echo:alive)" = Echo:alive ] ||
+	    bad "$what: replica does not answer Echo afterwards"
+}
+
+t_malformed() {
+	local ok="Ana;Pérez;20000001;1990-01-01;1" long sum r
+	long=$(printf 'N%.0s' $(seq 51))
+	replicas 1 5
+	# Something stored first, so "unchanged" compares real content.
+	[ "$(req "${PORT[1]}" "StoreBet:5;Base;Line;29999999;1990-01-01;1")" = \
+	    StoreResponse:0 ] || bad "baseline StoreBet not stored"
+	sum=$(md5sum <"$TD/state/bets.csv")
+	bad_request "length 0" raw '\x00\x00'
+	bad_request "length 0xFFFF" raw "\\xff\\xff$(printf 'x%.0s' $(seq 300))"
+	bad_request "length 8191" raw "\\x1f\\xff$(printf 'x%.0s' $(seq 300))"
+	bad_request "truncated frame" cut '\x00\x40StoreBet:1;Ana'
+	bad_request "invalid UTF-8" frame $'StoreBet:1;Jos\xe9;Pérez;20000001;1990-01-01;1'
+	bad_request "overlong UTF-8" frame $'StoreBet:1;Jos\xc0\xafe;Pérez;20000001;1990-01-01;1'
+	bad_request "unknown type" frame "Foo:1;$ok"
+	bad_request "no type separator" frame "StoreBet"
+	bad_request "five fields" frame "StoreBet:1;Ana;Pérez;20000001;1990-01-01"
+	bad_request "seven fields" frame "StoreBet:1;$ok;9"
+	bad_request "date 2023-02-30" frame "StoreBet:1;Ana;Pérez;20000001;2023-02-30;1"
+	bad_request "date 1990-1-01" frame "StoreBet:1;Ana;Pérez;20000001;1990-1-01;1"
+	bad_request "number 10000" frame "StoreBet:1;Ana;Pérez;20000001;1990-01-01;10000"
+	bad_request "number -1" frame "StoreBet:1;Ana;Pérez;20000001;1990-01-01;-1"
+	bad_request "empty number" frame "StoreBet:1;Ana;Pérez;20000001;1990-01-01;"
+	bad_request "51-byte name" frame "StoreBet:1;$long;Pérez;20000001;1990-01-01;1"
+	bad_request "empty name" frame "StoreBet:1;;Pérez;20000001;1990-01-01;1"
+	bad_request "11-byte document" frame "StoreBet:1;Ana;Pérez;12345678901;1990-01-01;1"
+	bad_request "';' inside a field" frame "StoreBatch:1:Ana;Pé;rez;20000001;1990-01-01;1"
+	bad_request "':' inside a field" frame "StoreBet:1;An:a;Pérez;20000001;1990-01-01;1"
+	bad_request "control byte" frame $'StoreBet:1;An\x01a;Pérez;20000001;1990-01-01;1'
+	bad_request "agency 0" frame "StoreBet:0;$ok"
+	bad_request "agency 6 of 5" frame "StoreBet:6;$ok"
+	bad_request "agency x" frame "StoreBatch:x:$ok"
+	bad_request "one bad bet in a batch" frame \
+	    "StoreBatch:1:$ok:Bea;Díaz;20000002;1990-02-30;2"
+	bad_request "StoreBatchAt bad pos" frame "StoreBatchAt:1:x:$ok"
+	bad_request "StoreBatchAt gap" frame "StoreBatchAt:1:5:$ok"
+	[ "$(md5sum <"$TD/state/bets.csv")" = "$sum" ] ||
+	    bad "bets.csv changed by rejected requests"
+	# The same replica still stores a good bet.
+	r=$(req "${PORT[1]}" "StoreBet:1;$ok")
+	[ "$r" = StoreResponse:0 ] || bad "good bet after the bad ones: '$r'"
+	[ "$(tail -n 1 "$TD/state/bets.csv")" = $'1,Ana,Pérez,20000001,1990-01-01,1\r' ] ||
+	    bad "good bet not appended"
+}
+
+# h: bad rows are reported by line number and skipped; good rows go.
+t_bad_rows() {
+	local long line
+	long=$(printf 'N%.0s' $(seq 51))
+	mkdir -p "$TD/data"
+	printf '%s\r\n' \
+	    "Ana,Pérez,30000001,1990-01-01,7574" \
+	    "Bob,Díaz,30000002,1990-02-30,5" \
+	    "Carla,Núñez,30000003,1985-05-05,10" \
+	    "Dan,Ruiz,30000004,1985-05-05" \
+	    "Eva,Sosa,30000005,1970-07-07,10000" \
+	    "Fé,O'Connor,30000006,1970-07-07,7574" \
+	    "$long,Paz,30000007,2000-12-31,42" \
+	    "Gus,Paz,30000008,2000-12-31,42" \
+	    $'H\xe9ctor,Paz,30000009,2000-12-31,42' \
+	    "Ivo,Paz,30000010,2000-12-31,43" >"$TD/data/agency-1.csv"
+	printf '%s\r\n' "Ana,Pérez,30000001,1990-01-01,7574" \
+	    "Carla,Núñez,30000003,1985-05-05,10" \
+	    "Fé,O'Connor,30000006,1970-07-07,7574" \
+	    "Gus,Paz,30000008,2000-12-31,42" \
+	    "Ivo,Paz,30000010,2000-12-31,43" >"$TD/good.csv"
+	replicas 1 1
+	start_client 1 "${PORT[1]}" "$TD/data"
+	wait_pid "${CPID[1]}" 60
+	line=$?
+	[ $line -ne 0 ] && [ $line -ne 124 ] ||
+	    bad "client exited $line, want a failure status"
+	for line in 2 4 5 7 9; do
+		grep -qE "(line|linea|línea):? *$line([^0-9]|$)" "$TD/client-1.log" ||
+		    bad "bad row at line $line not reported"
+	done
+	for line in 1 3 6 8 10; do
+		grep -qE "(line|linea|línea):? *$line([^0-9]|$)" "$TD/client-1.log" &&
+		    bad "good row at line $line reported as bad"
+	done
+	cut -d, -f2- "$TD/state/bets.csv" 2>/dev/null | cmp -s - "$TD/good.csv" ||
+	    bad "stored rows are not the 5 good rows in order"
+	grep -q 'cant_ganadores: 2' "$TD/client-1.log" ||
+	    bad "cant_ganadores: 2 not logged"
+}
+
+# i: SIGTERM stops a server and a client (uploading, then polling) with
+# status 0; a rerun resumes.
+t_shutdown() {
+	local rc n
+	gen 2 20000
+	replicas 1 2
+	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5 \
+	    CLI_LOG_LEVEL=DEBUG
+	wait_lines "$TD/state/bets.csv" 500 60 || bad "upload did not start"
+	mid_upload "${PORT[1]}" 1 || bad "agency 1 not mid-upload at SIGTERM"
+	kill -TERM "${CPID[1]}"
+	wait_pid "${CPID[1]}" 10
+	rc=$?
+	[ $rc -eq 0 ] || bad "client after SIGTERM mid-upload exited $rc"
+	grep -q 'action: shutdown' "$TD/client-1.log" ||
+	    bad "client logged no action: shutdown"
+	n=$(lines "$TD/state/bets.csv")
+	[ "$n" -lt 10000 ] || bad "agency 1 was not cut short ($n rows)"
+	# Agency 2 closes and then waits for a draw that cannot happen yet.
+	start_client 2 "${PORT[1]}" "$TD/data"
+	for ((n = 0; n < 300; n++)); do
+		[ "$(req "${PORT[1]}" AgencyStatus:2)" = \
+		    "AgencyStatusResponse:10000;1" ] && break
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -0 "${CPID[2]}" 2>/dev/null || bad "agency 2 exited before the draw"
+	kill -TERM "${CPID[2]}"
+	wait_pid "${CPID[2]}" 10
+	rc=$?
+	[ $rc -eq 0 ] || bad "client polling winners exited $rc on SIGTERM"
+	grep -q 'action: shutdown' "$TD/client-2.log" ||
+	    bad "polling client logged no action: shutdown"
+	: >"$TD/client-1.log"
+	start_client 1 "${PORT[1]}" "$TD/data"
+	wait_clients 60 1
+	check_store 2
+	kill -TERM "${SPID[srv1]}"
+	wait_pid "${SPID[srv1]}" 10
+	rc=$?
+	[ $rc -eq 0 ] || bad "server exited $rc on SIGTERM"
+	grep -q 'action: shutdown' "$TD/srv1.log" ||
+	    bad "server logged no action: shutdown"
+}
+
+# j helper: run a program that must refuse to start; its output must match.
+refuses() {
+	local what=$1 regex=$2 rc
+	shift 2
+	timeout 5 "$@" >"$TD/out" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then
+		bad "$what: exit status $rc"
+	elif ! grep -qE "$regex" "$TD/out"; then
+		bad "$what: message '$(head -c 200 "$TD/out")' lacks /$regex/"
+	fi
+}
+
+t_config() {
+	local port
+	port=$(free_port)
+	mkdir -p "$TD/state" "$TD/data"
+	export SERVER_IP=127.0.0.1 SERVER_PORT=$port STATE_DIR=$TD/state
+	server_conf "$TD/ok.ini" "$port" "$TD/state" 5
+	timeout 5 "$BIN/server" -n -c "$TD/ok.ini" >"$TD/out" 2>&1 ||
+	    bad "server -n with a good config failed: $(head -c 200 "$TD/out")"
+	refuses "missing server config" 'nope\.ini' \
+	    "$BIN/server" -c "$TD/nope.ini"
+	refuses "SERVER_PORT=abc" SERVER_PORT \
+	    env SERVER_PORT=abc "$BIN/server" -c "$TD/ok.ini"
+	sed 's/^SERVER_PORT = .*/SERVER_PORT = 70000/' "$TD/ok.ini" >"$TD/p.ini"
+	refuses "port 70000 in the file" SERVER_PORT \
+	    env -u SERVER_PORT "$BIN/server" -c "$TD/p.ini"
+	refuses "AGENCIES_AMOUNT=0" AGENCIES_AMOUNT \
+	    env AGENCIES_AMOUNT=0 "$BIN/server" -c "$TD/ok.ini"
+	refuses "CONN_TIMEOUT=soon" CONN_TIMEOUT \
+	    env CONN_TIMEOUT=soon "$BIN/server" -c "$TD/ok.ini"
+	client_conf "$TD/ok.yaml" 1 "127.0.0.1:$port" "$TD/data"
+	refuses "missing client config" 'nope\.yaml' \
+	    "$BIN/client" -c "$TD/nope.yaml"
+	refuses "CLI_BATCH_MAXAMOUNT=abc" 'maxAmount|MAXAMOUNT' \
+	    env CLI_BATCH_MAXAMOUNT=abc "$BIN/client" -c "$TD/ok.yaml"
+	sed 's/^timeout: .*/timeout: soon/' "$TD/ok.yaml" >"$TD/t.yaml"
+	refuses "timeout: soon" timeout "$BIN/client" -c "$TD/t.yaml"
+	refuses "CLI_ID=0" 'id|ID' env CLI_ID=0 "$BIN/client" -c "$TD/ok.yaml"
+}
+
+# k: AgencyClose from peers that hang up at once; the server goes on, the
+# closed agencies stay closed, the last close draws.
+t_agency_close() {
+	local i r
+	replicas 1 3
+	for ((i = 0; i < 20; i++)); do
+		send_only "${PORT[1]}" "AgencyClose:1"
+	done
+	[ "$(req "${PORT[1]}" Echo:x)" = Echo:x ] || bad "no Echo after the closes"
+	r=$(req "${PORT[1]}" AgencyStatus:1 AgencyStatus:2)
+	[ "$r" = $'AgencyStatusResponse:0;1\nAgencyStatusResponse:0;0' ] ||
+	    bad "status '$(echo $r)'"
+	r=$(req "${PORT[1]}" "StoreBet:1;Ana;Pérez;20000001;1990-01-01;1")
+	[ "$r" = StoreResponse:1 ] || bad "bet for a closed agency: '$r'"
+	r=$(req "${PORT[1]}" WinnersRequest:1)
+	[ "$r" = NotReadyResponse: ] || bad "winners before the draw: '$r'"
+	send_only "${PORT[1]}" AgencyClose:2
+	send_only "${PORT[1]}" AgencyClose:3
+	wait_log "$TD/srv1.log" 'action: sorteo \| result: success' 5 ||
+	    bad "no draw after every agency closed"
+	r=$(req "${PORT[1]}" WinnersRequest:1)
+	[ "$r" = WinnersResponse: ] || bad "winners after the draw: '$r'"
+	sorteo_once
+}
+
+# Single-bet mode: one StoreBet from the environment.
+t_single_bet() {
+	local rc
+	replicas 1 5
+	mkdir -p "$TD/data"
+	start_client 3 "${PORT[1]}" "$TD/data" NOMBRE=Santiago APELLIDO="Lorca" \
+	    DOCUMENTO=30904465 NACIMIENTO=1999-03-17 NUMERO=7574
+	wait_pid "${CPID[3]}" 30
+	rc=$?
+	[ $rc -eq 0 ] || bad "single-bet client exited $rc"
+	grep -q 'action: apuesta_enviada | result: success | dni: 30904465 | numero: 7574' \
+	    "$TD/client-3.log" || bad "client did not log apuesta_enviada"
+	grep -q 'action: apuesta_almacenada | result: success | dni: 30904465 | numero: 7574' \
+	    "$TD/srv1.log" || bad "server did not log apuesta_almacenada"
+	[ "$(cat "$TD/state/bets.csv" 2>/dev/null)" = \
+	    $'3,Santiago,Lorca,30904465,1999-03-17,7574\r' ] ||
+	    bad "bets.csv is not the one bet"
+}
+
+echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"
+passed=0
+failed=0
+for t in ${*:-$TESTS}; do
+	if (
+		TD=$ROOT/$t
+		mkdir -p "$TD"
+		trap lib_cleanup EXIT
+		trap 'exit 130' INT TERM HUP
+		"t_$t"
+		lib_cleanup
+		s=$(sanitizer_reports "$TD") && bad "sanitizer report in $s"
+		[ ! -s "$TD/.fail" ]
+	); then
+		echo "PASS $t"
+		passed=$((passed + 1))
+	else
+		echo "FAIL $t: $(paste -sd';' "$ROOT/$t/.fail" 2>/dev/null)"
+		failed=$((failed + 1))
+	fi
+done
+if [ $failed -eq 0 ] && [ -z "${KEEP:-}" ]; then
+	rm -rf "$ROOT"
+else
+	echo "host: logs kept in $ROOT"
+fi
+echo "host: $passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,208 @@
+# lib.sh: shell helpers shared by host_test.sh and bench.sh.  Starting the
+# real server and client on loopback with throw-away configs, waiting for
+# them with a deadline, speaking the wire protocol from bash (/dev/tcp), and
+# killing every process a test started when it ends, however it ends.
+# Source it with BIN set; it needs bash, coreutils and nothing else.
+
+BIN=$(cd "${BIN:-build/bin}" 2>/dev/null && pwd) || {
+	echo "lib.sh: no binary directory ${BIN:-build/bin}" >&2
+	exit 1
+}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+PIDS=()			# every process started, killed by lib_cleanup
+LIB_PORT=$((20000 + RANDOM % 20000))
+
+lib_cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	PIDS=()
+}
+
+# free_port: print a loopback TCP port nobody listens on.
+free_port() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		LIB_PORT=$((LIB_PORT + 1))
+		[ $LIB_PORT -gt 60000 ] && LIB_PORT=20000
+		if ! (exec 9<>"/dev/tcp/127.0.0.1/$LIB_PORT") 2>/dev/null; then
+			echo $LIB_PORT
+			return 0
+		fi
+	done
+	return 1
+}
+
+# server_conf FILE PORT STATE_DIR AGENCIES: write a config.ini.
+server_conf() {
+	cat >"$1" <<-EOF
+	[DEFAULT]
+	SERVER_IP = 127.0.0.1
+	SERVER_PORT = $2
+	SERVER_LISTEN_BACKLOG = 128
+	AGENCIES_AMOUNT = $4
+	LOGGING_LEVEL = INFO
+	STATE_DIR = $3
+	MAX_CONNECTIONS = 64
+	CONN_TIMEOUT = 10s
+	EOF
+}
+
+# start_server NAME PORT STATE_DIR AGENCIES [VAR=value...]: start a replica
+# in the background with its log in $TD/NAME.log; sets SPID[NAME].  Extra
+# arguments are environment overrides.  Returns 1 when it does not answer
+# an Echo within 10 seconds.
+declare -A SPID
+start_server() {
+	local name=$1 port=$2 state=$3 agencies=$4 i
+	shift 4
+	mkdir -p "$state"
+	server_conf "$TD/$name.ini" "$port" "$state" "$agencies"
+	env "$@" "$BIN/server" -c "$TD/$name.ini" >>"$TD/$name.log" 2>&1 &
+	SPID[$name]=$!
+	PIDS+=($!)
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "${SPID[$name]}" 2>/dev/null || return 1
+		[ "$(req "$port" "Echo:up" 2>/dev/null)" = "Echo:up" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# client_conf FILE ID ADDR DATADIR: write a config.yaml.
+client_conf() {
+	cat >"$1" <<-EOF
+	id: $2
+	server:
+	  address: "$3"
+	batch:
+	  maxAmount: 100
+	retry_sleep: 50ms
+	retry_sleep_max: 500ms
+	timeout: 10s
+	log:
+	  level: INFO
+	data:
+	  dir: $4
+	EOF
+}
+
+# start_client ID PORT DATADIR [VAR=value...]: start the client of agency
+# ID against 127.0.0.1:PORT, log in $TD/client-ID.log; sets CPID[ID].
+declare -A CPID
+start_client() {
+	local id=$1 port=$2 data=$3
+	shift 3
+	client_conf "$TD/client-$id.yaml" "$id" "127.0.0.1:$port" "$data"
+	env "$@" "$BIN/client" -c "$TD/client-$id.yaml" \
+	    >>"$TD/client-$id.log" 2>&1 &
+	CPID[$id]=$!
+	PIDS+=($!)
+}
+
+# wait_pid PID SECONDS: wait for a child; its exit status, or 124 after
+# killing it when the deadline passes.
+wait_pid() {
+	local pid=$1 n=$(($2 * 10))
+	while kill -0 "$pid" 2>/dev/null && [ $n -gt 0 ]; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 124
+	fi
+	wait "$pid"
+}
+
+# lines FILE: line count, 0 when the file does not exist.
+lines() {
+	if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi
+}
+
+# ---- the wire protocol from bash ----
+
+# frame PAYLOAD: write the 2-byte big-endian length and the payload.
+frame() {
+	local n
+	n=$(printf '%s' "$1" | wc -c)
+	printf "\\x$(printf %02x $((n >> 8)))\\x$(printf %02x $((n & 255)))"
+	printf '%s' "$1"
+}
+
+# read_frame FD: print the payload of one frame read from FD; 1 on EOF,
+# error or a 5-second timeout.  head -c never reads past what it needs.
+read_frame() {
+	local hdr n
+	hdr=$(timeout 5 head -c 2 <&"$1" | od -An -tu1)
+	set -- "$1" $hdr
+	[ $# -eq 3 ] || return 1
+	n=$(($2 * 256 + $3))
+	[ $n -eq 0 ] && return 0
+	timeout 5 head -c "$n" <&"$1"
+}
+
+# req PORT PAYLOAD...: send each payload on one connection, print each
+# reply on its own line, "<closed>" when the server hung up instead.  The
+# helpers run in a subshell ignoring SIGPIPE, so a peer that hangs up makes
+# a write fail instead of killing the test; the programs under test never
+# inherit that.
+req() (
+	local port=$1 p fd
+	trap '' PIPE
+	shift
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
+	for p in "$@"; do
+		frame "$p" >&$fd 2>/dev/null
+		if ! read_frame $fd; then
+			echo "<closed>"
+			break
+		fi
+		echo
+	done
+	exec {fd}<&-
+)
+
+# send_only PORT PAYLOAD...: send the frames and hang up without reading.
+send_only() (
+	local port=$1 p fd
+	trap '' PIPE
+	shift
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
+	for p in "$@"; do
+		frame "$p" >&$fd 2>/dev/null
+	done
+	exec {fd}<&-
+)
+
+# raw_req PORT FORMAT: send printf FORMAT bytes as they are, then print the
+# reply payload or "<closed>".
+raw_req() (
+	local fd
+	trap '' PIPE
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+	# shellcheck disable=SC2059
+	printf "$2" >&$fd 2>/dev/null
+	read_frame $fd || echo -n "<closed>"
+	echo
+	exec {fd}<&-
+)
+
+# csv_check FILE: every line ends in CRLF and has 6 fields (the data the
+# tests generate has no quoted fields).  Prints the first bad line number.
+csv_check() {
+	LC_ALL=C awk -F, '!/\r$/ || NF != 6 { print NR; exit 1 }' "$1"
+}
+
+# sanitizer_reports DIR: 0 when some log in DIR holds an ASan/UBSan report.
+sanitizer_reports() {
+	grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: .*Sanitizer' \
+	    "$1"/*.log 2>/dev/null
+}

@@ -1,0 +1,73 @@
+#!/bin/bash
+# run_tests.sh: what `make test` runs.  Builds the normal and the
+# ASan+UBSan trees with their unit tests, runs every unit test binary of
+# both, the host-level tests against both sets of binaries, and the Docker
+# test when there is one.  Each suite ends as "PASS name", "FAIL name" or
+# "SKIP name" (exit 77); the last line is "summary: N passed, M failed,
+# K skipped" and the status is non-zero when any suite failed.
+# --unit-only runs just the unit tests of build/ (what `make unit` wants).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+MAKE=${MAKE:-make}
+passed=0
+failed=0
+skipped=0
+
+# suite NAME CMD...: run one suite, its output shown as it comes.
+suite() {
+	local name=$1 rc
+	shift
+	echo "=== $name"
+	"$@"
+	rc=$?
+	case $rc in
+	0)	echo "PASS $name"; passed=$((passed + 1)) ;;
+	77)	echo "SKIP $name"; skipped=$((skipped + 1)) ;;
+	*)	echo "FAIL $name (exit $rc)"; failed=$((failed + 1)) ;;
+	esac
+}
+
+# unit_tests DIR: every test binary of one build.
+unit_tests() {
+	local t
+	for t in "$1"/test/*_test; do
+		[ -x "$t" ] || continue
+		suite "unit ${t#./}" "$t"
+	done
+}
+
+summary() {
+	echo "summary: $passed passed, $failed failed, $skipped skipped"
+	[ $failed -eq 0 ]
+	exit
+}
+
+if [ "${1:-}" = --unit-only ]; then
+	unit_tests build
+	summary
+fi
+
+suite "build" $MAKE -s tests
+suite "build-asan" $MAKE -s SANITIZER=address,undefined tests
+unit_tests build
+unit_tests build-asan
+if [ -x build/bin/server ] && [ -x build/bin/client ]; then
+	suite "host build/bin" env BIN=build/bin scripts/host_test.sh
+else
+	suite "host build/bin" false
+fi
+if [ -x build-asan/bin/server ] && [ -x build-asan/bin/client ]; then
+	suite "host build-asan/bin" env BIN=build-asan/bin scripts/host_test.sh
+else
+	suite "host build-asan/bin" false
+fi
+if [ -x scripts/docker_test.sh ]; then
+	suite "docker" scripts/docker_test.sh
+else
+	echo "SKIP docker (no scripts/docker_test.sh)"
+	skipped=$((skipped + 1))
+fi
+summary
