@@ -1,0 +1,70 @@
+#!/bin/sh
+# The steps behind the docker-* make targets: building the images from
+# staged root file systems, and bringing the Compose cluster up, down, or
+# showing its logs.  Settings come from .env (see .env.example); CLIENTS,
+# SERVERS and BIN_DIR in the environment override it.
+#
+# usage: scripts/docker-cluster.sh image|up|down|logs
+set -eu
+. "$(dirname "$0")/docker-lib.sh"
+
+# Stages the root file system of one program under build/docker/ and
+# builds its image from it.
+build_image() {
+	prog=$1
+	tag=$2
+	ctx=${OUT:-build}/docker/$prog
+	[ -x "$BIN_DIR/$prog" ] || dl_die "$BIN_DIR/$prog missing: run make build"
+	docker/rootfs.sh "$BIN_DIR/$prog" "$ctx"
+	# The CLI's notice that the legacy builder is deprecated is noise
+	# here: the build's messages are shown only when it fails.
+	if ! docker build -q -f "docker/Dockerfile.$prog" -t "$tag" "$ctx" \
+	    >"$ctx.log" 2>&1; then
+		cat "$ctx.log" >&2
+		dl_die "building $tag failed"
+	fi
+	echo "built $tag: $(docker image inspect -f '{{.Size}}' "$tag" |
+	    awk '{ printf "%.1f MB", $1 / 1000000 }')"
+}
+
+# Both Compose versions need these files to exist: a missing bind-mount
+# source would be created as an empty directory.
+check_mounts() {
+	for f in server/config.ini client/config.yaml; do
+		[ -f "$f" ] || dl_die "$f missing"
+	done
+}
+
+cmd=${1-}
+case $cmd in
+image)
+	dl_load_env
+	build_image server "$SERVER_IMAGE"
+	build_image client "$CLIENT_IMAGE"
+	;;
+up)
+	dl_create_env
+	dl_load_env
+	dl_lock
+	check_mounts
+	dl_require_images
+	dl_prepare
+	echo "starting $SERVERS replicas and $CLIENTS agencies ($COMPOSE_FILE_OUT)"
+	dl_compose up -d --remove-orphans
+	;;
+down)
+	dl_load_env
+	dl_lock
+	[ -f "$COMPOSE_FILE_OUT" ] || { echo "no $COMPOSE_FILE_OUT: nothing to stop"; exit 0; }
+	dl_compose down --remove-orphans -v
+	;;
+logs)
+	dl_load_env
+	[ -f "$COMPOSE_FILE_OUT" ] || dl_die "no $COMPOSE_FILE_OUT: run make docker-compose-up"
+	dl_compose logs -f
+	;;
+*)
+	echo "usage: $0 image|up|down|logs" >&2
+	exit 2
+	;;
+esac

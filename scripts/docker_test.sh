@@ -1,0 +1,185 @@
+#!/bin/sh
+# The Docker stage of `make test`: builds the images, then on a cluster of
+# 5 agencies and 3 replicas runs the integration test, the echo check
+# against live and stopped servers, a replica killed during the upload,
+# name resolution from the client image, and a graceful stop of every
+# container.  One line per check, `PASS name` or `FAIL name`, then
+# `docker: N passed, M failed`.  Exits 77 (skipped) when Docker does not
+# answer.  The cluster is left down.
+set -u
+. "$(dirname "$0")/docker-lib.sh"
+
+if ! docker info >/dev/null 2>&1; then
+	echo "docker does not answer: Docker stage skipped"
+	exit 77
+fi
+if [ -z "$DL_COMPOSE" ]; then
+	echo "no docker compose nor docker-compose: Docker stage skipped"
+	exit 77
+fi
+
+CLIENTS=5
+SERVERS=3
+dl_load_env
+dl_lock
+TIMEOUT=${RUN_TIMEOUT:-300}
+passed=0
+failed=0
+
+pass() {
+	echo "PASS $1"
+	passed=$((passed + 1))
+}
+
+fail() {
+	echo "FAIL $1${2:+: $2}"
+	failed=$((failed + 1))
+}
+
+# check NAME CMD...: one check from one command's status.
+check() {
+	_name=$1
+	shift
+	if "$@"; then pass "$_name"; else fail "$_name"; fi
+}
+
+cleanup() {
+	dl_compose down --remove-orphans -v >/dev/null 2>&1
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fresh_cluster() {
+	cleanup
+	dl_clean_state
+	dl_compose up -d "$@" >/dev/null 2>&1
+}
+
+lines_of() {
+	if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi
+}
+
+# wait_lines FILE N: polls until FILE has at least N lines (TIMEOUT s).
+wait_lines() {
+	_end=$(($(date +%s) + TIMEOUT))
+	while [ "$(lines_of "$1")" -lt "$2" ]; do
+		[ "$(date +%s)" -lt "$_end" ] || return 1
+		sleep 0.1
+	done
+}
+
+# Names of the agency containers now running.
+running_clients() {
+	_i=1
+	while [ "$_i" -le "$CLIENTS" ]; do
+		[ "$(docker inspect -f '{{.State.Running}}' "client$_i" 2>/dev/null)" = true ] &&
+		    echo "client$_i"
+		_i=$((_i + 1))
+	done
+}
+
+echo "docker: using '$DL_COMPOSE'"
+
+# Images, and their sizes.
+if make -s docker-image >/dev/null; then
+	pass images
+else
+	fail images
+	echo "docker: $passed passed, $failed failed"
+	exit 1
+fi
+for img in "$SERVER_IMAGE" "$CLIENT_IMAGE"; do
+	size=$(docker image inspect -f '{{.Size}}' "$img")
+	echo "image $img: $size bytes"
+	check "image-size $img < 10 MB" [ "$size" -lt 10000000 ]
+done
+
+# The generator's files for several sizes pass Compose's own validation.
+ok=true
+tmpd=$(mktemp -d)
+for n in 0 1 5 100; do
+	scripts/generar-compose.sh "$tmpd/c$n.yaml" "$n" 3 &&
+	    $DL_COMPOSE -f "$tmpd/c$n.yaml" config -q || ok=false
+done
+rm -rf "$tmpd"
+check "compose-config 0 1 5 100 clients" $ok
+
+dl_prepare >/dev/null
+check "integration 3 runs" scripts/integration_test.sh 3
+
+# Echo against live replicas, then against stopped ones.
+fresh_cluster
+dl_wait_clients "$TIMEOUT"
+check "echo-server live" scripts/validar-echo-server.sh
+dl_compose stop server >/dev/null 2>&1
+out=$(scripts/validar-echo-server.sh)
+rc=$?
+echo "$out"
+ok=false
+[ $rc -eq 1 ] && [ "$out" = "action: test_echo_server | result: fail" ] && ok=true
+check "echo-server stopped" $ok
+
+# A replica killed (SIGKILL) while the agencies upload: the results must
+# still be exact.
+fresh_cluster
+if wait_lines "$STATE_DIR_HOST/bets.csv" 1; then
+	victim=$(dl_running_server_ids | head -n 1)
+	busy=$(running_clients | wc -w)
+	docker kill "$victim" >/dev/null
+	echo "killed $(dl_name "$victim") with $busy agencies still running"
+	if dl_wait_clients "$TIMEOUT" && why=$(dl_check_run); then
+		pass "replica-kill"
+	else
+		fail "replica-kill" "$(echo "$why" | tr '\n' ';')"
+		dl_save_logs integration-logs/replica-kill
+	fi
+else
+	fail "replica-kill" "no bet stored in ${TIMEOUT}s"
+fi
+
+# Agencies 1..N-1 only: they upload, close and keep polling for winners,
+# since the draw waits for agency N.  So every container is running.
+last=$CLIENTS
+others=""
+i=1
+while [ "$i" -lt "$last" ]; do
+	others="$others client$i"
+	i=$((i + 1))
+done
+# shellcheck disable=SC2086
+fresh_cluster server $others
+if ! wait_lines "$STATE_DIR_HOST/agencies_closed.txt" $((last - 1)); then
+	fail "agencies closed" "$(lines_of "$STATE_DIR_HOST/agencies_closed.txt") of $((last - 1))"
+fi
+
+# The client binary resolves the alias through glibc and nsswitch.conf:
+# one bet for agency N, which is still open.
+out=$(docker run --rm --network "$(dl_network)" \
+    -v "$DL_ROOT/client/config.yaml:/config.yaml:ro" \
+    -e CLI_ID="$last" -e CLI_SERVER_ADDRESS="$SERVER_NAME:$SERVER_PORT" \
+    -e NOMBRE=Ana -e APELLIDO=Prueba -e DOCUMENTO=99999999 \
+    -e NACIMIENTO=1990-01-01 -e NUMERO=1 "$CLIENT_IMAGE" 2>&1)
+rc=$?
+echo "$out" | grep 'apuesta_enviada'
+ok=false
+[ $rc -eq 0 ] && echo "$out" | grep -q 'action: apuesta_enviada | result: success' &&
+    ok=true
+check "client-image resolves $SERVER_NAME" $ok
+
+# docker stop -t 10 on each container: exit 0 and a shutdown log line.
+for id in $(running_clients) $(dl_running_server_ids); do
+	name=$(dl_name "$id")
+	t0=$(date +%s)
+	docker stop -t 10 "$id" >/dev/null
+	rc=$(docker inspect -f '{{.State.ExitCode}}' "$id")
+	secs=$(($(date +%s) - t0))
+	if [ "$rc" = 0 ] && docker logs "$id" 2>&1 | grep -q 'action: shutdown'; then
+		pass "graceful-stop $name (${secs}s)"
+	else
+		fail "graceful-stop $name" "exit $rc after ${secs}s"
+	fi
+done
+
+cleanup
+echo "docker: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
