@@ -137,6 +137,31 @@ else
 	fail "replica-kill" "no bet stored in ${TIMEOUT}s"
 fi
 
+# A replica killed mid-run and started again rejoins: the run is still
+# exact and the restarted replica serves (the echo goes to every replica
+# in turn through the alias, so all must answer).
+fresh_cluster
+if wait_lines "$STATE_DIR_HOST/bets.csv" 1; then
+	victim=$(dl_running_server_ids | head -n 1)
+	docker kill "$victim" >/dev/null
+	docker start "$victim" >/dev/null
+	echo "restarted $(dl_name "$victim") mid-run"
+	ok=true
+	if ! dl_wait_clients "$TIMEOUT" || ! why=$(dl_check_run); then
+		ok=false
+		echo "$why"
+	fi
+	[ "$(docker inspect -f '{{.State.Running}}' "$victim")" = true ] ||
+	    ok=false
+	for _ in 1 2 3 4 5 6; do
+		scripts/validar-echo-server.sh >/dev/null || ok=false
+	done
+	check "replica-restart" $ok
+	$ok || dl_save_logs integration-logs/replica-restart
+else
+	fail "replica-restart" "no bet stored in ${TIMEOUT}s"
+fi
+
 # Agencies 1..N-1 only: they upload, close and keep polling for winners,
 # since the draw waits for agency N.  So every container is running.
 last=$CLIENTS
