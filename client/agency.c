@@ -1,0 +1,122 @@
+/*
+ * agency: turns the lines of agency-<id>.csv into bets.  The file may be
+ * read several times in one run (each reconnect resumes by rewinding), but
+ * a bad row is reported and counted only the first time it is seen.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agency.h"
+#include "log.h"
+
+#define UTF8_BOM	"\xef\xbb\xbf"
+#define FIELDS_MAX	16	/* enough to count a row's surplus fields */
+
+int
+agency_open(struct agency_file *a, const char *dir, uint32_t id, char *err,
+    size_t errlen)
+{
+	memset(a, 0, sizeof(*a));
+	a->fd = -1;
+	a->id = id;
+	if (snprintf(a->path, sizeof(a->path), "%s/agency-%u.csv", dir,
+	    (unsigned)id) >= (int)sizeof(a->path)) {
+		snprintf(err, errlen, "%s: path too long", dir);
+		return -1;
+	}
+	if ((a->fd = open(a->path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", a->path, strerror(errno));
+		return -1;
+	}
+	csv_reader_init(&a->rd, a->fd, 0);
+	return 0;
+}
+
+int
+agency_rewind(struct agency_file *a)
+{
+	if (lseek(a->fd, 0, SEEK_SET) == -1)
+		return -1;
+	csv_reader_init(&a->rd, a->fd, 0);
+	a->valid = 0;
+	return 0;
+}
+
+/* Log a bad row unless an earlier pass already did. */
+static void
+agency_reject(struct agency_file *a, const char *reason)
+{
+	char	 clean[LOG_VALUE_MAX];
+
+	if (a->rd.lineno <= a->checked)
+		return;
+	a->rejected++;
+	log_warn("leer_apuesta", "fail", "linea: %llu | motivo: %s",
+	    (unsigned long long)a->rd.lineno, log_clean(clean, reason));
+}
+
+/*
+ * Validate one line into b.  Returns 1 for a bet, 0 for a line that holds
+ * none (blank, or bad and already reported).
+ */
+static int
+agency_parse(struct agency_file *a, char *line, struct bet *b)
+{
+	char	*f[FIELDS_MAX], why[128];
+	int	 n;
+
+	if (a->rd.toolong) {
+		agency_reject(a, "line too long");
+		return 0;
+	}
+	if (a->rd.lineno == 1 && strncmp(line, UTF8_BOM, 3) == 0)
+		line += 3;
+	if (line[0] == '\0')
+		return 0;
+	if ((n = csv_split(line, f, FIELDS_MAX)) == -1) {
+		agency_reject(a, "malformed line");
+		return 0;
+	}
+	if (n != BET_NFIELDS) {
+		snprintf(why, sizeof(why), "%d fields, want %d", n,
+		    BET_NFIELDS);
+		agency_reject(a, why);
+		return 0;
+	}
+	if (bet_from_fields(b, a->id, f, why, sizeof(why)) == -1) {
+		agency_reject(a, why);
+		return 0;
+	}
+	return 1;
+}
+
+int
+agency_next(struct agency_file *a, struct bet *b)
+{
+	char	*line;
+	size_t	 len;
+	int	 r, ok;
+
+	for (;;) {
+		if ((r = csv_reader_next(&a->rd, &line, &len)) != 1)
+			return r;
+		ok = agency_parse(a, line, b);
+		if (a->rd.lineno > a->checked)
+			a->checked = a->rd.lineno;
+		if (ok) {
+			a->valid++;
+			return 1;
+		}
+	}
+}
+
+void
+agency_close(struct agency_file *a)
+{
+	if (a->fd != -1)
+		close(a->fd);
+	a->fd = -1;
+}

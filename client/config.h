@@ -1,0 +1,40 @@
+/*
+ * config: the client's settings.  The keys are described once in a
+ * common/cfg.h table; this module reads config.yaml with libyaml, flattens
+ * nested mappings into dotted names ("server.address") and feeds each
+ * scalar to that table, then applies the CLI_* environment overrides.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "cfg.h"
+#include "log.h"
+
+#define CONFIG_NKEYS	8	/* rows of the key table, terminator excluded */
+#define CONFIG_ADDR_MAX	256
+
+struct client_conf {
+	int		 id;
+	char		 address[CONFIG_ADDR_MAX];	/* host:port */
+	int		 max_amount;	/* bets per batch */
+	int		 retry_ms;	/* backoff base */
+	int		 retry_max_ms;	/* backoff ceiling */
+	int		 timeout_ms;	/* socket send/receive timeout */
+	enum log_level	 level;
+	char		 data_dir[PATH_MAX];
+	struct cfg_key	 keys[CONFIG_NKEYS + 1];
+};
+
+/*
+ * Fill c from the YAML file at path (defaults first, environment last).
+ * Returns 0, or -1 with "file:line: key: reason" (or "file: reason") in err.
+ */
+int	 config_load(struct client_conf *c, const char *path, char *err,
+	    size_t errlen);
+/* The "action: config" line with every effective value. */
+void	 config_log(const struct client_conf *c);
+
+#endif

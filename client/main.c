@@ -1,0 +1,153 @@
+/*
+ * client: one agency's uploader.  Reads the configuration, picks the mode
+ * (one bet from the environment, or the agency's whole file), runs it and
+ * turns the outcome into the exit code: 0, or 1 when something failed or a
+ * row of the file was rejected.  SIGTERM and SIGINT stop it cleanly with
+ * exit code 0; a rerun resumes from what the server already holds.
+ */
+#include <err.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agency.h"
+#include "bet.h"
+#include "config.h"
+#include "log.h"
+#include "upload.h"
+
+static volatile sig_atomic_t	 quit;
+
+/* The CSV reader and frame buffers are large: static, not stack. */
+static struct client_conf	 conf;
+static struct agency_file	 file;
+static struct upload		 up;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-c config.yaml]\n", getprogname());
+	exit(2);
+}
+
+/* No SA_RESTART: a blocked call returns so the loop can see the flag. */
+static void
+signals_setup(void)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1)
+		err(1, "sigaction");
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		err(1, "sigaction");
+}
+
+static __attribute__((noreturn)) void
+client_exit(int code)
+{
+	log_info("exit", "success", "code: %d", code);
+	exit(code);
+}
+
+static __attribute__((noreturn)) void
+client_shutdown(void)
+{
+	log_info("shutdown", "in_progress", "");
+	if (upload_close(&up))
+		log_info("close_socket", "success", "");
+	if (file.fd != -1) {
+		agency_close(&file);
+		log_info("close_file", "success", "");
+	}
+	log_info("shutdown", "success", "");
+	client_exit(0);
+}
+
+/*
+ * Single-bet mode is chosen when all five variables are set.  Returns 1
+ * and fills b (or exits on an invalid bet), 0 when the mode is off.
+ */
+static int
+single_bet(struct bet *b)
+{
+	static const char *const names[BET_NFIELDS] = {
+		"NOMBRE", "APELLIDO", "DOCUMENTO", "NACIMIENTO", "NUMERO"
+	};
+	char	*f[BET_NFIELDS], why[128];
+	int	 i;
+
+	for (i = 0; i < BET_NFIELDS; i++)
+		if ((f[i] = getenv(names[i])) == NULL)
+			return 0;
+	if (bet_from_fields(b, conf.id, f, why, sizeof(why)) == -1) {
+		log_error("apuesta_enviada", "fail", "motivo: %s", why);
+		client_exit(1);
+	}
+	return 1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char		*path = "config.yaml";
+	struct bet		 b;
+	char			 why[1024];
+	enum upload_result	 r;
+	int			 ch;
+
+	while ((ch = getopt(argc, argv, "c:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (config_load(&conf, path, why, sizeof(why)) == -1)
+		errx(1, "%s", why);
+	signals_setup();
+	log_set_level(conf.level);
+	config_log(&conf);
+	file.fd = -1;
+
+	if (single_bet(&b)) {
+		upload_init(&up, &conf, NULL, &quit);
+		r = upload_single(&up, &b);
+		if (r == UPLOAD_STOPPED)
+			client_shutdown();
+		upload_close(&up);
+		client_exit(r == UPLOAD_DONE ? 0 : 1);
+	}
+
+	if (agency_open(&file, conf.data_dir, conf.id, why,
+	    sizeof(why)) == -1) {
+		log_error("abrir_archivo", "fail", "error: %s", why);
+		client_exit(1);
+	}
+	upload_init(&up, &conf, &file, &quit);
+	r = upload_run(&up);
+	if (r == UPLOAD_STOPPED || quit)
+		client_shutdown();
+	upload_close(&up);
+	agency_close(&file);
+	if (r != UPLOAD_DONE)
+		client_exit(1);
+	client_exit(file.rejected > 0 ? 1 : 0);
+}

@@ -1,0 +1,46 @@
+/*
+ * upload: the client's session with the server.  Normal mode streams the
+ * agency file in StoreBatchAt batches, resuming from the server's count
+ * after any lost connection, then closes the agency and polls for its
+ * winners.  Single-bet mode sends one StoreBet.
+ */
+#ifndef UPLOAD_H
+#define UPLOAD_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "agency.h"
+#include "backoff.h"
+#include "bet.h"
+#include "config.h"
+#include "proto.h"
+
+enum upload_result {
+	UPLOAD_DONE,		/* everything the mode asks for happened */
+	UPLOAD_STOPPED,		/* *stop became non-zero */
+	UPLOAD_FAILED		/* logged; nothing more can be done */
+};
+
+struct upload {
+	const struct client_conf *conf;
+	struct agency_file	*file;		/* NULL in single-bet mode */
+	volatile sig_atomic_t	*stop;
+	int			 fd;		/* -1 while disconnected */
+	struct backoff		 bo;		/* reconnect delays */
+	unsigned		 winners;	/* from WinnersResponse */
+	int			 summarized;	/* carga_finalizada logged */
+	struct proto_batch	 batch;
+	char			 reply[PROTO_PAYLOAD_MAX + 1];
+};
+
+void	 upload_init(struct upload *, const struct client_conf *,
+	    struct agency_file *, volatile sig_atomic_t *stop);
+/* Normal mode: upload the whole file, close, wait for the winners. */
+enum upload_result upload_run(struct upload *);
+/* Single-bet mode: store one bet. */
+enum upload_result upload_single(struct upload *, const struct bet *);
+/* Close the connection if one is open; 1 when one was. */
+int	 upload_close(struct upload *);
+
+#endif
