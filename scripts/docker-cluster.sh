@@ -44,11 +44,12 @@ image)
 	;;
 up)
 	dl_create_env
-	dl_load_env
+	DL_FRESH=1 dl_load_env
 	dl_lock
 	check_mounts
 	dl_require_images
 	dl_prepare
+	printf 'CLIENTS=%s\nSERVERS=%s\n' "$CLIENTS" "$SERVERS" >.cluster.env
 	echo "starting $SERVERS replicas and $CLIENTS agencies ($COMPOSE_FILE_OUT)"
 	dl_compose up -d --remove-orphans
 	;;

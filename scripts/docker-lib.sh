@@ -21,8 +21,11 @@ dl_die() {
 }
 
 # Loads .env (or .env.example when .env is missing; dl_create_env makes
-# the copy).  CLIENTS and SERVERS already set and non-empty in the
-# environment win, so `make docker-compose-up CLIENTS=10` overrides .env.
+# the copy), then the counts the last `make docker-compose-up` used
+# (.cluster.env), so the scripts work on the cluster that was brought up.
+# CLIENTS and SERVERS already set and non-empty in the environment win, so
+# `make docker-compose-up CLIENTS=10` overrides .env.  `up` itself sets
+# DL_FRESH to start from .env alone.
 dl_load_env() {
 	_dl_c=${CLIENTS-}
 	_dl_s=${SERVERS-}
@@ -30,6 +33,9 @@ dl_load_env() {
 		. ./.env
 	elif [ -f .env.example ]; then
 		. ./.env.example
+	fi
+	if [ -z "${DL_FRESH-}" ] && [ -f .cluster.env ]; then
+		. ./.cluster.env
 	fi
 	[ -n "$_dl_c" ] && CLIENTS=$_dl_c
 	[ -n "$_dl_s" ] && SERVERS=$_dl_s
