@@ -16,44 +16,19 @@
 #include "bet.h"
 #include "config.h"
 #include "log.h"
+#include "sig.h"
 #include "upload.h"
-
-static volatile sig_atomic_t	 quit;
 
 /* The CSV reader and frame buffers are large: static, not stack. */
 static struct client_conf	 conf;
 static struct agency_file	 file;
 static struct upload		 up;
 
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	quit = 1;
-}
-
 static __attribute__((noreturn)) void
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-c config.yaml]\n", getprogname());
 	exit(2);
-}
-
-/* No SA_RESTART: a blocked call returns so the loop can see the flag. */
-static void
-signals_setup(void)
-{
-	struct sigaction	 sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;
-	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
-	    sigaction(SIGINT, &sa, NULL) == -1)
-		err(1, "sigaction");
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
-		err(1, "sigaction");
 }
 
 static __attribute__((noreturn)) void
@@ -122,13 +97,14 @@ main(int argc, char *argv[])
 		usage();
 	if (config_load(&conf, path, why, sizeof(why)) == -1)
 		errx(1, "%s", why);
-	signals_setup();
+	if (sig_install() == -1)
+		err(1, "sigaction");
 	log_set_level(conf.level);
 	config_log(&conf);
 	file.fd = -1;
 
 	if (single_bet(&b)) {
-		upload_init(&up, &conf, NULL, &quit);
+		upload_init(&up, &conf, NULL, &sig_stop);
 		r = upload_single(&up, &b);
 		if (r == UPLOAD_STOPPED)
 			client_shutdown();
@@ -141,9 +117,9 @@ main(int argc, char *argv[])
 		log_error("abrir_archivo", "fail", "error: %s", why);
 		client_exit(1);
 	}
-	upload_init(&up, &conf, &file, &quit);
+	upload_init(&up, &conf, &file, &sig_stop);
 	r = upload_run(&up);
-	if (r == UPLOAD_STOPPED || quit)
+	if (r == UPLOAD_STOPPED || sig_stop)
 		client_shutdown();
 	upload_close(&up);
 	agency_close(&file);

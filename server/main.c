@@ -14,33 +14,8 @@
 #include "config.h"
 #include "log.h"
 #include "net.h"
+#include "sig.h"
 #include "store.h"
-
-static volatile sig_atomic_t quit;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	quit = 1;
-}
-
-static void
-install_signals(void)
-{
-	struct sigaction	sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: poll in the accept loop returns at once. */
-	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
-	    sigaction(SIGINT, &sa, NULL) == -1)
-		err(1, "sigaction");
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
-		err(1, "sigaction");
-}
 
 static void __attribute__((noreturn))
 usage(void)
@@ -78,7 +53,8 @@ main(int argc, char *argv[])
 	config_log();
 	if (check_only)
 		return 0;
-	install_signals();
+	if (sig_install() == -1)
+		err(1, "sigaction");
 	if ((store = store_open(cfg.state_dir, (uint32_t)cfg.agencies, why,
 	    sizeof(why))) == NULL)
 		errx(1, "state dir %s: %s", cfg.state_dir, why);
@@ -86,7 +62,7 @@ main(int argc, char *argv[])
 		errx(1, "listen: %s", why);
 	log_info("server_start", "success", "ip: %s | port: %d", cfg.ip,
 	    cfg.port);
-	net_serve(lfd, store, &cfg, &quit);
+	net_serve(lfd, store, &cfg, &sig_stop);
 	log_info("shutdown", "in_progress", "");
 	store_close(store);
 	log_info("shutdown", "success", "");
