@@ -339,6 +339,10 @@ t_malformed() {
 	    "StoreBatch:1:$ok:Bea;Díaz;20000002;1990-02-30;2"
 	bad_request "StoreBatchAt bad pos" frame "StoreBatchAt:1:x:$ok"
 	bad_request "StoreBatchAt gap" frame "StoreBatchAt:1:5:$ok"
+	send_only "${PORT[1]}" "AgencyClose:4"
+	wait_lines "$TD/state/agencies_closed.txt" 1 5
+	bad_request "bet of a closed agency" frame "StoreBet:4;$ok"
+	bad_request "batch of a closed agency" frame "StoreBatchAt:4:0:$ok"
 	[ "$(md5sum <"$TD/state/bets.csv")" = "$sum" ] ||
 	    bad "bets.csv changed by rejected requests"
 	# The same replica still stores a good bet.
