@@ -87,7 +87,7 @@ bench: deps build ## end-to-end benchmark on loopback
 	@scripts/bench.sh
 
 clean: ## remove build output
-	rm -rf build build-asan
+	rm -rf build build-asan build-clang
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \

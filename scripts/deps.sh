@@ -5,7 +5,7 @@
 set -eu
 
 pkgs="build-essential make gcc pkg-config libbsd-dev libinih-dev libyaml-dev
-libcmocka-dev busybox-static"
+libcmocka-dev busybox-static clang"
 
 missing=
 for p in $pkgs; do

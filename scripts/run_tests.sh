@@ -52,6 +52,7 @@ fi
 
 suite "build" $MAKE -s tests
 suite "build-asan" $MAKE -s SANITIZER=address,undefined tests
+suite "build-clang" $MAKE -s CC=clang OUT=build-clang tests
 unit_tests build
 unit_tests build-asan
 if [ -x build/bin/server ] && [ -x build/bin/client ]; then
