@@ -42,6 +42,7 @@ build: deps ## build server, client and data generator into build/bin
 	@$(MAKE) --no-print-directory bins
 
 bins: $(BINS)
+	@:
 
 $(OUT)/bin/server: $(call obj,$(SERVER_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/client: $(call obj,$(CLIENT_SRC)) $(COMMON_OBJ)
