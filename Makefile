@@ -34,7 +34,7 @@ Q	:= $(if $(V),,@)
 
 include scripts/docker.mk
 
-.PHONY: build bins tests test unit bench clean help deps
+.PHONY: build bins tests test unit bench fuzz clean help deps
 .SECONDARY:
 
 # deps first, then a fresh make so pkg-config sees what deps installed.
@@ -87,8 +87,19 @@ unit: tests ## unit tests of this build only
 bench: deps build ## end-to-end benchmark on loopback
 	@scripts/bench.sh
 
+# libFuzzer over the decoder, CSV splitter and frame reader (clang).
+FUZZ_SECONDS ?= 60
+fuzz: deps ## fuzz the parsers for FUZZ_SECONDS (clang, libFuzzer, ASan+UBSan)
+	@mkdir -p build-fuzz/corpus
+	$(Q)clang -std=gnu11 -D_GNU_SOURCE -g -O1 -Icommon \
+	    $(shell pkg-config --cflags libbsd-overlay) \
+	    -fsanitize=fuzzer,address,undefined -o build-fuzz/proto_fuzz \
+	    common/proto_fuzz.c $(COMMON_SRC) $(LDLIBS)
+	$(Q)build-fuzz/proto_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	    -print_final_stats=1 build-fuzz/corpus
+
 clean: ## remove build output
-	rm -rf build build-asan build-clang
+	rm -rf build build-asan build-clang build-fuzz
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
