@@ -205,6 +205,18 @@ for id in $(running_clients) $(dl_running_server_ids); do
 	fi
 done
 
+# make docker-compose-down leaves neither containers nor networks.
+make -s docker-compose-down >/dev/null 2>&1
+left=$(docker ps -a -q \
+    --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" | wc -l)
+nets=$(docker network ls -q \
+    --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" | wc -l)
+if [ "$left" -eq 0 ] && [ "$nets" -eq 0 ]; then
+	pass "compose-down"
+else
+	fail "compose-down" "$left containers and $nets networks left"
+fi
+
 cleanup
 echo "docker: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
