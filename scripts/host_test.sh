@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/host_test.XXXXXX")
 SEED=${SEED:-$RANDOM}	# data seed; set SEED to replay a run
 TESTS="cluster replica_kill durability lost_reply client_kill idle malformed
-bad_rows shutdown config agency_close single_bet conn_cap disk_full"
+bad_rows shutdown config agency_close single_bet conn_cap disk_full
+bounded_memory"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -584,6 +585,37 @@ t_disk_full() {
 	kill "${SPID[srv1]}"
 	wait "${SPID[srv1]}" 2>/dev/null
 	umount -l "$TD/state"
+}
+
+# n helper: upload ROWS bets as agency 1 of 2, so the client stays alive
+# polling for a draw that never comes; print its peak RSS in kB.
+peak_rss_after_upload() {
+	local rows=$1 kb
+	gen 1 "$rows"
+	replicas 1 2
+	start_client 1 "${PORT[1]}" "$TD/data"
+	wait_lines "$TD/state/bets.csv" "$rows" 120 ||
+	    bad "upload of $rows rows did not finish"
+	wait_log "$TD/client-1.log" 'carga_finalizada' 10 ||
+	    bad "no carga_finalizada after $rows rows"
+	kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/${CPID[1]}/status")
+	kill "${CPID[1]}" "${SPID[srv1]}"
+	wait "${CPID[1]}" "${SPID[srv1]}" 2>/dev/null
+	rm -rf "$TD/data" "$TD/state"
+	echo "${kb:-0}"
+}
+
+# n: the client's memory does not grow with its file: 200000 rows peak
+# within 1 MiB of 1000 rows.
+t_bounded_memory() {
+	local small big
+	small=$(peak_rss_after_upload 1000)
+	big=$(peak_rss_after_upload 200000)
+	echo "client peak RSS: $small kB for 1000 rows, $big kB for 200000 rows" \
+	    >"$TD/rss"
+	[ "$small" -gt 0 ] && [ "$big" -gt 0 ] || bad "no RSS read ($small, $big)"
+	[ $((big - small)) -lt 1024 ] ||
+	    bad "peak RSS grew from $small kB to $big kB with the file"
 }
 
 echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"
