@@ -93,7 +93,8 @@ net_close(struct session *sess, int shutting_down)
 
 /*
  * Stop reading on every open connection: a session waiting for a frame
- * sees EOF, one in the middle of a request finishes it and replies.
+ * sees EOF, one in the middle of a request finishes it and replies.  A
+ * connection its peer already closed makes shutdown fail, harmlessly.
  */
 static void
 net_interrupt(struct net *n)
@@ -101,7 +102,7 @@ net_interrupt(struct net *n)
 	for (int i = 0; i < n->nslots; i++)
 		if (__atomic_load_n(&n->slots[i].state, __ATOMIC_ACQUIRE) ==
 		    SLOT_BUSY)
-			shutdown(n->slots[i].sess->fd, SHUT_RD);
+			(void)shutdown(n->slots[i].sess->fd, SHUT_RD);
 }
 
 /* Join finished threads; with wait_all, every thread. */
@@ -115,7 +116,7 @@ net_reap(struct net *n, int wait_all)
 		st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
 		if (st == SLOT_FREE || (st == SLOT_BUSY && !wait_all))
 			continue;
-		pthread_join(sl->tid, NULL);
+		(void)pthread_join(sl->tid, NULL);	/* fails only on a bad id */
 		net_close(sl->sess, wait_all);
 		free(sl->sess);
 		sl->sess = NULL;
