@@ -104,6 +104,24 @@ done
 rm -rf "$tmpd"
 check "compose-config 0 1 5 100 clients" $ok
 
+# Bad arguments: a usage message and a non-zero exit, no file written.
+ok=true
+tmpd=$(mktemp -d)
+for args in "" "$tmpd/a.yaml" "$tmpd/b.yaml -1" "$tmpd/c.yaml abc" \
+    "$tmpd/d.yaml 5 x" "$tmpd/e.yaml 5 -2" "/nonexistent/dir/f.yaml 5"; do
+	# shellcheck disable=SC2086
+	if scripts/generar-compose.sh $args >/dev/null 2>"$tmpd/err"; then
+		echo "generar-compose.sh accepted '$args'"
+		ok=false
+	elif ! grep -qi usage "$tmpd/err" && ! grep -q . "$tmpd/err"; then
+		echo "generar-compose.sh '$args': no message"
+		ok=false
+	fi
+done
+[ -z "$(ls "$tmpd"/*.yaml 2>/dev/null)" ] || ok=false
+rm -rf "$tmpd"
+check "compose-args rejected" $ok
+
 dl_prepare >/dev/null
 check "integration 3 runs" scripts/integration_test.sh 3
 
