@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "io.h"
 
 /* Split "host:port" or "[host]:port" into the two buffers.  0 or -1. */
 static int
@@ -118,8 +119,8 @@ conn_send(int fd, enum proto_type type, const char *body, char *err,
 }
 
 ssize_t
-conn_exchange(int fd, const char *frame, size_t len, char *reply,
-    size_t cap, char *err, size_t errlen)
+conn_exchange(int fd, const char *frame, size_t len, int timeout_ms,
+    char *reply, size_t cap, char *err, size_t errlen)
 {
 	ssize_t	 n;
 
@@ -127,20 +128,21 @@ conn_exchange(int fd, const char *frame, size_t len, char *reply,
 		snprintf(err, errlen, "send: %s", strerror(errno));
 		return -1;
 	}
-	n = proto_read_frame(fd, reply, cap);
+	n = proto_read_frame_until(fd, reply, cap, io_now_ms() + timeout_ms);
 	if (n == 0)
 		snprintf(err, errlen, "server closed the connection");
 	else if (n == -1)
 		snprintf(err, errlen, "receive: %s", errno == EAGAIN ||
-		    errno == EWOULDBLOCK ? "timed out" : strerror(errno));
+		    errno == EWOULDBLOCK || errno == ETIMEDOUT ? "timed out" :
+		    errno == EINTR ? "stopped" : strerror(errno));
 	else if (n < 0)
 		snprintf(err, errlen, "bad frame from server");
 	return n > 0 ? n : -1;
 }
 
 ssize_t
-conn_request(int fd, enum proto_type type, const char *body, char *reply,
-    size_t cap, char *err, size_t errlen)
+conn_request(int fd, enum proto_type type, const char *body, int timeout_ms,
+    char *reply, size_t cap, char *err, size_t errlen)
 {
 	char	 frame[PROTO_FRAME_MAX];
 	size_t	 len;
@@ -149,7 +151,8 @@ conn_request(int fd, enum proto_type type, const char *body, char *reply,
 		snprintf(err, errlen, "message too long");
 		return -1;
 	}
-	return conn_exchange(fd, frame, len, reply, cap, err, errlen);
+	return conn_exchange(fd, frame, len, timeout_ms, reply, cap, err,
+	    errlen);
 }
 
 void

@@ -24,14 +24,16 @@ int	 conn_send(int fd, enum proto_type, const char *body, char *err,
 	    size_t errlen);
 /*
  * Send a frame already encoded and read the reply payload into reply
- * (cap >= PROTO_PAYLOAD_MAX + 1, NUL-terminated).  Returns the payload
- * length, or -1 with err (I/O error, timeout, peer closed, bad frame).
+ * (cap >= PROTO_PAYLOAD_MAX + 1, NUL-terminated), which must arrive whole
+ * within timeout_ms.  Returns the payload length, or -1 with err (I/O
+ * error, timeout, peer closed, bad frame, or a stop asked through
+ * io_set_stop).
  */
-ssize_t	 conn_exchange(int fd, const char *frame, size_t len, char *reply,
-	    size_t cap, char *err, size_t errlen);
+ssize_t	 conn_exchange(int fd, const char *frame, size_t len, int timeout_ms,
+	    char *reply, size_t cap, char *err, size_t errlen);
 /* conn_send of a request that does get a reply, then its reply. */
 ssize_t	 conn_request(int fd, enum proto_type, const char *body,
-	    char *reply, size_t cap, char *err, size_t errlen);
+	    int timeout_ms, char *reply, size_t cap, char *err, size_t errlen);
 void	 conn_close(int fd);
 
 #endif

@@ -101,8 +101,8 @@ upload_ask(struct upload *u, enum proto_type type, const char *action)
 	char	 body[16], err[256];
 
 	snprintf(body, sizeof(body), "%d", u->conf->id);
-	if (conn_request(u->fd, type, body, u->reply, sizeof(u->reply), err,
-	    sizeof(err)) == -1) {
+	if (conn_request(u->fd, type, body, u->conf->timeout_ms, u->reply,
+	    sizeof(u->reply), err, sizeof(err)) == -1) {
 		log_warn(action, "fail", "error: %s", err);
 		return STEP_RETRY;
 	}
@@ -152,8 +152,8 @@ upload_flush(struct upload *u)
 	if (n == 0)
 		return STEP_OK;
 	len = proto_batch_finish(b);
-	if (conn_exchange(u->fd, b->frame, len, u->reply, sizeof(u->reply),
-	    err, sizeof(err)) == -1) {
+	if (conn_exchange(u->fd, b->frame, len, u->conf->timeout_ms, u->reply,
+	    sizeof(u->reply), err, sizeof(err)) == -1) {
 		log_warn("lote_enviado", "fail", "cantidad: %zu | posicion: %"
 		    PRIu64 " | error: %s", n, pos, err);
 		return STEP_RETRY;
@@ -358,8 +358,8 @@ upload_single(struct upload *u, const struct bet *b)
 	log_clean(doc, b->doc);
 	if (upload_connect(u) != STEP_OK)
 		return UPLOAD_STOPPED;
-	if (conn_request(u->fd, PROTO_STORE_BET, msg, u->reply,
-	    sizeof(u->reply), err, sizeof(err)) == -1) {
+	if (conn_request(u->fd, PROTO_STORE_BET, msg, u->conf->timeout_ms,
+	    u->reply, sizeof(u->reply), err, sizeof(err)) == -1) {
 		log_error("apuesta_enviada", "fail", "dni: %s | numero: %u | "
 		    "error: %s", doc, b->number, err);
 		return UPLOAD_FAILED;

@@ -20,7 +20,20 @@ io_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Wait until fd is readable or the deadline passes (ETIMEDOUT). */
+#define IO_SLICE_MS	200	/* how often a wait looks at the stop flag */
+
+static volatile sig_atomic_t *io_stop;
+
+void
+io_set_stop(volatile sig_atomic_t *flag)
+{
+	io_stop = flag;
+}
+
+/*
+ * Wait until fd is readable.  -1 with ETIMEDOUT when the deadline passes,
+ * with EINTR when the stop flag is raised.
+ */
 static int
 io_wait_readable(int fd, long long deadline)
 {
@@ -29,11 +42,15 @@ io_wait_readable(int fd, long long deadline)
 	int		n;
 
 	for (;;) {
+		if (io_stop != NULL && *io_stop) {
+			errno = EINTR;
+			return -1;
+		}
 		if ((left = deadline - io_now_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		n = poll(&pfd, 1, left > IO_SLICE_MS ? IO_SLICE_MS : (int)left);
 		if (n > 0)
 			return 0;
 		if (n == -1 && errno != EINTR)

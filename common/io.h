@@ -8,6 +8,8 @@
 
 #include <sys/types.h>
 
+#include <signal.h>
+
 /*
  * Read exactly n bytes unless EOF comes first.  Returns the number of bytes
  * read (less than n only at EOF) or -1 with errno set (EAGAIN/EWOULDBLOCK
@@ -22,6 +24,11 @@ ssize_t	 io_read_full(int fd, void *buf, size_t n);
 ssize_t	 io_read_until(int fd, void *buf, size_t n, long long deadline);
 /* Milliseconds on the monotonic clock. */
 long long io_now_ms(void);
+/*
+ * From now on, a wait in io_read_until gives up (EINTR) as soon as *flag
+ * is set, so a program told to stop does not sit out a read timeout.
+ */
+void	 io_set_stop(volatile sig_atomic_t *flag);
 /* Write all n bytes.  Returns 0, or -1 with errno set. */
 int	 io_write_full(int fd, const void *buf, size_t n);
 

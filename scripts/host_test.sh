@@ -15,7 +15,7 @@ ROOT=$(mktemp -d "${TMPDIR:-/tmp}/host_test.XXXXXX")
 SEED=${SEED:-$RANDOM}	# data seed; set SEED to replay a run
 TESTS="cluster replica_kill durability lost_reply client_kill idle malformed
 bad_rows shutdown config agency_close single_bet conn_cap disk_full
-bounded_memory"
+bounded_memory stop_while_waiting"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -616,6 +616,26 @@ t_bounded_memory() {
 	[ "$small" -gt 0 ] && [ "$big" -gt 0 ] || bad "no RSS read ($small, $big)"
 	[ $((big - small)) -lt 1024 ] ||
 	    bad "peak RSS grew from $small kB to $big kB with the file"
+}
+
+# o: SIGTERM reaches a client blocked waiting for a reply (the replica is
+# frozen with SIGSTOP): it stops at once, not after its 60 s timeout.
+t_stop_while_waiting() {
+	local rc
+	gen 1 20000
+	replicas 1 2
+	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5 \
+	    CLI_TIMEOUT=60s
+	wait_lines "$TD/state/bets.csv" 500 60 || bad "upload did not start"
+	kill -STOP "${SPID[srv1]}"
+	sleep 0.5
+	kill -TERM "${CPID[1]}"
+	wait_pid "${CPID[1]}" 10
+	rc=$?
+	kill -CONT "${SPID[srv1]}"
+	[ $rc -eq 0 ] || bad "client waiting for a reply exited $rc on SIGTERM"
+	grep -q 'action: shutdown | result: success' "$TD/client-1.log" ||
+	    bad "client logged no shutdown"
 }
 
 echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"
