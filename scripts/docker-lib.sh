@@ -157,14 +157,18 @@ dl_require_images() {
 	done
 }
 
-# Waits (up to $1 seconds) for client1..clientN to exit.
-dl_wait_clients() {
-	_dl_names=""
+# The agency containers' names, client1..client$1 (default: CLIENTS).
+dl_client_names() {
 	_dl_i=1
-	while [ "$_dl_i" -le "$CLIENTS" ]; do
-		_dl_names="$_dl_names client$_dl_i"
+	while [ "$_dl_i" -le "${1:-$CLIENTS}" ]; do
+		echo "client$_dl_i"
 		_dl_i=$((_dl_i + 1))
 	done
+}
+
+# Waits (up to $1 seconds) for client1..clientN to exit.
+dl_wait_clients() {
+	_dl_names=$(dl_client_names)
 	[ -n "$_dl_names" ] || return 0
 	# shellcheck disable=SC2086
 	timeout "$1" docker wait $_dl_names >/dev/null

@@ -70,11 +70,9 @@ wait_lines() {
 
 # Names of the agency containers now running.
 running_clients() {
-	_i=1
-	while [ "$_i" -le "$CLIENTS" ]; do
-		[ "$(docker inspect -f '{{.State.Running}}' "client$_i" 2>/dev/null)" = true ] &&
-		    echo "client$_i"
-		_i=$((_i + 1))
+	for _c in $(dl_client_names); do
+		[ "$(docker inspect -f '{{.State.Running}}' "$_c" 2>/dev/null)" = true ] &&
+		    echo "$_c"
 	done
 }
 
@@ -183,12 +181,7 @@ fi
 # Agencies 1..N-1 only: they upload, close and keep polling for winners,
 # since the draw waits for agency N.  So every container is running.
 last=$CLIENTS
-others=""
-i=1
-while [ "$i" -lt "$last" ]; do
-	others="$others client$i"
-	i=$((i + 1))
-done
+others=$(dl_client_names $((last - 1)))
 # shellcheck disable=SC2086
 fresh_cluster server $others
 if ! wait_lines "$STATE_DIR_HOST/agencies_closed.txt" $((last - 1)); then
