@@ -40,7 +40,10 @@ conn_split(const char *address, char *host, size_t hostlen, char *port,
 	return 0;
 }
 
-/* A socket for ai with both timeouts set, or -1 (errno). */
+/*
+ * A socket for ai with its send timeout set, or -1 (errno).  Replies are
+ * waited for with a deadline in conn_exchange, so no receive timeout.
+ */
 static int
 conn_socket(const struct addrinfo *ai, int timeout_ms)
 {
@@ -54,8 +57,7 @@ conn_socket(const struct addrinfo *ai, int timeout_ms)
 	if (fd == -1)
 		return -1;
 	/* SO_SNDTIMEO also bounds connect(2) on Linux. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1) {
 		close(fd);
 		return -1;
@@ -132,9 +134,8 @@ conn_exchange(int fd, const char *frame, size_t len, int timeout_ms,
 	if (n == 0)
 		snprintf(err, errlen, "server closed the connection");
 	else if (n == -1)
-		snprintf(err, errlen, "receive: %s", errno == EAGAIN ||
-		    errno == EWOULDBLOCK || errno == ETIMEDOUT ? "timed out" :
-		    errno == EINTR ? "stopped" : strerror(errno));
+		snprintf(err, errlen, "receive: %s", errno == ETIMEDOUT ?
+		    "timed out" : errno == EINTR ? "stopped" : strerror(errno));
 	else if (n < 0)
 		snprintf(err, errlen, "bad frame from server");
 	return n > 0 ? n : -1;

@@ -13,8 +13,8 @@
 
 /*
  * Connect to "host:port" ("[v6addr]:port" too), trying every address the
- * name resolves to.  The socket is close-on-exec and its send and receive
- * timeouts are timeout_ms.  Returns the descriptor, or -1 with a reason in
+ * name resolves to.  The socket is close-on-exec and its send timeout
+ * (which also bounds connect) is timeout_ms.  Returns the descriptor, or -1 with a reason in
  * err.
  */
 int	 conn_open(const char *address, int timeout_ms, char *err,

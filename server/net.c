@@ -145,16 +145,16 @@ peer_name(const struct sockaddr_storage *ss, char *dst, size_t len)
 	snprintf(dst, len, "%s/%d", host, port);
 }
 
-/* Socket timeouts bound a read or write stalled in mid-frame. */
+/*
+ * The send timeout bounds a reply to a peer that stopped reading; reads
+ * need none, the session gives every frame a deadline.
+ */
 static int
 net_tune(int fd, int timeout_ms)
 {
 	struct timeval	tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
-		return -1;
-	return 0;
+	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 static void
