@@ -23,10 +23,12 @@ static const char *const proto_names[] = {
 	[PROTO_WINNERS_REQUEST] = "WinnersRequest",
 	[PROTO_AGENCY_STATUS] = "AgencyStatus",
 	[PROTO_ECHO] = "Echo",
+	[PROTO_WINNERS_PAGE] = "WinnersPage",
 	[PROTO_STORE_RESPONSE] = "StoreResponse",
 	[PROTO_WINNERS_RESPONSE] = "WinnersResponse",
 	[PROTO_NOT_READY] = "NotReadyResponse",
 	[PROTO_STATUS_RESPONSE] = "AgencyStatusResponse",
+	[PROTO_WINNERS_PAGE_RESPONSE] = "WinnersPageResponse",
 };
 #define PROTO_NTYPES	(sizeof(proto_names) / sizeof(proto_names[0]))
 
@@ -203,6 +205,21 @@ proto_decode(char *payload, size_t len, struct proto_msg *m,
 	case PROTO_STORE_BATCH_AT:
 		return proto_decode_batch(body, m->type == PROTO_STORE_BATCH_AT,
 		    m, bets, cap, err, errlen);
+	case PROTO_WINNERS_PAGE:
+		if ((colon = strchr(body, ':')) == NULL) {
+			snprintf(err, errlen, "missing start");
+			return -1;
+		}
+		*colon = '\0';
+		if (bet_parse_agency(body, &m->agency) == -1) {
+			snprintf(err, errlen, "bad agency");
+			return -1;
+		}
+		if (proto_parse_pos(colon + 1, &m->pos) == -1) {
+			snprintf(err, errlen, "bad start");
+			return -1;
+		}
+		return 0;
 	case PROTO_AGENCY_CLOSE:
 	case PROTO_WINNERS_REQUEST:
 	case PROTO_AGENCY_STATUS:

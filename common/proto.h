@@ -28,17 +28,19 @@ enum proto_type {
 	PROTO_WINNERS_REQUEST,	/* WinnersRequest:agency */
 	PROTO_AGENCY_STATUS,	/* AgencyStatus:agency */
 	PROTO_ECHO,		/* Echo:text */
+	PROTO_WINNERS_PAGE,	/* WinnersPage:agency:start */
 	PROTO_STORE_RESPONSE,	/* StoreResponse:0|1 */
 	PROTO_WINNERS_RESPONSE,	/* WinnersResponse:doc;doc... */
 	PROTO_NOT_READY,	/* NotReadyResponse: */
-	PROTO_STATUS_RESPONSE	/* AgencyStatusResponse:stored;closed */
+	PROTO_STATUS_RESPONSE,	/* AgencyStatusResponse:stored;closed */
+	PROTO_WINNERS_PAGE_RESPONSE /* WinnersPageResponse:total;doc;doc... */
 };
 
 /* A decoded request.  Strings point into the caller's payload buffer. */
 struct proto_msg {
 	enum proto_type	 type;
 	uint32_t	 agency;
-	uint64_t	 pos;		/* StoreBatchAt only */
+	uint64_t	 pos;		/* StoreBatchAt; WinnersPage's start */
 	size_t		 nbets;		/* bets filled in the caller's array */
 	const char	*text;		/* Echo text, response body */
 	size_t		 textlen;

@@ -32,6 +32,8 @@ static struct cfg_key keys[] = {
 	    &cfg_values.max_conns, 0, 0 },
 	{ "CONN_TIMEOUT", "CONN_TIMEOUT", CFG_DURATION, 100, 3600000, "30s",
 	    &cfg_values.conn_timeout_ms, 0, 0 },
+	{ "LOCK_TIMEOUT", "LOCK_TIMEOUT", CFG_DURATION, 10, 600000, "5s",
+	    &cfg_values.lock_timeout_ms, 0, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0 }
 };
 

@@ -20,6 +20,7 @@ struct config {
 	char		 state_dir[PATH_MAX];
 	int		 max_conns;
 	int		 conn_timeout_ms;
+	int		 lock_timeout_ms;
 };
 
 /*

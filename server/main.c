@@ -29,6 +29,7 @@ main(int argc, char *argv[])
 {
 	struct config	 cfg;
 	struct store	*store;
+	struct store_opts sopts;
 	const char	*path = NULL;
 	char		 why[512];
 	int		 ch, check_only = 0, lfd;
@@ -55,7 +56,10 @@ main(int argc, char *argv[])
 		return 0;
 	if (sig_install() == -1)
 		err(1, "sigaction");
-	if ((store = store_open(cfg.state_dir, (uint32_t)cfg.agencies, why,
+	sopts.agencies = (uint32_t)cfg.agencies;
+	sopts.lock_timeout_ms = cfg.lock_timeout_ms;
+	sopts.stop = &sig_stop;
+	if ((store = store_open(cfg.state_dir, &sopts, why,
 	    sizeof(why))) == NULL)
 		errx(1, "state dir %s: %s", cfg.state_dir, why);
 	if ((lfd = net_listen(&cfg, why, sizeof(why))) == -1)

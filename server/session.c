@@ -135,18 +135,25 @@ static int
 handle_winners(struct session *s, const struct proto_msg *m)
 {
 	/* The response must fit one frame with its "WinnersResponse:". */
-	char	docs[PROTO_PAYLOAD_MAX - sizeof("WinnersResponse:") + 2];
-	size_t	len, count;
-	int	rc;
+	char		docs[PROTO_PAYLOAD_MAX - sizeof("WinnersResponse:") + 2];
+	size_t		len, count;
+	uint64_t	total;
+	int		rc;
 
-	rc = store_winners(s->store, m->agency, docs, sizeof(docs), &len,
-	    &count);
+	rc = store_winners(s->store, m->agency, 0, docs, sizeof(docs), &len,
+	    &count, &total);
 	if (rc == -1)
 		return -1;
 	if (rc == 0) {
 		log_debug("consulta_ganadores", "in_progress", "agencia: %u",
 		    m->agency);
 		return session_reply(s, PROTO_NOT_READY, "", 0);
+	}
+	if (count < total) {
+		log_error("consulta_ganadores", "fail", "agencia: %u | "
+		    "cant_ganadores: %llu | motivo: winners do not fit in one "
+		    "frame", m->agency, (unsigned long long)total);
+		return -1;
 	}
 	log_info("consulta_ganadores", "success", "agencia: %u | "
 	    "cant_ganadores: %zu", m->agency, count);

@@ -344,9 +344,11 @@ out:
 /* Where store_winners collects one agency's winning documents. */
 struct winners {
 	uint32_t	 agency;
+	uint64_t	 start;		/* winners to pass over first */
 	char		*out;
 	size_t		 cap, len, count;
-	int		 overflow;
+	uint64_t	 total;		/* every winner of the agency */
+	int		 full;		/* out took its last document */
 };
 
 static void
@@ -359,9 +361,11 @@ collect_winner(struct store *s, void *arg, char *line)
 	if (line_agency(s, line) != w->agency ||
 	    csv_split(line, f, 6) != 6 || strcmp(f[5], "7574") != 0)
 		return;
+	if (w->total++ < w->start || w->full)
+		return;
 	dl = strlen(f[3]);
 	if (w->len + dl + (w->count > 0) + 1 > w->cap) {
-		w->overflow = 1;
+		w->full = 1;
 		return;
 	}
 	if (w->count > 0)
@@ -373,10 +377,10 @@ collect_winner(struct store *s, void *arg, char *line)
 }
 
 int
-store_winners(struct store *s, uint32_t agency, char *out, size_t cap,
-    size_t *len, size_t *count)
+store_winners(struct store *s, uint32_t agency, uint64_t start, char *out,
+    size_t cap, size_t *len, size_t *count, uint64_t *total)
 {
-	struct winners	w = { agency, out, cap, 0, 0, 0 };
+	struct winners	w = { agency, start, out, cap, 0, 0, 0, 0 };
 	int		closed, rc = -1;
 
 	if (agency == 0 || agency > s->agencies || cap == 0)
@@ -392,16 +396,13 @@ store_winners(struct store *s, uint32_t agency, char *out, size_t cap,
 	if (store_lock(&s->bets, F_RDLCK) == -1)
 		goto out;
 	if (store_each_line(s, &s->bets, 0, collect_winner, &w) != -1)
-		rc = w.overflow ? -1 : 1;
+		rc = 1;
 	store_unlock(&s->bets);
-	if (w.overflow)
-		log_error("consulta_ganadores", "fail",
-		    "agencia: %u | motivo: winners do not fit in one frame",
-		    agency);
 out:
 	pthread_mutex_unlock(&s->mu);
 	*len = w.len;
 	*count = w.count;
+	*total = w.total;
 	return rc;
 }
 
@@ -420,9 +421,11 @@ sfile_open(struct sfile *f, int dirfd, const char *name, char *err,
 }
 
 struct store *
-store_open(const char *dir, uint32_t agencies, char *err, size_t errlen)
+store_open(const char *dir, const struct store_opts *o, char *err,
+    size_t errlen)
 {
 	struct store	*s;
+	uint32_t	 agencies = o->agencies;
 	int		 dirfd;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {

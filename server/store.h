@@ -9,6 +9,7 @@
 #ifndef STORE_H
 #define STORE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,14 +23,26 @@ enum store_result {
 	STORE_DUPLICATE,	/* every bet was stored before: nothing written */
 	STORE_CLOSED,		/* the agency has closed */
 	STORE_GAP,		/* pos is past what the agency has stored */
+	STORE_BUSY,		/* a lock was not had by the deadline, or a
+				   stop was asked: nothing written */
 	STORE_ERR		/* I/O error, already logged; nothing written */
 };
 
 struct store;
 
-/* Open (creating) the two files in dir.  NULL with a reason in err. */
-struct store	*store_open(const char *dir, uint32_t agencies, char *err,
-		    size_t errlen);
+/* What store_open needs besides the directory. */
+struct store_opts {
+	uint32_t		 agencies;	/* AGENCIES_AMOUNT */
+	int			 lock_timeout_ms; /* bound on every lock wait */
+	volatile sig_atomic_t	*stop;		/* set: lock waits give up */
+};
+
+/*
+ * Open (creating) the files in dir and check the cluster's agency count
+ * recorded there.  NULL with a reason in err.
+ */
+struct store	*store_open(const char *dir, const struct store_opts *,
+		    char *err, size_t errlen);
 void		 store_close(struct store *);
 
 /*
@@ -43,18 +56,21 @@ enum store_result store_append(struct store *, uint32_t agency,
 /*
  * Record that agency closed (a second close changes nothing).  *draw is
  * set to 1 when this call closed the last agency: exactly one call across
- * all replicas sees that.  0, or -1 on I/O error.
+ * all replicas sees that.  0, or -1 on I/O error or STORE_BUSY's causes.
  */
 int		 store_close_agency(struct store *, uint32_t agency, int *draw);
 /* Bets stored for agency and whether it closed.  0 or -1. */
 int		 store_status(struct store *, uint32_t agency, uint64_t *stored,
 		    int *closed);
 /*
- * Once every agency has closed, write agency's winning documents joined by
- * ';' into out and return 1 (with *count); before that return 0.  -1 on
- * I/O error or when the list does not fit in cap.
+ * Once every agency has closed: the agency's winning documents, in the
+ * order they were stored, from the start-th (0-based) on, joined by ';'
+ * into out[0..cap) for as many as fit whole; *count of them, *total of
+ * all the agency's winners; returns 1.  Before the draw returns 0.  -1 on
+ * I/O error or STORE_BUSY's causes.
  */
-int		 store_winners(struct store *, uint32_t agency, char *out,
-		    size_t cap, size_t *len, size_t *count);
+int		 store_winners(struct store *, uint32_t agency, uint64_t start,
+		    char *out, size_t cap, size_t *len, size_t *count,
+		    uint64_t *total);
 
 #endif

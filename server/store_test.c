@@ -77,7 +77,10 @@ open_store(uint32_t agencies)
 	char		 err[128];
 	struct store	*s;
 
-	s = store_open(dir, agencies, err, sizeof(err));
+	static volatile sig_atomic_t	 stop;
+	struct store_opts		 o = { agencies, 1000, &stop };
+
+	s = store_open(dir, &o, err, sizeof(err));
 	if (s == NULL)
 		fail_msg("store_open: %s", err);
 	return s;
@@ -161,12 +164,13 @@ test_draw_once_and_winners_per_agency(void **state)
 	struct bet	 two[2] = { mkbet(2, "221", 7574), mkbet(2, "222", 7574) };
 	char		 out[128];
 	size_t		 w, len, n;
+	uint64_t	 t;
 	int		 draw;
 
 	(void)state;
 	assert_int_equal(store_append(a, 1, one, 2, 0, &w), STORE_OK);
 	assert_int_equal(store_append(b, 2, two, 2, 0, &w), STORE_OK);
-	assert_int_equal(store_winners(a, 1, out, sizeof(out), &len, &n), 0);
+	assert_int_equal(store_winners(a, 1, 0, out, sizeof(out), &len, &n, &t), 0);
 	assert_int_equal(store_close_agency(a, 1, &draw), 0);
 	assert_int_equal(draw, 0);
 	assert_int_equal(store_close_agency(b, 1, &draw), 0);
@@ -174,21 +178,30 @@ test_draw_once_and_winners_per_agency(void **state)
 	/* A closed agency stores nothing more. */
 	assert_int_equal(store_append(b, 1, one, 1, STORE_NO_POS, &w),
 	    STORE_CLOSED);
-	assert_int_equal(store_winners(b, 2, out, sizeof(out), &len, &n), 0);
+	assert_int_equal(store_winners(b, 2, 0, out, sizeof(out), &len, &n, &t), 0);
 	assert_int_equal(store_close_agency(b, 2, &draw), 0);
 	assert_int_equal(draw, 1);
 	assert_int_equal(store_close_agency(a, 2, &draw), 0);
 	assert_int_equal(draw, 0);
 	assert_string_equal(slurp("agencies_closed.txt"), "1\n2\n");
-	assert_int_equal(store_winners(a, 1, out, sizeof(out), &len, &n), 1);
+	assert_int_equal(store_winners(a, 1, 0, out, sizeof(out), &len, &n, &t), 1);
 	assert_string_equal(out, "111");
 	assert_int_equal(n, 1);
-	assert_int_equal(store_winners(a, 2, out, sizeof(out), &len, &n), 1);
+	assert_int_equal(store_winners(a, 2, 0, out, sizeof(out), &len, &n, &t), 1);
 	assert_string_equal(out, "221;222");
 	assert_int_equal(len, 7);
 	assert_int_equal(n, 2);
-	/* A list that cannot fit the caller's buffer is an error. */
-	assert_int_equal(store_winners(a, 2, out, 5, &len, &n), -1);
+	assert_int_equal(t, 2);
+	/* A page holds what fits whole; the next starts where it ended. */
+	assert_int_equal(store_winners(a, 2, 0, out, 5, &len, &n, &t), 1);
+	assert_string_equal(out, "221");
+	assert_int_equal(n, 1);
+	assert_int_equal(t, 2);
+	assert_int_equal(store_winners(a, 2, 1, out, 5, &len, &n, &t), 1);
+	assert_string_equal(out, "222");
+	assert_int_equal(store_winners(a, 2, 2, out, 5, &len, &n, &t), 1);
+	assert_int_equal(n, 0);
+	assert_int_equal(t, 2);
 	store_close(a);
 	store_close(b);
 }
