@@ -87,6 +87,27 @@ io_read_until(int fd, void *buf, size_t n, long long deadline)
 	return (ssize_t)got;
 }
 
+ssize_t
+io_pread_full(int fd, void *buf, size_t n, off_t off)
+{
+	char	*p = buf;
+	size_t	 got = 0;
+	ssize_t	 r;
+
+	while (got < n) {
+		r = pread(fd, p + got, n - got, off + (off_t)got);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 int
 io_write_full(int fd, const void *buf, size_t n)
 {

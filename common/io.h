@@ -22,6 +22,11 @@ ssize_t	 io_read_full(int fd, void *buf, size_t n);
  * past that.  -1 with errno ETIMEDOUT when it does not.
  */
 ssize_t	 io_read_until(int fd, void *buf, size_t n, long long deadline);
+/*
+ * Read n bytes at offset off (the file offset is not moved).  Returns the
+ * number read (less than n only at end of file) or -1 with errno set.
+ */
+ssize_t	 io_pread_full(int fd, void *buf, size_t n, off_t off);
 /* Milliseconds on the monotonic clock. */
 long long io_now_ms(void);
 /*

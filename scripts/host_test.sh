@@ -15,7 +15,8 @@ ROOT=$(mktemp -d "${TMPDIR:-/tmp}/host_test.XXXXXX")
 SEED=${SEED:-$RANDOM}	# data seed; set SEED to replay a run
 TESTS="cluster replica_kill durability lost_reply client_kill idle malformed
 bad_rows shutdown config agency_close single_bet conn_cap disk_full
-bounded_memory stop_while_waiting"
+bounded_memory stop_while_waiting reset_regrow file_replaced agencies_meta
+frozen_lock"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -636,6 +637,121 @@ t_stop_while_waiting() {
 	[ $rc -eq 0 ] || bad "client waiting for a reply exited $rc on SIGTERM"
 	grep -q 'action: shutdown | result: success' "$TD/client-1.log" ||
 	    bad "client logged no shutdown"
+}
+
+# p: an operator empties both files; another agency regrows bets.csv past
+# what a replica had indexed.  That replica must notice the rewrite and
+# reindex, so agency 1 resends everything and gets its winners.
+t_reset_regrow() {
+	gen 2 6000
+	replicas 2 2
+	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=20
+	wait_lines "$TD/state/bets.csv" 600 60 || bad "upload did not start"
+	kill -9 "${CPID[1]}"
+	wait "${CPID[1]}" 2>/dev/null
+	[ "$(req "${PORT[1]}" AgencyStatus:1)" != "AgencyStatusResponse:0;0" ] ||
+	    bad "replica 1 indexed nothing before the reset"
+	: >"$TD/state/bets.csv"
+	: >"$TD/state/agencies_closed.txt"
+	start_client 2 "${PORT[2]}" "$TD/data"
+	wait_lines "$TD/state/bets.csv" "$(expected 2 2)" 60 ||
+	    bad "agency 2 did not regrow bets.csv"
+	start_client 1 "${PORT[1]}" "$TD/data"
+	wait_clients 60 1 2
+	check_store 2
+	check_winners "${PORT[1]}" 2
+	grep -q 'action: reindex' "$TD/srv1.log" ||
+	    bad "replica 1 logged no reindex"
+}
+
+# q: bets.csv replaced under running replicas (mv, sed -i): every replica
+# appends to the file the path names, and all agree on the counts.
+t_file_replaced() {
+	local f=$TD/state/bets.csv r
+	replicas 2 5
+	r=$(req "${PORT[1]}" "StoreBatchAt:1:0:Ana;Paz;20000001;1990-01-01;1")
+	[ "$r" = StoreResponse:0 ] || bad "first store: '$r'"
+	cp "$f" "$TD/copy" && mv "$TD/copy" "$f"
+	r=$(req "${PORT[1]}" "StoreBatchAt:1:1:Bea;Paz;20000002;1990-01-01;2")
+	[ "$r" = StoreResponse:0 ] || bad "store after mv: '$r'"
+	sed -i 's/^1,Ana,/1,Ana,/' "$f"
+	r=$(req "${PORT[1]}" "StoreBatchAt:1:2:Cid;Paz;20000003;1990-01-01;3")
+	[ "$r" = StoreResponse:0 ] || bad "store after sed -i: '$r'"
+	[ "$(lines "$f")" -eq 3 ] || bad "bets.csv has $(lines "$f") rows, want 3"
+	for r in 1 2; do
+		[ "$(req "${PORT[$r]}" AgencyStatus:1)" = \
+		    "AgencyStatusResponse:3;0" ] ||
+		    bad "replica $r: '$(req "${PORT[$r]}" AgencyStatus:1)'"
+	done
+	grep -q 'action: reopen | result: success' "$TD/srv1.log" ||
+	    bad "replica 1 logged no reopen"
+}
+
+# r: replicas of one state directory must agree on AGENCIES_AMOUNT.
+t_agencies_meta() {
+	local port
+	replicas 1 5
+	grep -qx 'AGENCIES_AMOUNT=5' "$TD/state/cluster.meta" 2>/dev/null ||
+	    bad "cluster.meta does not record AGENCIES_AMOUNT=5"
+	port=$(free_port)
+	server_conf "$TD/seven.ini" "$port" "$TD/state" 7
+	refuses "AGENCIES_AMOUNT=7 on a directory of 5" \
+	    'AGENCIES_AMOUNT=5.*AGENCIES_AMOUNT=7' "$BIN/server" -c "$TD/seven.ini"
+	start_server srv2 "$(free_port)" "$TD/state" 5 ||
+	    bad "a second replica with the same count did not start"
+}
+
+# bets_locked_by_stopped: 0 when a write lock is held on bets.csv (the
+# only writer being the stopped replica, it is that replica's).
+bets_write_locked() {
+	local ino
+	ino=$(stat -c %i "$TD/state/bets.csv")
+	grep -qE "OFDLCK +ADVISORY +WRITE .*:$ino " /proc/locks
+}
+
+# s: a replica frozen while it holds the bets.csv lock: the others answer
+# within LOCK_TIMEOUT (StoreResponse:1, connection usable), stop on
+# SIGTERM in seconds, and once it resumes everything completes exactly.
+t_frozen_lock() {
+	local i held=0 r t0 rc
+	gen 2 20000
+	replicas 2 2 LOCK_TIMEOUT=1s
+	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5
+	wait_lines "$TD/state/bets.csv" 200 60 || bad "upload did not start"
+	for ((i = 0; i < 200 && !held; i++)); do
+		kill -STOP "${SPID[srv1]}"
+		if bets_write_locked; then
+			held=1
+		else
+			kill -CONT "${SPID[srv1]}"
+			sleep 0.0$((RANDOM % 10))
+		fi
+	done
+	[ $held -eq 1 ] || { bad "never froze replica 1 holding the lock"; return; }
+	t0=$(date +%s)
+	r=$(req "${PORT[2]}" AgencyStatus:2 Echo:still-here)
+	[ "$r" = $'StoreResponse:1\nEcho:still-here' ] ||
+	    bad "status on replica 2 while the lock is held: '$(echo $r)'"
+	r=$(req "${PORT[2]}" "StoreBatchAt:2:0:Ana;Paz;20000001;1990-01-01;1" Echo:x)
+	[ "$r" = $'StoreResponse:1\nEcho:x' ] ||
+	    bad "store on replica 2 while the lock is held: '$(echo $r)'"
+	[ $(($(date +%s) - t0)) -le 6 ] || bad "replica 2 took $(($(date +%s) - t0)) s"
+	grep -q 'action: lock | result: fail' "$TD/srv2.log" ||
+	    bad "replica 2 logged no lock timeout"
+	# An orderly stop does not wait for the lock.
+	send_only "${PORT[2]}" "StoreBatchAt:2:0:Ana;Paz;20000001;1990-01-01;1"
+	kill -TERM "${SPID[srv2]}"
+	wait_pid "${SPID[srv2]}" 4
+	rc=$?
+	[ $rc -eq 0 ] || bad "replica 2 exited $rc on SIGTERM while the lock was held"
+	start_server srv2 "${PORT[2]}" "$TD/state" 2 LOCK_TIMEOUT=1s ||
+	    bad "replica 2 did not restart"
+	kill -CONT "${SPID[srv1]}"
+	start_client 2 "${PORT[2]}" "$TD/data"
+	wait_clients 120 1 2
+	check_store 2
+	check_winners "${PORT[2]}" 2
+	sorteo_once
 }
 
 echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"

@@ -1,0 +1,75 @@
+/*
+ * sfile: one append-only file that replicas share, and how far this
+ * replica has indexed it.  It owns the rules that keep that index honest
+ * while other processes, operators and the filesystem act on the file:
+ * OFD locks with a deadline, noticing that the path names another file
+ * (reopen), noticing that the indexed bytes were rewritten (start over),
+ * cutting a torn tail only when it really is one, and turning the errors
+ * of a broken or remote filesystem into an exit instead of an answer.
+ */
+#ifndef SFILE_H
+#define SFILE_H
+
+#include <sys/types.h>
+
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "csv.h"
+
+#define SFILE_TAIL	64	/* bytes kept from just before `scanned` */
+
+struct sfile {
+	int		 fd;
+	const char	*name;		/* file name, for logs */
+	char		 path[PATH_MAX];
+	dev_t		 dev;		/* what fd is */
+	ino_t		 ino;
+	uint64_t	 scanned;	/* bytes indexed: always a line boundary */
+	char		 tail[SFILE_TAIL]; /* the bytes just before scanned */
+	size_t		 taillen;
+	struct csv_reader reader;	/* scratch for scans */
+};
+
+/* Called for each whole line of a scan; arg is the caller's. */
+typedef void	(*sfile_line_fn)(void *arg, char *line);
+
+/* Open (creating) dir/name.  0, or -1 with a reason in err. */
+int		 sfile_open(struct sfile *, const char *dir, const char *name,
+		    char *err, size_t errlen);
+void		 sfile_close(struct sfile *);
+
+/*
+ * Take the lock (F_RDLCK or F_WRLCK) by deadline (io_now_ms() time)
+ * unless *stop is raised first.  Holding it, make sure the path still
+ * names the open file (else reopen it and lock that) and that the bytes
+ * indexed are still there (else forget the index).  Returns 0, 1 when the
+ * caller's index of this file must start over (scanned is 0 again), or -1
+ * when the deadline passed or a stop was asked (nothing held).
+ */
+int		 sfile_lock(struct sfile *, short type, long long deadline,
+		    volatile sig_atomic_t *stop);
+void		 sfile_unlock(struct sfile *);
+
+/*
+ * Index what was appended since the last scan (lock held): fn for each
+ * whole new line.  Returns the file size.
+ */
+uint64_t	 sfile_scan(struct sfile *, sfile_line_fn, void *arg);
+/* fn for every whole line from the start (lock held), index untouched. */
+void		 sfile_each_line(struct sfile *, sfile_line_fn, void *arg);
+
+/*
+ * Append buf as one write at the indexed end and sync it (write lock held,
+ * index current, size from sfile_scan).  A torn tail left by a killed
+ * writer is cut first.  Returns 0, or -1 when the disk is full (the file
+ * is cut back: nothing of buf stays).
+ */
+int		 sfile_append(struct sfile *, uint64_t size, const char *buf,
+		    size_t len);
+/* Sync what the file holds (for rows that another replica wrote). */
+void		 sfile_sync(struct sfile *);
+
+#endif
