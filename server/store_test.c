@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "io.h"
 #include "log.h"
 #include "store.h"
 
@@ -226,6 +227,132 @@ test_reopen_rebuilds_index(void **state)
 	store_close(s);
 }
 
+/* Write text as the whole of name, as an operator's tool would. */
+static void
+spit(const char *name, const char *text)
+{
+	char	path[128];
+	FILE	*fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static void
+test_rewrite_is_reindexed(void **state)
+{
+	struct store	*s = open_store(2);
+	struct bet	 b[2] = { mkbet(1, "11", 1), mkbet(1, "12", 2) };
+	uint64_t	 stored;
+	size_t		 w;
+	int		 closed;
+
+	(void)state;
+	assert_int_equal(store_append(s, 1, b, 2, 0, &w), STORE_OK);
+	/* Emptied and regrown past the index by other rows. */
+	spit("bets.csv", "2,Eva,Paz,21,1990-01-01,1\r\n"
+	    "2,Eva,Paz,22,1990-01-01,2\r\n2,Eva,Paz,23,1990-01-01,3\r\n"
+	    "2,Eva,Paz,24,1990-01-01,4\r\n2,Eva,Paz,25,1990-01-01,5\r\n");
+	assert_int_equal(store_status(s, 1, &stored, &closed), 0);
+	assert_int_equal(stored, 0);
+	assert_int_equal(store_status(s, 2, &stored, &closed), 0);
+	assert_int_equal(stored, 5);
+	assert_int_equal(store_append(s, 1, b, 2, 0, &w), STORE_OK);
+	assert_int_equal(w, 2);
+	store_close(s);
+}
+
+static void
+test_replaced_file_is_reopened(void **state)
+{
+	struct store	*s = open_store(2);
+	struct bet	 b[2] = { mkbet(1, "11", 1), mkbet(1, "12", 2) };
+	char		 from[128], to[128];
+	size_t		 w;
+
+	(void)state;
+	assert_int_equal(store_append(s, 1, b, 1, 0, &w), STORE_OK);
+	spit("copy", slurp("bets.csv"));
+	snprintf(from, sizeof(from), "%s/copy", dir);
+	snprintf(to, sizeof(to), "%s/bets.csv", dir);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(store_append(s, 1, b + 1, 1, 1, &w), STORE_OK);
+	assert_int_equal(w, 1);
+	assert_non_null(strstr(slurp("bets.csv"), ",12,"));
+	/* Removed altogether: a new one is made. */
+	assert_int_equal(unlink(to), 0);
+	b[0] = mkbet(2, "21", 1);
+	assert_int_equal(store_append(s, 2, b, 1, 0, &w), STORE_OK);
+	assert_string_equal(slurp("bets.csv"), "2,Ana María,\"O'Brien, "
+	    "\"\"Jr\"\"\",21,1990-02-28,1\r\n");
+	store_close(s);
+}
+
+static void
+test_agency_count_is_recorded(void **state)
+{
+	static volatile sig_atomic_t	 stop;
+	struct store_opts		 o = { 3, 1000, &stop };
+	struct store			*s = open_store(2);
+	char				 err[256];
+
+	(void)state;
+	store_close(s);
+	assert_string_equal(slurp("cluster.meta"), "AGENCIES_AMOUNT=2\n");
+	assert_null(store_open(dir, &o, err, sizeof(err)));
+	assert_non_null(strstr(err, "AGENCIES_AMOUNT=2"));
+	assert_non_null(strstr(err, "AGENCIES_AMOUNT=3"));
+	s = open_store(2);
+	store_close(s);
+}
+
+/* Hold a write lock on bets.csv from another open file, as a replica would. */
+static int
+hold_bets_lock(void)
+{
+	struct flock	fl;
+	char		path[128];
+	int		fd;
+
+	snprintf(path, sizeof(path), "%s/bets.csv", dir);
+	assert_true((fd = open(path, O_RDWR)) != -1);
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	assert_int_equal(fcntl(fd, F_OFD_SETLK, &fl), 0);
+	return fd;
+}
+
+static void
+test_lock_wait_has_a_deadline(void **state)
+{
+	static volatile sig_atomic_t	 stop;
+	struct store_opts		 o = { 2, 300, &stop };
+	struct store			*s;
+	struct bet			 b = mkbet(1, "11", 1);
+	char				 err[128];
+	uint64_t			 stored;
+	long long			 t0;
+	size_t				 w;
+	int				 closed, fd;
+
+	(void)state;
+	assert_non_null(s = store_open(dir, &o, err, sizeof(err)));
+	fd = hold_bets_lock();
+	t0 = io_now_ms();
+	assert_int_equal(store_append(s, 1, &b, 1, 0, &w), STORE_BUSY);
+	assert_int_equal(store_status(s, 1, &stored, &closed), -1);
+	assert_true(io_now_ms() - t0 >= 600);
+	stop = 1;
+	assert_int_equal(store_append(s, 1, &b, 1, 0, &w), STORE_BUSY);
+	stop = 0;
+	close(fd);
+	assert_int_equal(store_append(s, 1, &b, 1, 0, &w), STORE_OK);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -239,6 +366,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_draw_once_and_winners_per_agency, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_rebuilds_index,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rewrite_is_reindexed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replaced_file_is_reopened,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agency_count_is_recorded,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_wait_has_a_deadline,
 		    setup, teardown),
 	};
 
