@@ -82,6 +82,9 @@ services:
     scale: $nservers
     user: "$user"
     command: ["-c", "/config.ini"]
+    # A replica exits on a state-file error it cannot trust (docs/design.md):
+    # Docker starts it again and it reopens everything.
+    restart: on-failure
     environment:
       SERVER_PORT: "$SERVER_PORT"
       AGENCIES_AMOUNT: "$nclients"
