@@ -511,7 +511,9 @@ main(int argc, char *argv[])
 		perror(fs.backing);
 		return 2;
 	}
-	if (fuse_opt_add_arg(&args, "-ofsname=faultfs,subtype=faultfs") == -1)
+	/* libfuse 3.14 warns about its own default idle thread count. */
+	if (fuse_opt_add_arg(&args, "-ofsname=faultfs,subtype=faultfs") == -1 ||
+	    fuse_opt_add_arg(&args, "-omax_idle_threads=10") == -1)
 		return 2;
 	umask(0);
 	return fuse_main(args.argc, args.argv, &ffs_ops, NULL);
