@@ -29,6 +29,11 @@ COMMON_OBJ := $(call obj,$(COMMON_SRC))
 BINS	:= $(OUT)/bin/server $(OUT)/bin/client $(OUT)/bin/gendata
 TESTS	:= $(patsubst %.c,$(OUT)/test/%,$(notdir $(TEST_SRC)))
 
+# Test tools: the OFD lock check, and the fault-injecting filesystem when
+# libfuse3 is installed (its host tests skip without it).
+FUSE_OK	:= $(shell pkg-config --exists fuse3 2>/dev/null && echo 1)
+TOOLS	:= $(OUT)/bin/lockcheck $(if $(FUSE_OK),$(OUT)/bin/faultfs)
+
 Q	:= $(if $(V),,@)
 .DEFAULT_GOAL := build
 
@@ -48,6 +53,16 @@ $(OUT)/bin/server: $(call obj,$(SERVER_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/client: $(call obj,$(CLIENT_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/gendata: $(call obj,$(GEN_SRC)) $(COMMON_OBJ)
 $(BINS):
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OUT)/bin/lockcheck: $(OUT)/obj/scripts/lockcheck.o
+$(OUT)/bin/faultfs: $(OUT)/obj/scripts/faultfs.o
+$(OUT)/bin/faultfs: LDLIBS += $(shell pkg-config --libs fuse3 2>/dev/null)
+$(OUT)/obj/scripts/faultfs.o: ALL_CFLAGS += \
+	$(shell pkg-config --cflags fuse3 2>/dev/null)
+$(TOOLS):
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -73,7 +88,7 @@ $(OUT)/test/%: $(OUT)/obj/client/%.o $(CLIENT_LIB) $(COMMON_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-tests: $(BINS) $(TESTS)
+tests: $(BINS) $(TESTS) $(TOOLS)
 
 deps: ## install the host build dependencies (Debian)
 	@scripts/deps.sh

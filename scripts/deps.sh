@@ -5,7 +5,7 @@
 set -eu
 
 pkgs="build-essential make gcc pkg-config libbsd-dev libinih-dev libyaml-dev
-libcmocka-dev busybox-static clang"
+libcmocka-dev busybox-static clang libfuse3-dev fuse3"
 
 missing=
 for p in $pkgs; do

@@ -16,7 +16,8 @@ SEED=${SEED:-$RANDOM}	# data seed; set SEED to replay a run
 TESTS="cluster replica_kill durability lost_reply client_kill idle malformed
 bad_rows shutdown config agency_close single_bet conn_cap disk_full
 bounded_memory stop_while_waiting reset_regrow file_replaced agencies_meta
-frozen_lock"
+frozen_lock fs_cluster fs_eio fs_write_eio fs_estale fs_enotconn
+fs_enospc_only_truncates tail_not_cut"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -639,6 +640,224 @@ t_stop_while_waiting() {
 	    bad "client logged no shutdown"
 }
 
+# ---- a state directory on faultfs: the errors of a network filesystem ----
+
+# fs_setup AGENCIES BETS: agency files, and faultfs over $TD/back mounted
+# at $TD/state (the replicas' STATE_DIR) with its faults in $TD/ctl.  1,
+# with a skip, when this host has no FUSE or no faultfs.
+fs_setup() {
+	if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null ||
+	    ! tool faultfs >/dev/null; then
+		echo "no /dev/fuse, fusermount3 or faultfs here: not run" >"$TD/.skip"
+		return 1
+	fi
+	gen "$1" "$2"
+	faultfs_mount "$TD/back" "$TD/state" "$TD/ctl" "$TD/faultfs.log" &&
+	    return 0
+	if grep -qE 'device not found|not permitted|Permission denied' \
+	    "$TD/faultfs.log"; then
+		echo "FUSE mounts not allowed here: not run" >"$TD/.skip"
+	else
+		bad "faultfs did not mount ($(tail -n 2 "$TD/faultfs.log"))"
+	fi
+	return 1
+}
+
+# batch_of AGENCY FROM N: the StoreBatchAt of rows FROM..FROM+N-1 (from 0)
+# of the agency's file.
+batch_of() {
+	printf 'StoreBatchAt:%s:%s' "$1" "$2"
+	sed -n "$(($2 + 1)),$(($2 + $3))p" "$TD/data/agency-$1.csv" |
+	    tr -d '\r' | tr , ';' | sed 's/^/:/' | tr -d '\n'
+}
+
+# rows_of AGENCY FROM N: the same rows as bets.csv stores them.
+rows_of() {
+	sed -n "$(($2 + 1)),$(($2 + $3))p" "$TD/data/agency-$1.csv" |
+	    sed "s/^/$1,/"
+}
+
+# fsize FILE: its size in bytes.
+fsize() {
+	stat -c %s "$1"
+}
+
+# kept_prefix SIZE0 AGENCY FROM N: the bytes of bets.csv past SIZE0 are
+# more than nothing and a prefix of the rows of that batch: what a write
+# stored before it failed is still there.
+kept_prefix() {
+	local f=$TD/back/bets.csv extra
+	extra=$(($(fsize "$f") - $1))
+	if [ $extra -le 0 ]; then
+		bad "bets.csv cut back to $(fsize "$f") bytes (was $1 before" \
+		    "the batch): the bytes written before the failure are gone"
+		return
+	fi
+	cmp -s -n $extra <(tail -c +$(($1 + 1)) "$f") <(rows_of "$2" "$3" "$4") ||
+	    bad "the $extra bytes past the acknowledged rows are not the batch's"
+}
+
+# t: normal runs on faultfs with nothing armed: OFD locks work on the
+# mount, and two replicas on it store three agencies exactly.
+t_fs_cluster() {
+	local a lc
+	fs_setup 3 9000 || return
+	lc=$(tool lockcheck) || { bad "no lockcheck tool"; return; }
+	"$lc" "$TD/state/lockcheck" >"$TD/lockcheck.log" 2>&1 ||
+	    bad "OFD locks on the mount: $(cat "$TD/lockcheck.log")"
+	rm -f "$TD/state/lockcheck"
+	replicas 2 3
+	for a in 1 2 3; do
+		start_client $a "${PORT[$(((a - 1) % 2 + 1))]}" "$TD/data"
+	done
+	wait_clients 120 1 2 3
+	check_store 3
+	check_winners "${PORT[1]}" 3
+	sorteo_once
+}
+
+# fs_fault_case RULE ERRTEXT: a replica on faultfs acknowledges a batch;
+# with RULE armed the next batch is never acknowledged, and the replica
+# exits non-zero within 5 s logging ERRTEXT (it cannot trust its lock or
+# its file any more).  A failed write is not cut back.  Restarted with the
+# fault gone, it reports the acknowledged rows, maybe plus the refused
+# batch's (they may have reached the file), and the clients end with every
+# row stored exactly once.
+fs_fault_case() {
+	local rule=$1 errtext=$2 port r rc n size0
+	fs_setup 2 4000 || return
+	port=$(free_port)
+	start_server srv1 "$port" "$TD/state" 2 ||
+	    { bad "replica did not start ($(tail -n 2 "$TD/srv1.log"))"; return; }
+	r=$(req "$port" "$(batch_of 1 0 40)")
+	[ "$r" = StoreResponse:0 ] || bad "batch before the fault: '$r'"
+	size0=$(fsize "$TD/back/bets.csv")
+	faultfs_arm "$TD/ctl" "$rule"
+	r=$(req "$port" "$(batch_of 1 40 40)")
+	[ "$r" != StoreResponse:0 ] || bad "batch acknowledged with '$rule'"
+	grep -q "faultfs: ${rule%% *} /bets.csv" "$TD/faultfs.log" ||
+	    bad "'$rule' never hit bets.csv"
+	wait_pid "${SPID[srv1]}" 5
+	rc=$?
+	if [ $rc -eq 124 ]; then
+		bad "replica still running 5 s after '$rule' (reply '$r')"
+	elif [ $rc -eq 0 ]; then
+		bad "replica exited 0 after '$rule'"
+	fi
+	grep -qE "(CRITICAL|ERROR) action: [a-z_]+ \| result: fail.*$errtext" \
+	    "$TD/srv1.log" || bad "no error line with '$errtext' logged"
+	case $rule in
+	*short*) kept_prefix "$size0" 1 40 40 ;;
+	esac
+	faultfs_arm "$TD/ctl"
+	start_server srv1 "$port" "$TD/state" 2 ||
+	    { bad "replica did not restart"; return; }
+	r=$(req "$port" AgencyStatus:1)
+	n=${r#AgencyStatusResponse:}
+	n=${n%;0}
+	[[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 40 ] && [ "$n" -le 80 ] ||
+	    bad "status after the restart '$r', want 40 to 80 rows, open"
+	start_client 1 "$port" "$TD/data"
+	start_client 2 "$port" "$TD/data"
+	wait_clients 120 1 2
+	check_store 2
+	sorteo_once
+}
+
+t_fs_eio() {
+	fs_fault_case "fdatasync EIO" "Input/output error"
+}
+
+# The write stores half its bytes, then fails: those bytes stay.
+t_fs_write_eio() {
+	fs_fault_case "write EIO short" "Input/output error"
+}
+
+t_fs_estale() {
+	fs_fault_case "write ESTALE" "Stale file handle"
+}
+
+t_fs_enotconn() {
+	fs_fault_case "fdatasync ENOTCONN" "Transport endpoint is not connected"
+}
+
+# A full disk or quota (a short write, then ENOSPC or EDQUOT) is the one
+# write error the replica survives: the batch is refused, the file cut
+# back to its last whole row, and the same batch stored once space is
+# back.  Any other write error (EIO here) exits without cutting anything.
+t_fs_enospc_only_truncates() {
+	local port r pos=40 rule size0 rc
+	fs_setup 1 4000 || return
+	port=$(free_port)
+	start_server srv1 "$port" "$TD/state" 1 ||
+	    { bad "replica did not start ($(tail -n 2 "$TD/srv1.log"))"; return; }
+	r=$(req "$port" "$(batch_of 1 0 40)")
+	[ "$r" = StoreResponse:0 ] || bad "first batch: '$r'"
+	for rule in "write ENOSPC short" "write EDQUOT short"; do
+		size0=$(fsize "$TD/back/bets.csv")
+		faultfs_arm "$TD/ctl" "$rule"
+		r=$(req "$port" "$(batch_of 1 $pos 40)")
+		[ "$r" = StoreResponse:1 ] || bad "'$rule': reply '$r'"
+		grep -q "faultfs: write /bets.csv: ${rule#write }" \
+		    "$TD/faultfs.log" || bad "'$rule' did not write half a batch"
+		[ "$(fsize "$TD/back/bets.csv")" -eq "$size0" ] ||
+		    bad "'$rule' left $(fsize "$TD/back/bets.csv") bytes, want" \
+		    "$size0 (the last whole row)"
+		faultfs_arm "$TD/ctl"
+		r=$(req "$port" "$(batch_of 1 $pos 40)")
+		[ "$r" = StoreResponse:0 ] || bad "after '$rule' was lifted: '$r'"
+		pos=$((pos + 40))
+	done
+	size0=$(fsize "$TD/back/bets.csv")
+	faultfs_arm "$TD/ctl" "write EIO short"
+	r=$(req "$port" "$(batch_of 1 $pos 40)")
+	[ "$r" != StoreResponse:0 ] || bad "batch acknowledged after EIO"
+	wait_pid "${SPID[srv1]}" 5
+	rc=$?
+	[ $rc -ne 0 ] && [ $rc -ne 124 ] ||
+	    bad "replica status $rc after a write EIO, want an exit != 0"
+	kept_prefix "$size0" 1 $pos 40
+	faultfs_arm "$TD/ctl"
+	start_server srv1 "$port" "$TD/state" 1 ||
+	    { bad "replica did not restart"; return; }
+	start_client 1 "$port" "$TD/data"
+	wait_clients 120 1
+	check_store 1
+}
+
+# Replica 1 indexes bets.csv, replica 2 appends acknowledged rows, and
+# replica 1's next scan reads a stale end of file once (as a network
+# filesystem's client cache can) while the size is current.  The bytes
+# past what it indexed hold whole lines: they are no torn tail, and
+# cutting them would lose acknowledged rows.
+t_tail_not_cut() {
+	local r n
+	fs_setup 2 4000 || return
+	replicas 2 2
+	r=$(req "${PORT[1]}" "$(batch_of 1 0 40)")
+	[ "$r" = StoreResponse:0 ] || bad "replica 1's batch: '$r'"
+	r=$(req "${PORT[2]}" "$(batch_of 2 0 40)")
+	[ "$r" = StoreResponse:0 ] || bad "replica 2's batch: '$r'"
+	faultfs_arm "$TD/ctl" "read stale times 1"
+	r=$(req "${PORT[1]}" "$(batch_of 1 40 40)")
+	echo "replica 1 after the stale read: '$r'" >"$TD/reply"
+	grep -q 'faultfs: read /bets.csv: stale' "$TD/faultfs.log" ||
+	    bad "the stale read never hit bets.csv"
+	n=$(grep -c '^2,' "$TD/back/bets.csv")
+	[ "$n" -eq 40 ] ||
+	    bad "$n of agency 2's 40 acknowledged rows left after the stale read"
+	n=$(csv_check "$TD/back/bets.csv") || bad "bets.csv line $n is torn"
+	faultfs_arm "$TD/ctl"
+	kill -0 "${SPID[srv1]}" 2>/dev/null ||
+	    start_server srv1 "${PORT[1]}" "$TD/state" 2 ||
+	    bad "replica 1 did not restart"
+	start_client 1 "${PORT[1]}" "$TD/data"
+	start_client 2 "${PORT[2]}" "$TD/data"
+	wait_clients 120 1 2
+	check_store 2
+	sorteo_once
+}
+
 # p: an operator empties both files; another agency regrows bets.csv past
 # what a replica had indexed.  That replica must notice the rewrite and
 # reindex, so agency 1 resends everything and gets its winners.
@@ -766,6 +985,7 @@ for t in ${*:-$TESTS}; do
 		"t_$t"
 		lib_cleanup
 		s=$(sanitizer_reports "$TD") && bad "sanitizer report in $s"
+		grep -qs " $TD/" /proc/mounts && bad "a mount under $TD is left"
 		[ ! -s "$TD/.fail" ]
 	); then
 		if [ -s "$ROOT/$t/.skip" ]; then

@@ -12,6 +12,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 PIDS=()			# every process started, killed by lib_cleanup
+MOUNTS=()		# every FUSE mount made, unmounted by lib_cleanup
 LIB_PORT=$((20000 + RANDOM % 20000))
 
 lib_cleanup() {
@@ -23,6 +24,50 @@ lib_cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	PIDS=()
+	# The filesystem daemons died with the rest; drop their mounts.
+	for p in "${MOUNTS[@]}"; do
+		fusermount3 -u -z "$p" 2>/dev/null || umount -l "$p" 2>/dev/null
+	done
+	MOUNTS=()
+}
+
+# tool NAME: the path of a test tool, from $BIN or else from build/bin (so
+# the tools of this tree also serve other binaries); 1 when there is none.
+tool() {
+	local t
+	for t in "$BIN/$1" build/bin/"$1"; do
+		[ -x "$t" ] && { echo "$t"; return 0; }
+	done
+	return 1
+}
+
+# faultfs_mount BACKING MOUNTPOINT CTL LOG: mount faultfs over BACKING at
+# MOUNTPOINT, its faults read from CTL (created empty: nothing armed), its
+# messages in LOG.  1 when it is not mounted within 5 seconds.
+faultfs_mount() {
+	local ffs mnt pid i
+	ffs=$(tool faultfs) || return 1
+	mkdir -p "$1" "$2" || return 1
+	: >"$3"
+	mnt=$(cd "$2" && pwd -P)
+	"$ffs" "$1" "$mnt" -o "ctl=$3" -f >>"$4" 2>&1 &
+	pid=$!
+	PIDS+=($pid)
+	MOUNTS+=("$mnt")
+	for ((i = 0; i < 50; i++)); do
+		grep -qs " $mnt fuse.faultfs " /proc/mounts && return 0
+		kill -0 $pid 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# faultfs_arm CTL [LINE...]: make LINEs the armed faults; none disarms.
+# Written aside and renamed, so faultfs never reads half a file.
+faultfs_arm() {
+	local ctl=$1
+	shift
+	printf '%s\n' "$@" >"$ctl.new" && mv -f "$ctl.new" "$ctl"
 }
 
 # free_port: print a loopback TCP port nobody listens on.
