@@ -3,7 +3,8 @@
  * "AGENCIES_AMOUNT=N".  It is created whole or not at all: written to a
  * private temporary name, synced, then hard-linked into place, so two
  * replicas starting together cannot both win, and a crash never leaves a
- * half-written record.
+ * half-written record.  A filesystem without hard links gets an exclusive
+ * create instead, which still lets only one replica win.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,23 @@ meta_sync_dir(const char *dir)
 	return rc;
 }
 
+/* The record written straight into place, if nobody wrote it first. */
+static int
+meta_create_excl(const char *path, const char *line, size_t len)
+{
+	int	fd, rc = 0;
+
+	if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return errno == EEXIST ? 0 : -1;
+	if (io_write_full(fd, line, len) == -1 || fsync(fd) == -1)
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
 /* Write the record under a temporary name and link it into place. */
 static int
 meta_create(const char *dir, const char *path, uint32_t agencies, char *err,
@@ -48,7 +66,8 @@ meta_create(const char *dir, const char *path, uint32_t agencies, char *err,
 		goto out;
 	}
 	/* EEXIST: another replica recorded first; the caller compares. */
-	if (link(tmp, path) == -1 && errno != EEXIST) {
+	if (link(tmp, path) == -1 && errno != EEXIST &&
+	    meta_create_excl(path, line, (size_t)len) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}

@@ -277,7 +277,7 @@ sfile_lock(struct sfile *f, short type, long long deadline,
 	return -1;
 }
 
-uint64_t
+void
 sfile_scan(struct sfile *f, sfile_line_fn fn, void *arg)
 {
 	struct csv_reader	*r = &f->reader;
@@ -289,8 +289,9 @@ sfile_scan(struct sfile *f, sfile_line_fn fn, void *arg)
 
 	if (fstat(f->fd, &st) == -1)
 		sfile_fatal(f, "scan");
+	/* A stale smaller size only delays indexing: appends reread. */
 	if ((uint64_t)st.st_size <= f->scanned)
-		return (uint64_t)st.st_size;
+		return;
 	if (lseek(f->fd, (off_t)f->scanned, SEEK_SET) == -1)
 		sfile_fatal(f, "scan");
 	csv_reader_init(r, f->fd, f->scanned);
@@ -304,7 +305,6 @@ sfile_scan(struct sfile *f, sfile_line_fn fn, void *arg)
 		f->scanned = end;
 		sfile_keep_tail(f, end);
 	}
-	return (uint64_t)st.st_size;
 }
 
 void
@@ -326,27 +326,28 @@ sfile_each_line(struct sfile *f, sfile_line_fn fn, void *arg)
 }
 
 /*
- * 1 when [scanned, size) holds no '\n': an incomplete row left by a
- * writer that died, safe to cut.  Whole rows there (a stale size, or rows
- * this replica has not indexed) must never be cut.
+ * What lies past the indexed end, reread under the write lock whatever
+ * fstat said (a network filesystem may report a stale size): 0 nothing,
+ * 1 an incomplete row left by a writer that died (safe to cut), -1 whole
+ * rows (another replica's, not indexed yet), which must never be cut or
+ * written over.
  */
 static int
-sfile_torn(struct sfile *f, uint64_t size)
+sfile_past_end(struct sfile *f)
 {
 	char		buf[4096];
 	uint64_t	off;
 	ssize_t		n;
 
-	for (off = f->scanned; off < size; off += (uint64_t)n) {
+	for (off = f->scanned;; off += (uint64_t)n) {
 		n = io_pread_full(f->fd, buf, sizeof(buf), (off_t)off);
 		if (n == -1)
 			sfile_fatal(f, "read_tail");
 		if (n == 0)
-			break;
+			return off > f->scanned;
 		if (memchr(buf, '\n', (size_t)n) != NULL)
-			return 0;
+			return -1;
 	}
-	return 1;
 }
 
 /* Cut the file back to the index end after a full disk. */
@@ -365,18 +366,22 @@ sfile_disk_full(int e)
 }
 
 int
-sfile_append(struct sfile *f, uint64_t size, const char *buf, size_t len)
+sfile_append(struct sfile *f, const char *buf, size_t len)
 {
-	if (size > f->scanned) {
-		if (!sfile_torn(f, size)) {
-			log_error("recover_tail", "fail", "file: %s | motivo: "
-			    "whole rows past the index, not cut", f->name);
-			return -1;
-		}
-		if (ftruncate(f->fd, (off_t)f->scanned) == -1)
+	struct stat	st;
+
+	switch (sfile_past_end(f)) {
+	case -1:
+		log_error("recover_tail", "fail", "file: %s | motivo: whole "
+		    "rows past the index, not cut", f->name);
+		return -1;
+	case 1:
+		if (fstat(f->fd, &st) == -1 ||
+		    ftruncate(f->fd, (off_t)f->scanned) == -1)
 			sfile_fatal(f, "recover_tail");
 		log_warn("recover_tail", "success", "file: %s | bytes: %llu",
-		    f->name, (unsigned long long)(size - f->scanned));
+		    f->name, (unsigned long long)st.st_size - f->scanned);
+		break;
 	}
 	if (lseek(f->fd, (off_t)f->scanned, SEEK_SET) == -1)
 		sfile_fatal(f, "write");

@@ -55,20 +55,19 @@ void		 sfile_unlock(struct sfile *);
 
 /*
  * Index what was appended since the last scan (lock held): fn for each
- * whole new line.  Returns the file size.
+ * whole new line.
  */
-uint64_t	 sfile_scan(struct sfile *, sfile_line_fn, void *arg);
+void		 sfile_scan(struct sfile *, sfile_line_fn, void *arg);
 /* fn for every whole line from the start (lock held), index untouched. */
 void		 sfile_each_line(struct sfile *, sfile_line_fn, void *arg);
 
 /*
  * Append buf as one write at the indexed end and sync it (write lock held,
- * index current, size from sfile_scan).  A torn tail left by a killed
- * writer is cut first.  Returns 0, or -1 when the disk is full (the file
- * is cut back: nothing of buf stays).
+ * index current).  A torn tail left by a killed writer is cut first.
+ * Returns 0, or -1 when the disk is full (the file is cut back: nothing of
+ * buf stays) or whole rows lie past the index (nothing written).
  */
-int		 sfile_append(struct sfile *, uint64_t size, const char *buf,
-		    size_t len);
+int		 sfile_append(struct sfile *, const char *buf, size_t len);
 /* Sync what the file holds (for rows that another replica wrote). */
 void		 sfile_sync(struct sfile *);
 

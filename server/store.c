@@ -94,12 +94,11 @@ store_forget_closed(struct store *s)
 /*
  * Take the mutex and both file locks (bets_type on bets.csv, closed_type
  * on agencies_closed.txt) by one deadline, and bring both indexes up to
- * date.  Returns 0 with *size the size of bets.csv, or -1 (logged) when
- * the deadline passed or a stop was asked: then nothing is held.
+ * date.  Returns 0, or -1 (logged) when the deadline passed or a stop was
+ * asked: then nothing is held.
  */
 static int
-store_enter(struct store *s, short bets_type, short closed_type,
-    uint64_t *size)
+store_enter(struct store *s, short bets_type, short closed_type)
 {
 	long long	deadline = io_now_ms() + s->lock_timeout_ms;
 	struct timespec	ts;
@@ -120,8 +119,8 @@ store_enter(struct store *s, short bets_type, short closed_type,
 	}
 	if (rc == 1)
 		store_forget_closed(s);
-	*size = sfile_scan(&s->bets, index_bet, s);
-	(void)sfile_scan(&s->closed, index_close, s);
+	sfile_scan(&s->bets, index_bet, s);
+	sfile_scan(&s->closed, index_close, s);
 	return 0;
 unlock_mu:
 	pthread_mutex_unlock(&s->mu);
@@ -180,13 +179,12 @@ store_append(struct store *s, uint32_t agency, const struct bet *bets,
     size_t n, uint64_t pos, size_t *written)
 {
 	enum store_result	 res;
-	uint64_t		 size;
 	size_t			 skip, len;
 
 	*written = 0;
 	if (agency == 0 || agency > s->agencies || n == 0)
 		return STORE_ERR;
-	if (store_enter(s, F_WRLCK, F_RDLCK, &size) == -1)
+	if (store_enter(s, F_WRLCK, F_RDLCK) == -1)
 		return STORE_BUSY;
 	res = store_plan(s, agency, n, pos, &skip);
 	if (res == STORE_DUPLICATE)
@@ -195,7 +193,7 @@ store_append(struct store *s, uint32_t agency, const struct bet *bets,
 	if (res != STORE_OK)
 		goto out;
 	if ((len = store_format(s, bets + skip, n - skip)) == 0 ||
-	    sfile_append(&s->bets, size, s->rows, len) == -1) {
+	    sfile_append(&s->bets, s->rows, len) == -1) {
 		res = STORE_ERR;
 		goto out;
 	}
@@ -209,14 +207,13 @@ out:
 int
 store_close_agency(struct store *s, uint32_t agency, int *draw)
 {
-	char		line[16];
-	uint64_t	size;
-	int		len, rc = 0;
+	char	line[16];
+	int	len, rc = 0;
 
 	*draw = 0;
 	if (agency == 0 || agency > s->agencies)
 		return -1;
-	if (store_enter(s, F_RDLCK, F_WRLCK, &size) == -1)
+	if (store_enter(s, F_RDLCK, F_WRLCK) == -1)
 		return -1;
 	if (s->is_closed[agency]) {
 		/* Its writer may have died before its sync. */
@@ -224,8 +221,7 @@ store_close_agency(struct store *s, uint32_t agency, int *draw)
 		goto out;
 	}
 	len = snprintf(line, sizeof(line), "%u\n", agency);
-	size = sfile_scan(&s->closed, index_close, s);
-	if (sfile_append(&s->closed, size, line, (size_t)len) == -1) {
+	if (sfile_append(&s->closed, line, (size_t)len) == -1) {
 		rc = -1;
 		goto out;
 	}
@@ -240,11 +236,9 @@ out:
 int
 store_status(struct store *s, uint32_t agency, uint64_t *stored, int *closed)
 {
-	uint64_t	size;
-
 	if (agency == 0 || agency > s->agencies)
 		return -1;
-	if (store_enter(s, F_RDLCK, F_RDLCK, &size) == -1)
+	if (store_enter(s, F_RDLCK, F_RDLCK) == -1)
 		return -1;
 	*stored = s->stored[agency];
 	*closed = s->is_closed[agency];
@@ -293,7 +287,6 @@ store_winners(struct store *s, uint32_t agency, uint64_t start, char *out,
     size_t cap, size_t *len, size_t *count, uint64_t *total)
 {
 	struct winners	w = { s, agency, start, out, cap, 0, 0, 0, 0 };
-	uint64_t	size;
 	int		rc = 0;
 
 	*len = *count = 0;
@@ -301,7 +294,7 @@ store_winners(struct store *s, uint32_t agency, uint64_t start, char *out,
 	if (agency == 0 || agency > s->agencies || cap == 0)
 		return -1;
 	out[0] = '\0';
-	if (store_enter(s, F_RDLCK, F_RDLCK, &size) == -1)
+	if (store_enter(s, F_RDLCK, F_RDLCK) == -1)
 		return -1;
 	if (s->nclosed == s->agencies) {
 		sfile_each_line(&s->bets, collect_winner, &w);
