@@ -717,7 +717,7 @@ t_fd_exhaustion() {
 	fd_phase "$pid" "$port" 3 "limit 3" || return
 	prlimit --pid "$pid" --nofile="$hard:" || bad "prlimit back failed"
 	for ((n = 0; n < 30; n++)); do
-		r=$(req "$port" Echo:back)
+		r=$(req "$port" Echo:back 2>/dev/null)
 		[ "$r" = Echo:back ] && break
 		sleep 0.2
 	done

@@ -32,9 +32,9 @@
  * directory while opening, the spare, and some slack.
  */
 #define NET_FDS_OWN	16
-#define NET_PAUSE_MS	100	/* no accept for this long when out of fds */
-#define NET_LOG_MS	1000	/* at most one accept failure line per this */
-#define NET_DRAIN_MS	1500	/* at stop, replies get this long to go out */
+#define NET_PAUSE_MS	100	/* out of fds: no accept for this long */
+#define NET_LOG_MS	1000	/* one accept failure line at most per */
+#define NET_DRAIN_MS	1500	/* at stop, time for replies to go out */
 
 enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_DONE };
 
@@ -42,18 +42,18 @@ struct slot {
 	pthread_t	 tid;
 	int		 state;		/* enum slot_state, atomic */
 	struct session	*sess;		/* owned by the slot */
-	char		 host[INET6_ADDRSTRLEN];	/* peer address, no port */
+	char		 host[INET6_ADDRSTRLEN]; /* peer, port aside */
 };
 
 struct net {
 	struct slot	*slots;
 	int		 nslots;
 	int		 busy;
-	int		 spare;		/* /dev/null, given up to shed a peer */
-	long long	 pause_until;	/* io_now_ms() before which no accept */
+	int		 spare;		/* /dev/null, freed to shed a peer */
+	long long	 pause_until;	/* no accept before (io_now_ms) */
 	long long	 logged_at;	/* last accept failure line */
-	unsigned	 fails;		/* accept failures since that line */
-	unsigned	 shed;		/* peers closed unserved since then */
+	unsigned	 fails;		/* accept failures since then */
+	unsigned	 shed;		/* peers closed unserved since */
 	int		 last_errno;
 };
 
@@ -67,8 +67,11 @@ net_limits(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "getrlimit: %s", strerror(errno));
 		return -1;
 	}
-	/* The hard limit is what an administrator granted: use all of it. */
-	if (rl.rlim_cur != rl.rlim_max) {
+	/*
+	 * The hard limit is what an administrator granted: use all of it
+	 * (an unlimited one cannot be the soft limit of NOFILE).
+	 */
+	if (rl.rlim_cur != rl.rlim_max && rl.rlim_max != RLIM_INFINITY) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
 			snprintf(err, errlen, "setrlimit RLIMIT_NOFILE %llu: %s",

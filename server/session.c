@@ -207,7 +207,8 @@ docs_drop_last(char *docs, size_t *len, size_t *count)
 static int
 handle_page(struct session *s, const struct proto_msg *m)
 {
-	enum { BODY_MAX = PROTO_PAYLOAD_MAX - sizeof("WinnersPageResponse:") + 1 };
+	enum { BODY_MAX = PROTO_PAYLOAD_MAX - sizeof("WinnersPageResponse:") +
+	    1 };
 	char		docs[BODY_MAX - 2 + 1], body[BODY_MAX + 1];
 	size_t		len, count, pre;
 	uint64_t	total;

@@ -19,8 +19,8 @@ struct session {
 	struct store		*store;
 	const struct config	*cfg;
 	volatile sig_atomic_t	*stop;
-	long long		 last_work;	/* io_now_ms() of the last request
-						   that did work, or the start */
+	long long		 last_work;	/* io_now_ms(): last request
+						   that did work, or start */
 	char			 payload[PROTO_PAYLOAD_MAX + 1];
 	char			 reply[PROTO_FRAME_MAX];
 	struct bet		 bets[PROTO_BATCH_MAX];
