@@ -15,9 +15,10 @@ ROOT=$(mktemp -d "${TMPDIR:-/tmp}/host_test.XXXXXX")
 SEED=${SEED:-$RANDOM}	# data seed; set SEED to replay a run
 TESTS="cluster replica_kill durability lost_reply client_kill idle malformed
 bad_rows shutdown config agency_close single_bet conn_cap disk_full
-bounded_memory stop_while_waiting reset_regrow file_replaced agencies_meta
-frozen_lock fs_cluster fs_eio fs_write_eio fs_estale fs_enotconn
-fs_enospc_only_truncates tail_not_cut"
+bounded_memory stop_while_waiting reset_regrow file_replaced
+agencies_meta frozen_lock fs_cluster fs_eio fs_write_eio fs_estale
+fs_enotconn fs_enospc_only_truncates tail_not_cut fd_limit fd_exhaustion
+echo_hold peer_cap close_no_reply winners_pages stop_frozen_peer"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -971,6 +972,246 @@ t_frozen_lock() {
 	check_store 2
 	check_winners "${PORT[2]}" 2
 	sorteo_once
+}
+
+# p: a MAX_CONNECTIONS the descriptor limit cannot honour refuses to
+# start, naming both numbers; a low soft limit under a high hard one is
+# raised instead.
+t_fd_limit() {
+	local port pid soft n
+	port=$(free_port)
+	mkdir -p "$TD/state"
+	server_conf "$TD/s.ini" "$port" "$TD/state" 5
+	refuses "MAX_CONNECTIONS=64 under a limit of 32" \
+	    'MAX_CONNECTIONS 64.*\b32\b' \
+	    prlimit --nofile=32:32 "$BIN/server" -c "$TD/s.ini"
+	prlimit --nofile=32:4096 "$BIN/server" -c "$TD/s.ini" \
+	    >>"$TD/srv1.log" 2>&1 &
+	pid=$!
+	PIDS+=($pid)
+	for ((n = 0; n < 50; n++)); do
+		[ "$(req "$port" Echo:up 2>/dev/null)" = Echo:up ] && break
+		sleep 0.1
+	done
+	[ $n -lt 50 ] || bad "server under a soft limit of 32 did not start"
+	soft=$(awk '/^Max open files/ { print $4 }' "/proc/$pid/limits")
+	[ "$soft" = 4096 ] || bad "soft descriptor limit $soft, want 4096"
+}
+
+# fd_phase PID PORT LIMIT WHAT: with the replica's soft descriptor limit
+# set to LIMIT, 40 peers connect; over 3 s it may use 0.5 s of CPU and log
+# 8 lines at most.  (Soft only: lowering the hard limit could not be undone
+# without CAP_SYS_RESOURCE.)
+fd_phase() {
+	local pid=$1 port=$2 limit=$3 what=$4 t0 t1 l0 l1 holder
+	prlimit --pid "$pid" --nofile="$limit:" ||
+	    { bad "$what: prlimit failed"; return; }
+	t0=$(cpu_ticks "$pid")
+	l0=$(lines "$TD/srv1.log")
+	(
+		for ((i = 0; i < 40; i++)); do
+			exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+		done
+		sleep 30
+	) 2>/dev/null &
+	holder=$!
+	PIDS+=($holder)
+	sleep 3
+	t1=$(cpu_ticks "$pid")
+	l1=$(lines "$TD/srv1.log")
+	[ $((t1 - t0)) -le 50 ] ||
+	    bad "$what: $((t1 - t0)) ticks of CPU in 3 s, the accept loop spins"
+	kill "$holder" 2>/dev/null
+	[ $((l1 - l0)) -le 8 ] && return 0
+	bad "$what: $((l1 - l0)) log lines in 3 s"
+	# A spinning replica writes megabytes a second: stop it, keep a sample.
+	kill -9 "$pid"
+	head -n 200 "$TD/srv1.log" >"$TD/srv1.head" &&
+	    mv "$TD/srv1.head" "$TD/srv1.log"
+	return 1
+}
+
+# q: out of descriptors (the limit lowered under a running replica), a
+# crowd of peers neither spins a core nor floods the log: first with room
+# for the spare descriptor only, so connections are shed at once, then
+# with none at all; with the limit back it serves again.
+t_fd_exhaustion() {
+	local pid port n r hard
+	replicas 1 5
+	pid=${SPID[srv1]} port=${PORT[1]}
+	hard=$(awk '/^Max open files/ { print $5 }' "/proc/$pid/limits")
+	sleep 1		# the start-up Echo's descriptor is closed by now
+	# The lowest free descriptor: the limit that leaves no room.
+	n=$(ls "/proc/$pid/fd" | sort -n |
+	    awk 'BEGIN { n = 0 } $1 == n { n++ } END { print n }')
+	fd_phase "$pid" "$port" "$n" "limit $n (no room)" || return
+	r=$(req "$port" Echo:shed 2>/dev/null)
+	[ "$r" = "<closed>" ] || bad "out of descriptors, a peer got '$r'"
+	grep -q 'action: accept | result: fail .*rechazadas: [1-9]' \
+	    "$TD/srv1.log" || bad "no shed connections logged"
+	fd_phase "$pid" "$port" 3 "limit 3" || return
+	prlimit --pid "$pid" --nofile="$hard:" || bad "prlimit back failed"
+	for ((n = 0; n < 30; n++)); do
+		r=$(req "$port" Echo:back 2>/dev/null)
+		[ "$r" = Echo:back ] && break
+		sleep 0.2
+	done
+	[ "$r" = Echo:back ] || bad "limit raised again, Echo got '$r'"
+}
+
+# r: peers sending only Echo every 0.5 s do not hold every slot: each is
+# closed CONN_TIMEOUT after its accept and a real agency then completes.
+t_echo_hold() {
+	local i r
+	gen 1 2000
+	replicas 1 1 MAX_CONNECTIONS=4 CONN_TIMEOUT=2s
+	for ((i = 0; i < 4; i++)); do
+		(
+			trap '' PIPE
+			exec 7<>"/dev/tcp/127.0.0.1/${PORT[1]}"
+			for ((k = 0; k < 80; k++)); do
+				frame "Echo:$k" >&7 || exit
+				read_frame 7 >/dev/null || exit
+				sleep 0.5
+			done
+		) 2>/dev/null &
+		PIDS+=($!)
+	done
+	sleep 0.5
+	r=$(req "${PORT[1]}" Echo:fifth)
+	[ "$r" = "<closed>" ] || bad "a fifth connection got '$r' with 4 held"
+	for ((i = 0; i < 60; i++)); do
+		[ "$(grep -c 'motivo: idle timeout' "$TD/srv1.log")" -ge 4 ] &&
+		    break
+		sleep 0.1
+	done
+	[ $i -lt 60 ] || bad "the Echo-only connections were not timed out"
+	start_client 1 "${PORT[1]}" "$TD/data"
+	wait_clients 20 1
+	check_store 1
+}
+
+# s: MAX_CONNECTIONS_PER_PEER caps one address, not the others.
+t_peer_cap() {
+	local r holder
+	replicas 1 5 MAX_CONNECTIONS_PER_PEER=2 LOGGING_LEVEL=DEBUG
+	(
+		exec 7<>"/dev/tcp/127.0.0.1/${PORT[1]}"
+		exec 8<>"/dev/tcp/127.0.0.1/${PORT[1]}"
+		sleep 30
+	) 2>/dev/null &
+	holder=$!
+	PIDS+=($holder)
+	sleep 0.5
+	r=$(req "${PORT[1]}" Echo:third)
+	[ "$r" = "<closed>" ] || bad "third connection from 127.0.0.1 got '$r'"
+	wait_log "$TD/srv1.log" 'peer: 127\.0\.0\.1/[0-9]+ \| motivo: too many connections from' 3 ||
+	    bad "refused connection not logged"
+	r=$(req_from 127.0.0.2 "${PORT[1]}" Echo:other)
+	[ "$r" = Echo:other ] || bad "connection from 127.0.0.2 got '$r'"
+	grep -q 'action: echo | result: success | peer: 127\.0\.0\.2/' \
+	    "$TD/srv1.log" || bad "no Echo served to 127.0.0.2"
+	kill "$holder"
+	sleep 1
+	r=$(req "${PORT[1]}" Echo:again)
+	[ "$r" = Echo:again ] || bad "after the holders left: '$r'"
+}
+
+# t: AgencyClose never gets a reply, not even a refused one, so replies
+# stay paired with requests on a connection.
+t_close_no_reply() {
+	local r
+	replicas 1 5
+	r=$(req_pipe "${PORT[1]}" 2 AgencyClose:99 AgencyClose:x Echo:x \
+	    AgencyClose:2 Echo:y)
+	[ "$r" = $'Echo:x\nEcho:y' ] || bad "replies '$(echo $r)', want Echo:x Echo:y"
+	grep -q 'result: fail .*tipo: AgencyClose | motivo: unknown agency 99' \
+	    "$TD/srv1.log" || bad "the close of agency 99 not logged as failed"
+	grep -q 'result: fail .*tipo: AgencyClose | motivo: bad agency' \
+	    "$TD/srv1.log" || bad "the malformed close not logged as failed"
+	r=$(req "${PORT[1]}" AgencyStatus:2)
+	[ "$r" = "AgencyStatusResponse:0;1" ] || bad "agency 2 status '$r'"
+}
+
+# u: an agency with 1080 winners: WinnersRequest is refused and the
+# connection kept; WinnersPage pages give every winner in order.
+t_winners_pages() {
+	local i b batch pos=0 docs="" want="" r start=0 total=-1 body k
+	replicas 1 2
+	for ((b = 0; b < 6; b++)); do
+		batch=""
+		for ((i = 0; i < 200; i++)); do
+			k=$((b * 200 + i))
+			if [ $((k % 10)) -eq 9 ]; then
+				batch="$batch:Ana;Paz;$((4000000000 + k));1990-01-01;1234"
+			else
+				batch="$batch:Ana;Paz;$((3000000000 + k));1990-01-01;7574"
+				want="$want;$((3000000000 + k))"
+			fi
+		done
+		r=$(req "${PORT[1]}" "StoreBatchAt:1:$pos$batch")
+		[ "$r" = StoreResponse:0 ] || bad "batch $b: '$r'"
+		pos=$((pos + 200))
+	done
+	want=${want#;}
+	r=$(req "${PORT[1]}" WinnersPage:1:0)
+	[ "$r" = NotReadyResponse: ] || bad "page before the draw: '$r'"
+	send_only "${PORT[1]}" AgencyClose:1
+	send_only "${PORT[1]}" AgencyClose:2
+	wait_log "$TD/srv1.log" 'action: sorteo \| result: success' 5 ||
+	    bad "no draw"
+	r=$(req "${PORT[1]}" WinnersRequest:1 Echo:kept)
+	[ "$r" = $'StoreResponse:1\nEcho:kept' ] ||
+	    bad "WinnersRequest of 1080 winners: '$(echo $r | head -c 80)'"
+	grep -q 'action: consulta_ganadores | result: fail .*do not fit' \
+	    "$TD/srv1.log" || bad "the refused WinnersRequest not logged"
+	for ((i = 0; i < 10 && start != total; i++)); do
+		r=$(req "${PORT[1]}" "WinnersPage:1:$start")
+		body=${r#WinnersPageResponse:}
+		[ "$body" != "$r" ] || { bad "page at $start: '$r'"; break; }
+		total=${body%%;*}
+		[ "$body" = "$total" ] && break
+		body=${body#*;}
+		docs="$docs;$body"
+		k=$(echo "$body" | tr ';' '\n' | wc -l)
+		start=$((start + k))
+	done
+	[ "$total" = 1080 ] || bad "total '$total', want 1080"
+	[ "$i" -ge 2 ] || bad "1080 winners came in $i page(s)"
+	[ "${docs#;}" = "$want" ] || bad "paged documents differ from the winners"
+	r=$(req "${PORT[1]}" WinnersPage:1:1080 WinnersPage:2:0)
+	[ "$r" = $'WinnersPageResponse:1080\nWinnersPageResponse:0' ] ||
+	    bad "pages past the end: '$(echo $r)'"
+}
+
+# v: SIGTERM stops a replica within 3 s though a peer sends requests and
+# never reads the replies, so a reply is blocked in send().
+t_stop_frozen_peer() {
+	local pid n rc
+	replicas 1 5 CONN_TIMEOUT=30s
+	pid=${SPID[srv1]}
+	frame "Echo:$(printf 'x%.0s' $(seq 8000))" >"$TD/one"
+	for ((n = 0; n < 100; n++)); do cat "$TD/one"; done >"$TD/flood"
+	(
+		trap '' PIPE
+		exec 7<>"/dev/tcp/127.0.0.1/${PORT[1]}"
+		for ((n = 0; n < 100; n++)); do
+			cat "$TD/flood" >&7 || break
+		done
+		sleep 30
+	) 2>/dev/null &
+	PIDS+=($!)
+	# Replies pile up unsent: the replica is blocked in send().
+	for ((n = 0; n < 100; n++)); do
+		[ "$(send_queue "${PORT[1]}")" -gt 1000000 ] && break
+		sleep 0.1
+	done
+	[ $n -lt 100 ] || bad "the replica never blocked writing a reply"
+	sleep 0.5
+	kill -TERM "$pid"
+	wait_pid "$pid" 3
+	rc=$?
+	[ $rc -eq 0 ] || bad "replica exited $rc after SIGTERM, want 0 within 3 s"
 }
 
 echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"

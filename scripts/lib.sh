@@ -2,7 +2,8 @@
 # real server and client on loopback with throw-away configs, waiting for
 # them with a deadline, speaking the wire protocol from bash (/dev/tcp), and
 # killing every process a test started when it ends, however it ends.
-# Source it with BIN set; it needs bash, coreutils and nothing else.
+# Source it with BIN set; it needs bash and coreutils, plus perl-base for
+# req_from and util-linux's prlimit in the tests that lower a limit.
 
 BIN=$(cd "${BIN:-build/bin}" 2>/dev/null && pwd) || {
 	echo "lib.sh: no binary directory ${BIN:-build/bin}" >&2
@@ -194,26 +195,91 @@ read_frame() {
 	timeout 5 head -c "$n" <&"$1"
 }
 
+# req_fd FD PAYLOAD...: send each payload on FD, print each reply on its
+# own line, "<closed>" when the server hung up instead.
+req_fd() {
+	local fd=$1 p
+	shift
+	for p in "$@"; do
+		frame "$p" >&"$fd" 2>/dev/null
+		if ! read_frame "$fd"; then
+			echo "<closed>"
+			break
+		fi
+		echo
+	done
+}
+
 # req PORT PAYLOAD...: send each payload on one connection, print each
 # reply on its own line, "<closed>" when the server hung up instead.  The
 # helpers run in a subshell ignoring SIGPIPE, so a peer that hangs up makes
 # a write fail instead of killing the test; the programs under test never
 # inherit that.
 req() (
-	local port=$1 p fd
+	local port=$1 fd
 	trap '' PIPE
 	shift
 	{ exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
+	req_fd $fd "$@"
+	exec {fd}<&-
+)
+
+# req_from SRC PORT PAYLOAD...: req from source address SRC (another
+# loopback address, 127.0.0.2...).  bash cannot choose the source of a
+# /dev/tcp connection, so perl (perl-base) connects and hands the socket
+# to bash as LIB_FD.
+req_from() (
+	local src=$1 port=$2
+	shift 2
+	trap '' PIPE
+	export -f req_fd frame read_frame
+	perl -MSocket -e '
+		my ($src, $port) = (shift, shift);
+		$^F = 1023;	# the socket stays open across exec
+		socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
+		bind($s, pack_sockaddr_in(0, inet_aton($src)))
+		    or die "bind $src: $!\n";
+		connect($s, pack_sockaddr_in($port, inet_aton("127.0.0.1")))
+		    or die "connect: $!\n";
+		$ENV{LIB_FD} = fileno($s);
+		exec @ARGV or die "exec: $!\n";
+	' "$src" "$port" bash -c 'req_fd "$LIB_FD" "$@"' req_from "$@"
+)
+
+# req_pipe PORT N PAYLOAD...: send every payload on one connection before
+# reading anything, then print the first N replies, one a line.
+req_pipe() (
+	local port=$1 n=$2 p fd i
+	trap '' PIPE
+	shift 2
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
 	for p in "$@"; do
 		frame "$p" >&$fd 2>/dev/null
-		if ! read_frame $fd; then
-			echo "<closed>"
-			break
-		fi
+	done
+	for ((i = 0; i < n; i++)); do
+		read_frame $fd || { echo "<closed>"; break; }
 		echo
 	done
 	exec {fd}<&-
 )
+
+# send_queue PORT: bytes queued unsent (tx_queue) on the established
+# sockets whose local port is PORT, the largest of them; 0 when none.
+send_queue() {
+	local port _ local_addr st q max=0
+	port=$(printf %04X "$1")
+	while read -r _ local_addr _ st q _; do
+		[ "${local_addr##*:}" = "$port" ] && [ "$st" = 01 ] || continue
+		q=$((16#${q%%:*}))
+		[ $q -gt $max ] && max=$q
+	done </proc/net/tcp
+	echo $max
+}
+
+# cpu_ticks PID: user plus system CPU time of a process, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
 
 # send_only PORT PAYLOAD...: send the frames and hang up without reading.
 send_only() (

@@ -30,6 +30,8 @@ static struct cfg_key keys[] = {
 	    cfg_values.state_dir, sizeof(cfg_values.state_dir), 0 },
 	{ "MAX_CONNECTIONS", "MAX_CONNECTIONS", CFG_INT, 1, 4096, "64",
 	    &cfg_values.max_conns, 0, 0 },
+	{ "MAX_CONNECTIONS_PER_PEER", "MAX_CONNECTIONS_PER_PEER", CFG_INT, 1,
+	    4096, "16", &cfg_values.max_conns_per_peer, 0, 0 },
 	{ "CONN_TIMEOUT", "CONN_TIMEOUT", CFG_DURATION, 100, 3600000, "30s",
 	    &cfg_values.conn_timeout_ms, 0, 0 },
 	{ "LOCK_TIMEOUT", "LOCK_TIMEOUT", CFG_DURATION, 10, 600000, "5s",

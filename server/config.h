@@ -19,6 +19,7 @@ struct config {
 	enum log_level	 level;
 	char		 state_dir[PATH_MAX];
 	int		 max_conns;
+	int		 max_conns_per_peer; /* one address, any port */
 	int		 conn_timeout_ms;
 	int		 lock_timeout_ms;
 };

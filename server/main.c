@@ -52,6 +52,8 @@ main(int argc, char *argv[])
 		errx(1, "config: %s", why);
 	log_set_level(cfg.level);
 	config_log();
+	if (net_limits(&cfg, why, sizeof(why)) == -1)
+		errx(1, "%s", why);
 	if (check_only)
 		return 0;
 	if (sig_install() == -1)

@@ -3,11 +3,15 @@
  * connection gets a slot and a thread running session_run.  Finished
  * threads are joined by the accept loop, all of them at shutdown.  Worker
  * threads block SIGTERM and SIGINT so those always wake the accept loop.
+ * The loop also owns the descriptor budget: a spare descriptor kept open
+ * so that running out of them sheds connections instead of spinning.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -17,9 +21,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 #include "net.h"
 #include "session.h"
+
+/*
+ * Descriptors a replica holds besides its connections: stdio, the
+ * listener, bets.csv, agencies_closed.txt, the metadata file, the state
+ * directory while opening, the spare, and some slack.
+ */
+#define NET_FDS_OWN	16
+#define NET_PAUSE_MS	100	/* out of fds: no accept for this long */
+#define NET_LOG_MS	1000	/* one accept failure line at most per */
+#define NET_DRAIN_MS	1500	/* at stop, time for replies to go out */
 
 enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_DONE };
 
@@ -27,13 +42,52 @@ struct slot {
 	pthread_t	 tid;
 	int		 state;		/* enum slot_state, atomic */
 	struct session	*sess;		/* owned by the slot */
+	char		 host[INET6_ADDRSTRLEN]; /* peer, port aside */
 };
 
 struct net {
 	struct slot	*slots;
 	int		 nslots;
 	int		 busy;
+	int		 spare;		/* /dev/null, freed to shed a peer */
+	long long	 pause_until;	/* no accept before (io_now_ms) */
+	long long	 logged_at;	/* last accept failure line */
+	unsigned	 fails;		/* accept failures since then */
+	unsigned	 shed;		/* peers closed unserved since */
+	int		 last_errno;
 };
+
+int
+net_limits(const struct config *cfg, char *err, size_t errlen)
+{
+	struct rlimit	rl;
+	rlim_t		need = (rlim_t)cfg->max_conns + NET_FDS_OWN;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		snprintf(err, errlen, "getrlimit: %s", strerror(errno));
+		return -1;
+	}
+	/*
+	 * The hard limit is what an administrator granted: use all of it
+	 * (an unlimited one cannot be the soft limit of NOFILE).
+	 */
+	if (rl.rlim_cur != rl.rlim_max && rl.rlim_max != RLIM_INFINITY) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			snprintf(err, errlen, "setrlimit RLIMIT_NOFILE %llu: %s",
+			    (unsigned long long)rl.rlim_max, strerror(errno));
+			return -1;
+		}
+	}
+	if (rl.rlim_max != RLIM_INFINITY && need > rl.rlim_max) {
+		snprintf(err, errlen, "MAX_CONNECTIONS %d needs %llu open "
+		    "files but the limit (RLIMIT_NOFILE) is %llu: lower "
+		    "MAX_CONNECTIONS or raise the limit", cfg->max_conns,
+		    (unsigned long long)need, (unsigned long long)rl.rlim_max);
+		return -1;
+	}
+	return 0;
+}
 
 int
 net_listen(const struct config *cfg, char *err, size_t errlen)
@@ -92,17 +146,19 @@ net_close(struct session *sess, int shutting_down)
 }
 
 /*
- * Stop reading on every open connection: a session waiting for a frame
- * sees EOF, one in the middle of a request finishes it and replies.  A
- * connection its peer already closed makes shutdown fail, harmlessly.
+ * Shut every open connection.  SHUT_RD: a session waiting for a frame
+ * sees EOF, one in the middle of a request finishes it and replies.
+ * SHUT_RDWR also makes a reply blocked on a peer that stopped reading
+ * fail at once.  A connection its peer already closed makes shutdown
+ * fail, harmlessly.
  */
 static void
-net_interrupt(struct net *n)
+net_interrupt(struct net *n, int how)
 {
 	for (int i = 0; i < n->nslots; i++)
 		if (__atomic_load_n(&n->slots[i].state, __ATOMIC_ACQUIRE) ==
 		    SLOT_BUSY)
-			(void)shutdown(n->slots[i].sess->fd, SHUT_RD);
+			(void)shutdown(n->slots[i].sess->fd, how);
 }
 
 /* Join finished threads; with wait_all, every thread. */
@@ -125,21 +181,24 @@ net_reap(struct net *n, int wait_all)
 	}
 }
 
+/* "host/port" into dst, the host alone into host[INET6_ADDRSTRLEN]. */
 static void
-peer_name(const struct sockaddr_storage *ss, char *dst, size_t len)
+peer_name(const struct sockaddr_storage *ss, char *dst, size_t len,
+    char *host)
 {
-	char	host[INET6_ADDRSTRLEN] = "?";
 	int	port = 0;
+
+	strlcpy(host, "?", INET6_ADDRSTRLEN);
 
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)ss;
 
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		inet_ntop(AF_INET, &in->sin_addr, host, INET6_ADDRSTRLEN);
 		port = ntohs(in->sin_port);
 	} else if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)ss;
 
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, INET6_ADDRSTRLEN);
 		port = ntohs(in6->sin6_port);
 	}
 	snprintf(dst, len, "%s/%d", host, port);
@@ -157,14 +216,35 @@ net_tune(int fd, int timeout_ms)
 	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+/* Connections held (slots not yet freed) from host. */
+static int
+net_count_host(const struct net *n, const char *host)
+{
+	int	k = 0;
+
+	for (int i = 0; i < n->nslots; i++)
+		if (n->slots[i].state != SLOT_FREE &&
+		    strcmp(n->slots[i].host, host) == 0)
+			k++;
+	return k;
+}
+
 static void
-net_start(struct net *n, int fd, const char *peer, struct store *store,
-    const struct config *cfg, volatile sig_atomic_t *stop)
+net_start(struct net *n, int fd, const char *peer, const char *host,
+    struct store *store, const struct config *cfg,
+    volatile sig_atomic_t *stop)
 {
 	struct slot	*sl = NULL;
 	sigset_t	 block, old;
 	int		 rc;
 
+	if (net_count_host(n, host) >= cfg->max_conns_per_peer) {
+		log_warn("conexion", "fail", "peer: %s | motivo: too many "
+		    "connections from this address | max: %d", peer,
+		    cfg->max_conns_per_peer);
+		close(fd);
+		return;
+	}
 	for (int i = 0; i < n->nslots && sl == NULL; i++)
 		if (n->slots[i].state == SLOT_FREE)
 			sl = &n->slots[i];
@@ -185,6 +265,7 @@ net_start(struct net *n, int fd, const char *peer, struct store *store,
 	sl->sess->store = store;
 	sl->sess->cfg = cfg;
 	sl->sess->stop = stop;
+	strlcpy(sl->host, host, sizeof(sl->host));
 	sl->state = SLOT_BUSY;
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
@@ -204,44 +285,136 @@ net_start(struct net *n, int fd, const char *peer, struct store *store,
 	n->busy++;
 }
 
+/*
+ * The failures of accept, counted and logged at most once a NET_LOG_MS:
+ * a listener that stays readable while accept keeps failing must not
+ * turn into one log line per attempt.
+ */
+static void
+net_accept_log(struct net *n)
+{
+	long long	now = io_now_ms();
+
+	if (n->fails == 0 || now - n->logged_at < NET_LOG_MS)
+		return;
+	log_warn("accept", "fail", "motivo: %s | intentos: %u | "
+	    "rechazadas: %u", strerror(n->last_errno), n->fails, n->shed);
+	n->logged_at = now;
+	n->fails = 0;
+	n->shed = 0;
+}
+
+/*
+ * accept failed.  Out of descriptors (EMFILE, ENFILE), give the spare up
+ * for a moment to take the pending connection and close it: its peer
+ * learns at once, and the listener is drained instead of staying readable
+ * for ever.  When that is not possible, or on any other failure, stop
+ * accepting for NET_PAUSE_MS.  Never a busy loop.
+ */
+static void
+net_accept_failed(struct net *n, int lfd, int error)
+{
+	int	fd = -1;
+
+	n->fails++;
+	n->last_errno = error;
+	if ((error == EMFILE || error == ENFILE) && n->spare != -1) {
+		(void)close(n->spare);
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd != -1) {
+			(void)close(fd);
+			n->shed++;
+		}
+		n->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (fd == -1)
+		n->pause_until = io_now_ms() + NET_PAUSE_MS;
+	net_accept_log(n);
+}
+
+/*
+ * Wait for a connection: 1 when the listener is readable, 0 otherwise
+ * (timeout, a signal, or a pause after running out of descriptors).
+ */
+static int
+net_wait(struct net *n, int lfd)
+{
+	struct pollfd	pfd = { lfd, POLLIN, 0 };
+	long long	left = n->pause_until - io_now_ms();
+
+	if (left > 0) {
+		/* EINTR here is a stop signal: the caller sees the flag. */
+		(void)poll(NULL, 0, (int)left);
+		return 0;
+	}
+	return poll(&pfd, 1, 500) > 0;
+}
+
+/*
+ * Let the sessions finish: shut the read side, give replies in flight
+ * NET_DRAIN_MS to go out, then shut the rest so no write to a peer that
+ * stopped reading holds the stop up, and join every thread.
+ */
+static void
+net_drain(struct net *n)
+{
+	long long	deadline = io_now_ms() + NET_DRAIN_MS;
+
+	net_interrupt(n, SHUT_RD);
+	for (;;) {
+		net_reap(n, 0);
+		if (n->busy == 0 || io_now_ms() >= deadline)
+			break;
+		(void)poll(NULL, 0, 20);
+	}
+	net_interrupt(n, SHUT_RDWR);
+	net_reap(n, 1);
+}
+
 void
 net_serve(int lfd, struct store *store, const struct config *cfg,
     volatile sig_atomic_t *stop)
 {
-	struct net		 n = { NULL, cfg->max_conns, 0 };
-	struct pollfd		 pfd = { lfd, POLLIN, 0 };
+	struct net		 n;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
-	char			 peer[64];
+	char			 peer[64], host[INET6_ADDRSTRLEN];
 	int			 fd;
 
+	memset(&n, 0, sizeof(n));
+	n.nslots = cfg->max_conns;
+	if ((n.spare = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		log_warn_errno("open_spare", "fail", "path: /dev/null");
 	if ((n.slots = calloc((size_t)n.nslots, sizeof(*n.slots))) == NULL) {
 		log_error_errno("serve", "fail", "");
 		goto out;
 	}
 	while (!*stop) {
 		net_reap(&n, 0);
-		if (poll(&pfd, 1, 500) <= 0)
-			continue;	/* timeout, or EINTR from a signal */
+		net_accept_log(&n);
+		if (!net_wait(&n, lfd))
+			continue;
 		sslen = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno != EINTR && errno != EAGAIN &&
 			    errno != ECONNABORTED)
-				log_warn_errno("accept", "fail", "");
+				net_accept_failed(&n, lfd, errno);
 			continue;
 		}
-		peer_name(&ss, peer, sizeof(peer));
-		net_start(&n, fd, peer, store, cfg, stop);
+		if (n.spare == -1)	/* descriptors are back: refill */
+			n.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		peer_name(&ss, peer, sizeof(peer), host);
+		net_start(&n, fd, peer, host, store, cfg, stop);
 	}
 out:
 	if (close(lfd) == -1)
 		log_warn_errno("close_listener", "fail", "");
 	else
 		log_info("close_listener", "success", "");
-	if (n.slots != NULL) {
-		net_interrupt(&n);
-		net_reap(&n, 1);
-	}
+	if (n.slots != NULL)
+		net_drain(&n);
+	if (n.spare != -1)
+		(void)close(n.spare);
 	free(n.slots);
 }

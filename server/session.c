@@ -2,6 +2,8 @@
  * session: the request loop of one connection.  Waiting for the next frame
  * is done in short poll slices so a shutdown is noticed between requests; a
  * request in flight is always finished, so a stop never leaves half a batch.
+ * A connection lives CONN_TIMEOUT past its last request that did work, so
+ * a peer sending only Echo or garbage cannot hold a slot for good.
  */
 #include <sys/socket.h>
 
@@ -17,12 +19,15 @@
 
 #define SESSION_TICK_MS	200
 
-/* 1 when a frame is waiting, 0 on stop, -1 on idle timeout or error. */
+/*
+ * 1 when a frame is waiting, 0 on stop, -1 on idle timeout or error.  The
+ * deadline counts from the last request that did work, not the last frame.
+ */
 static int
 session_wait(struct session *s)
 {
 	struct pollfd	pfd = { s->fd, POLLIN, 0 };
-	long long	deadline = io_now_ms() + s->cfg->conn_timeout_ms;
+	long long	deadline = s->last_work + s->cfg->conn_timeout_ms;
 	long long	left;
 	int		n;
 
@@ -71,16 +76,25 @@ reply_store(struct session *s, int ok)
 }
 
 static const char *
-store_reason(enum store_result r)
+store_reason(const struct session *s, enum store_result r)
 {
 	switch (r) {
 	case STORE_CLOSED:
 		return "agency closed";
 	case STORE_GAP:
 		return "position past stored bets";
+	case STORE_BUSY:
+		return *s->stop ? "shutting down" : "lock timeout";
 	default:
 		return "storage error";
 	}
+}
+
+/* Why a store call that returns -1 failed (its I/O errors log themselves). */
+static const char *
+store_fail_reason(const struct session *s)
+{
+	return *s->stop ? "shutting down" : "lock timeout or storage error";
 }
 
 static int
@@ -95,7 +109,8 @@ handle_store(struct session *s, const struct proto_msg *m)
 	r = store_append(s->store, m->agency, s->bets, m->nbets, pos, &written);
 	if (r != STORE_OK && r != STORE_DUPLICATE) {
 		log_warn("apuesta_recibida", "fail", "agencia: %u | cantidad: "
-		    "%zu | motivo: %s", m->agency, m->nbets, store_reason(r));
+		    "%zu | motivo: %s", m->agency, m->nbets,
+		    store_reason(s, r));
 		return reply_store(s, 0);
 	}
 	if (m->type == PROTO_STORE_BET)
@@ -114,14 +129,19 @@ handle_store(struct session *s, const struct proto_msg *m)
 	return reply_store(s, 1);
 }
 
-/* No reply: some clients hang up right after sending it. */
+/*
+ * No reply, even to a close that fails: some clients hang up right after
+ * sending it, and one sending requests back to back would pair a reply
+ * with the wrong request.
+ */
 static int
 handle_close(struct session *s, const struct proto_msg *m)
 {
 	int	draw;
 
 	if (store_close_agency(s->store, m->agency, &draw) == -1) {
-		log_error("agencia_cerrada", "fail", "agencia: %u", m->agency);
+		log_error("agencia_cerrada", "fail", "agencia: %u | motivo: %s",
+		    m->agency, store_fail_reason(s));
 		return -1;	/* the client reconnects and closes again */
 	}
 	log_info("agencia_cerrada", "success", "agencia: %u", m->agency);
@@ -142,22 +162,84 @@ handle_winners(struct session *s, const struct proto_msg *m)
 
 	rc = store_winners(s->store, m->agency, 0, docs, sizeof(docs), &len,
 	    &count, &total);
-	if (rc == -1)
-		return -1;
+	if (rc == -1) {
+		log_warn("consulta_ganadores", "fail", "agencia: %u | motivo: "
+		    "%s", m->agency, store_fail_reason(s));
+		return reply_store(s, 0);
+	}
 	if (rc == 0) {
 		log_debug("consulta_ganadores", "in_progress", "agencia: %u",
 		    m->agency);
 		return session_reply(s, PROTO_NOT_READY, "", 0);
 	}
 	if (count < total) {
-		log_error("consulta_ganadores", "fail", "agencia: %u | "
+		log_warn("consulta_ganadores", "fail", "agencia: %u | "
 		    "cant_ganadores: %llu | motivo: winners do not fit in one "
-		    "frame", m->agency, (unsigned long long)total);
-		return -1;
+		    "frame, use WinnersPage", m->agency,
+		    (unsigned long long)total);
+		return reply_store(s, 0);
 	}
 	log_info("consulta_ganadores", "success", "agencia: %u | "
 	    "cant_ganadores: %zu", m->agency, count);
 	return session_reply(s, PROTO_WINNERS_RESPONSE, docs, len);
+}
+
+/* Drop the last document of a ';'-joined list of count of them. */
+static void
+docs_drop_last(char *docs, size_t *len, size_t *count)
+{
+	char	*semi;
+
+	docs[*len] = '\0';
+	if (*count > 1 && (semi = strrchr(docs, ';')) != NULL)
+		*len = (size_t)(semi - docs);
+	else
+		*len = 0;
+	(*count)--;
+}
+
+/*
+ * "WinnersPageResponse:total;doc;doc..." with as many documents from
+ * m->pos on as fit whole in the frame.  The documents are fetched with
+ * room for the shortest prefix ("0;"); the ones the real prefix pushes out
+ * of the frame are dropped again.
+ */
+static int
+handle_page(struct session *s, const struct proto_msg *m)
+{
+	enum { BODY_MAX = PROTO_PAYLOAD_MAX - sizeof("WinnersPageResponse:") +
+	    1 };
+	char		docs[BODY_MAX - 2 + 1], body[BODY_MAX + 1];
+	size_t		len, count, pre;
+	uint64_t	total;
+	int		rc, n;
+
+	rc = store_winners(s->store, m->agency, m->pos, docs, sizeof(docs),
+	    &len, &count, &total);
+	if (rc == -1) {
+		log_warn("consulta_ganadores", "fail", "agencia: %u | desde: "
+		    "%llu | motivo: %s", m->agency, (unsigned long long)m->pos,
+		    store_fail_reason(s));
+		return reply_store(s, 0);
+	}
+	if (rc == 0) {
+		log_debug("consulta_ganadores", "in_progress", "agencia: %u",
+		    m->agency);
+		return session_reply(s, PROTO_NOT_READY, "", 0);
+	}
+	n = snprintf(body, sizeof(body), "%llu", (unsigned long long)total);
+	pre = (size_t)n + 1;
+	while (count > 0 && pre + len > BODY_MAX)
+		docs_drop_last(docs, &len, &count);
+	if (count > 0) {
+		body[n] = ';';
+		memcpy(body + pre, docs, len);
+		n = (int)(pre + len);
+	}
+	log_info("consulta_ganadores", "success", "agencia: %u | "
+	    "cant_ganadores: %llu | desde: %llu | enviados: %zu", m->agency,
+	    (unsigned long long)total, (unsigned long long)m->pos, count);
+	return session_reply(s, PROTO_WINNERS_PAGE_RESPONSE, body, (size_t)n);
 }
 
 static int
@@ -167,8 +249,11 @@ handle_status(struct session *s, const struct proto_msg *m)
 	uint64_t	stored;
 	int		closed, n;
 
-	if (store_status(s->store, m->agency, &stored, &closed) == -1)
-		return -1;
+	if (store_status(s->store, m->agency, &stored, &closed) == -1) {
+		log_warn("estado_agencia", "fail", "agencia: %u | motivo: %s",
+		    m->agency, store_fail_reason(s));
+		return reply_store(s, 0);
+	}
 	n = snprintf(body, sizeof(body), "%llu;%d",
 	    (unsigned long long)stored, closed);
 	log_info("estado_agencia", "success", "agencia: %u | almacenadas: "
@@ -176,7 +261,47 @@ handle_status(struct session *s, const struct proto_msg *m)
 	return session_reply(s, PROTO_STATUS_RESPONSE, body, (size_t)n);
 }
 
-/* Serve one decoded frame.  -1 drops the connection. */
+/*
+ * Serve a request of a known agency.  Every one of these does work, so it
+ * restarts the connection's idle clock once served.  -1 drops the
+ * connection.
+ */
+static int
+session_work(struct session *s, const struct proto_msg *m)
+{
+	int	rc;
+
+	switch (m->type) {
+	case PROTO_STORE_BET:
+	case PROTO_STORE_BATCH:
+	case PROTO_STORE_BATCH_AT:
+		rc = handle_store(s, m);
+		break;
+	case PROTO_AGENCY_CLOSE:
+		rc = handle_close(s, m);
+		break;
+	case PROTO_WINNERS_REQUEST:
+		rc = handle_winners(s, m);
+		break;
+	case PROTO_WINNERS_PAGE:
+		rc = handle_page(s, m);
+		break;
+	case PROTO_AGENCY_STATUS:
+		rc = handle_status(s, m);
+		break;
+	default:
+		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: "
+		    "not a request", s->peer, proto_type_name(m->type));
+		return reply_store(s, 0);
+	}
+	s->last_work = io_now_ms();
+	return rc;
+}
+
+/*
+ * Serve one frame.  -1 drops the connection.  A request refused here is
+ * answered StoreResponse:1, except AgencyClose, which never has a reply.
+ */
 static int
 session_handle(struct session *s, size_t len)
 {
@@ -185,35 +310,21 @@ session_handle(struct session *s, size_t len)
 
 	if (proto_decode(s->payload, len, &m, s->bets, PROTO_BATCH_MAX, why,
 	    sizeof(why)) == -1) {
-		log_warn("paquete", "fail", "peer: %s | motivo: %s", s->peer,
-		    why);
-		return reply_store(s, 0);
+		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: %s",
+		    s->peer, proto_type_name(m.type), why);
+		return m.type == PROTO_AGENCY_CLOSE ? 0 : reply_store(s, 0);
 	}
-	if (m.type != PROTO_ECHO && m.agency > (uint32_t)s->cfg->agencies) {
+	if (m.type == PROTO_ECHO) {
+		log_debug("echo", "success", "peer: %s", s->peer);
+		return session_reply(s, PROTO_ECHO, m.text, m.textlen);
+	}
+	if (m.agency > (uint32_t)s->cfg->agencies) {
 		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: "
 		    "unknown agency %u", s->peer, proto_type_name(m.type),
 		    m.agency);
-		return reply_store(s, 0);
+		return m.type == PROTO_AGENCY_CLOSE ? 0 : reply_store(s, 0);
 	}
-	switch (m.type) {
-	case PROTO_STORE_BET:
-	case PROTO_STORE_BATCH:
-	case PROTO_STORE_BATCH_AT:
-		return handle_store(s, &m);
-	case PROTO_AGENCY_CLOSE:
-		return handle_close(s, &m);
-	case PROTO_WINNERS_REQUEST:
-		return handle_winners(s, &m);
-	case PROTO_AGENCY_STATUS:
-		return handle_status(s, &m);
-	case PROTO_ECHO:
-		log_debug("echo", "success", "peer: %s", s->peer);
-		return session_reply(s, PROTO_ECHO, m.text, m.textlen);
-	default:
-		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: "
-		    "not a request", s->peer, proto_type_name(m.type));
-		return reply_store(s, 0);
-	}
+	return session_work(s, &m);
 }
 
 void
@@ -222,6 +333,7 @@ session_run(struct session *s)
 	ssize_t	n;
 
 	log_debug("conexion", "success", "peer: %s", s->peer);
+	s->last_work = io_now_ms();
 	while (session_wait(s) == 1) {
 		/* A whole frame is due within the timeout, however it trickles. */
 		n = proto_read_frame_until(s->fd, s->payload, sizeof(s->payload),

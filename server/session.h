@@ -19,15 +19,19 @@ struct session {
 	struct store		*store;
 	const struct config	*cfg;
 	volatile sig_atomic_t	*stop;
+	long long		 last_work;	/* io_now_ms(): last request
+						   that did work, or start */
 	char			 payload[PROTO_PAYLOAD_MAX + 1];
 	char			 reply[PROTO_FRAME_MAX];
 	struct bet		 bets[PROTO_BATCH_MAX];
 };
 
 /*
- * Serve s->fd until the peer hangs up, a read times out, a frame is
- * malformed or *s->stop is set between requests; then shut it down (the
- * caller closes it, so the descriptor stays valid for net_serve).
+ * Serve s->fd until the peer hangs up, a frame is malformed, *s->stop is
+ * set between requests, or CONN_TIMEOUT passes since the last request
+ * that did work (an Echo or a refused request does not count); then shut
+ * it down (the caller closes it, so the descriptor stays valid for
+ * net_serve).
  */
 void	 session_run(struct session *s);
 
