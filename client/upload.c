@@ -54,18 +54,23 @@ upload_close(struct upload *u)
 }
 
 /*
- * Log a failure worth another attempt, keep its reason as the cause to
- * report if the attempts run out, and return STEP_RETRY.
+ * Log a failure worth another attempt (details from fmt, then "motivo:
+ * why"), keep why as the cause to report if the attempts run out, and
+ * return STEP_RETRY.
  */
-static enum step __attribute__((format(printf, 3, 4)))
-upload_retry(struct upload *u, const char *action, const char *fmt, ...)
+static enum step __attribute__((format(printf, 4, 5)))
+upload_retry(struct upload *u, const char *action, const char *why,
+    const char *fmt, ...)
 {
+	char	 detail[256];
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(u->cause, sizeof(u->cause), fmt, ap);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	log_warn(action, "fail", "%s", u->cause);
+	strlcpy(u->cause, why, sizeof(u->cause));
+	log_warn(action, "fail", "%s%smotivo: %s", detail,
+	    detail[0] != '\0' ? " | " : "", why);
 	return STEP_RETRY;
 }
 
@@ -75,7 +80,7 @@ upload_bad_reply(struct upload *u, const char *action, const char *why)
 {
 	char	 clean[LOG_VALUE_MAX];
 
-	return upload_retry(u, action, "motivo: %s | reply: %s", why,
+	return upload_retry(u, action, why, "reply: %s",
 	    log_clean(clean, u->reply));
 }
 
@@ -96,8 +101,8 @@ upload_give_up(struct upload *u)
 {
 	if (++u->failures < (unsigned)u->conf->retry_max)
 		return 0;
-	log_error("reconnect", "fail", "intentos: %u | %s", u->failures,
-	    u->cause);
+	log_error("reconnect", "fail", "intentos: %u | motivo: %s",
+	    u->failures, u->cause);
 	return 1;
 }
 
@@ -119,8 +124,7 @@ upload_connect(struct upload *u)
 			u->legacy = 0;
 			return STEP_OK;
 		}
-		snprintf(u->cause, sizeof(u->cause), "motivo: connect %s: %s",
-		    addr, err);
+		snprintf(u->cause, sizeof(u->cause), "connect: %s", err);
 		if (upload_give_up(u))
 			return STEP_FAIL;
 		ms = backoff_next(&u->bo);
@@ -141,7 +145,7 @@ upload_ask(struct upload *u, enum proto_type type, const char *body,
 
 	if (conn_request(u->fd, type, body, u->conf->timeout_ms, u->reply,
 	    sizeof(u->reply), err, sizeof(err)) == -1)
-		return upload_retry(u, action, "error: %s", err);
+		return upload_retry(u, action, err, "%s", "");
 	return STEP_OK;
 }
 
@@ -169,8 +173,8 @@ upload_status(struct upload *u, uint64_t *stored, int *closed)
 	if ((body = reply_body(u->reply, "AgencyStatusResponse")) == NULL) {
 		/* A replica that cannot answer now; another one may. */
 		if (upload_refused(u))
-			return upload_retry(u, "agency_status", "agencia: %d | "
-			    "motivo: refused by server", u->conf->id);
+			return upload_retry(u, "agency_status",
+			    "refused by server", "agencia: %d", u->conf->id);
 		return upload_bad_reply(u, "agency_status", "unexpected reply");
 	}
 	if (reply_status(body, stored, closed) == -1)
@@ -196,8 +200,8 @@ upload_flush(struct upload *u)
 	len = proto_batch_finish(b);
 	if (conn_exchange(u->fd, b->frame, len, u->conf->timeout_ms, u->reply,
 	    sizeof(u->reply), err, sizeof(err)) == -1)
-		return upload_retry(u, "lote_enviado", "cantidad: %zu | "
-		    "posicion: %" PRIu64 " | error: %s", n, pos, err);
+		return upload_retry(u, "lote_enviado", err, "cantidad: %zu | "
+		    "posicion: %" PRIu64, n, pos);
 	if ((body = reply_body(u->reply, "StoreResponse")) == NULL ||
 	    reply_store(body, &ok) == -1)
 		return upload_bad_reply(u, "lote_enviado", "unexpected reply");
@@ -304,8 +308,8 @@ upload_winners_base(struct upload *u, uint64_t *total, size_t *count)
 	    *body == '\0')
 		return STEP_WAIT;
 	if (upload_refused(u))
-		return upload_retry(u, "consulta_ganadores", "motivo: refused "
-		    "by server");
+		return upload_retry(u, "consulta_ganadores",
+		    "refused by server", "%s", "");
 	return upload_bad_reply(u, "consulta_ganadores", "unexpected reply");
 }
 
@@ -341,8 +345,8 @@ upload_winners_page(struct upload *u, uint64_t start, uint64_t *total,
 		return upload_winners_base(u, total, count);
 	}
 	if (upload_refused(u))
-		return upload_retry(u, "consulta_ganadores", "motivo: refused "
-		    "by server");
+		return upload_retry(u, "consulta_ganadores",
+		    "refused by server", "%s", "");
 	return upload_bad_reply(u, "consulta_ganadores", "unexpected reply");
 }
 
@@ -366,7 +370,7 @@ upload_finish(struct upload *u)
 	snprintf(body_id, sizeof(body_id), "%d", u->conf->id);
 	if (conn_send(u->fd, PROTO_AGENCY_CLOSE, body_id, err,
 	    sizeof(err)) == -1)
-		return upload_retry(u, "cerrar_agencia", "error: %s", err);
+		return upload_retry(u, "cerrar_agencia", err, "%s", "");
 	backoff_init(&poll, u->conf->retry_ms, u->conf->retry_max_ms);
 	for (;;) {
 		s = upload_winners_page(u, start, &total, &n);
@@ -419,8 +423,8 @@ upload_session(struct upload *u)
 			break;
 		/* This replica keeps refusing: another one may not. */
 		if (resync == RESYNC_MAX)
-			return upload_retry(u, "carga", "motivo: batches "
-			    "rejected %d times", RESYNC_MAX + 1);
+			return upload_retry(u, "carga", "batches rejected "
+			    "again and again", "rechazos: %d", RESYNC_MAX + 1);
 	}
 	if (s != STEP_OK)
 		return s;
