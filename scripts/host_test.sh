@@ -683,6 +683,14 @@ hosts_file() {
 	[ "$got" = "$want" ]
 }
 
+# need_unshare: 0 when this shell may make mount namespaces (root); else
+# the test is marked skipped.
+need_unshare() {
+	unshare --mount true 2>/dev/null && return 0
+	echo "cannot unshare a mount namespace here" >"$TD/.skip"
+	return 1
+}
+
 # state_locked: 0 when some process holds an OFD lock on a state file.
 state_locked() {
 	local f ino
@@ -715,6 +723,7 @@ freeze_unlocked() {
 # another replica and finishes exactly while the frozen one stays stopped.
 t_rotation() {
 	local port i rc srv live
+	need_unshare || return
 	gen 1 20000
 	port=$(free_port)
 	for i in 1 2 3; do
@@ -820,6 +829,7 @@ t_bad_reply() {
 # next address of the name serves the whole upload.
 t_refused_status() {
 	local port rc
+	need_unshare || return
 	gen 1 2000
 	port=$(free_port)
 	start_badpeer 127.0.0.1 "$port" repeat 'StoreResponse:1'
