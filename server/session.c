@@ -160,32 +160,6 @@ handle_winners(struct session *s, const struct proto_msg *m)
 	return session_reply(s, PROTO_WINNERS_RESPONSE, docs, len);
 }
 
-/* WinnersPage: "total" then as many documents from m->pos as fit. */
-static int
-handle_winners_page(struct session *s, const struct proto_msg *m)
-{
-	/* Room left in a frame after "WinnersPageResponse:" and "total;". */
-	char		docs[PROTO_PAYLOAD_MAX - sizeof("WinnersPageResponse:") -
-			    21];
-	char		body[PROTO_PAYLOAD_MAX];
-	size_t		len, count;
-	uint64_t	total;
-	int		rc, n;
-
-	rc = store_winners(s->store, m->agency, m->pos, docs, sizeof(docs),
-	    &len, &count, &total);
-	if (rc == -1)
-		return reply_store(s, 0);
-	if (rc == 0)
-		return session_reply(s, PROTO_NOT_READY, "", 0);
-	n = snprintf(body, sizeof(body), "%llu%s%.*s",
-	    (unsigned long long)total, count > 0 ? ";" : "", (int)len, docs);
-	log_info("consulta_ganadores", "success", "agencia: %u | "
-	    "cant_ganadores: %llu | desde: %llu | enviados: %zu", m->agency,
-	    (unsigned long long)total, (unsigned long long)m->pos, count);
-	return session_reply(s, PROTO_WINNERS_PAGE_RESPONSE, body, (size_t)n);
-}
-
 static int
 handle_status(struct session *s, const struct proto_msg *m)
 {
@@ -230,8 +204,6 @@ session_handle(struct session *s, size_t len)
 		return handle_close(s, &m);
 	case PROTO_WINNERS_REQUEST:
 		return handle_winners(s, &m);
-	case PROTO_WINNERS_PAGE:
-		return handle_winners_page(s, &m);
 	case PROTO_AGENCY_STATUS:
 		return handle_status(s, &m);
 	case PROTO_ECHO:
