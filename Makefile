@@ -22,11 +22,13 @@ COMMON_SRC := common/log.c common/io.c common/bet.c common/proto.c \
 SERVER_SRC := $(filter-out %_test.c,$(wildcard server/*.c))
 CLIENT_SRC := $(filter-out %_test.c,$(wildcard client/*.c))
 GEN_SRC	   := scripts/gendata.c
+PEER_SRC   := scripts/badpeer.c
 TEST_SRC   := $(wildcard common/*_test.c server/*_test.c client/*_test.c)
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
-BINS	:= $(OUT)/bin/server $(OUT)/bin/client $(OUT)/bin/gendata
+BINS	:= $(OUT)/bin/server $(OUT)/bin/client $(OUT)/bin/gendata \
+	   $(OUT)/bin/badpeer
 TESTS	:= $(patsubst %.c,$(OUT)/test/%,$(notdir $(TEST_SRC)))
 
 # Test tools: the OFD lock check, and the fault-injecting filesystem when
@@ -52,6 +54,7 @@ bins: $(BINS)
 $(OUT)/bin/server: $(call obj,$(SERVER_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/client: $(call obj,$(CLIENT_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/gendata: $(call obj,$(GEN_SRC)) $(COMMON_OBJ)
+$(OUT)/bin/badpeer: $(call obj,$(PEER_SRC)) $(COMMON_OBJ)
 $(BINS):
 	@mkdir -p $(@D)
 	@echo "  LD      $@"

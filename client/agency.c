@@ -63,13 +63,18 @@ agency_reject(struct agency_file *a, const char *reason)
  * none (blank, or bad and already reported).
  */
 static int
-agency_parse(struct agency_file *a, char *line, struct bet *b)
+agency_parse(struct agency_file *a, char *line, size_t len, struct bet *b)
 {
 	char	*f[FIELDS_MAX], why[128];
 	int	 n;
 
 	if (a->rd.toolong) {
 		agency_reject(a, "line too long");
+		return 0;
+	}
+	/* A NUL would end the line early and silently drop its tail. */
+	if (memchr(line, '\0', len) != NULL) {
+		agency_reject(a, "NUL byte in line");
 		return 0;
 	}
 	if (a->rd.lineno == 1 && strncmp(line, UTF8_BOM, 3) == 0)
@@ -103,7 +108,7 @@ agency_next(struct agency_file *a, struct bet *b)
 	for (;;) {
 		if ((r = csv_reader_next(&a->rd, &line, &len)) != 1)
 			return r;
-		ok = agency_parse(a, line, b);
+		ok = agency_parse(a, line, len, b);
 		if (a->rd.lineno > a->checked)
 			a->checked = a->rd.lineno;
 		if (ok) {

@@ -1,7 +1,7 @@
 /*
  * agency_test: the agency file reader on small files: CRLF and LF endings,
  * quoted fields, blank lines, a last line without a newline, bad rows
- * counted once across rewinds, and a missing file.
+ * counted once across rewinds, a NUL byte inside a row, and a missing file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -88,6 +88,29 @@ test_lf_no_final_newline(void **state)
 	agency_close(&file);
 }
 
+/* A NUL byte inside a row rejects the row; it is never cut short there. */
+static void
+test_nul_byte(void **state)
+{
+	static const char text[] = "Ana,Paz,1,1999-03-17,1\r\n"
+	    "Eva,Ruiz,77,1970-12-31,42\0junk\r\n"
+	    "Luz,Sol,78,1970-12-31,43\r\n";
+	struct bet	 b;
+	char		 err[256];
+	FILE		*fp;
+
+	(void)state;
+	assert_non_null(fp = fopen(path, "w"));
+	assert_int_equal(fwrite(text, 1, sizeof(text) - 1, fp),
+	    sizeof(text) - 1);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(agency_open(&file, dir, 1, err, sizeof(err)), 0);
+	assert_int_equal(read_all(&b), 2);
+	assert_string_equal(b.first, "Luz");
+	assert_int_equal(file.rejected, 1);
+	agency_close(&file);
+}
+
 static void
 test_missing(void **state)
 {
@@ -104,6 +127,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crlf_and_bad_rows),
 		cmocka_unit_test(test_lf_no_final_newline),
+		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_missing),
 	};
 	int	 rc;

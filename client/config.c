@@ -42,6 +42,8 @@ config_table(struct client_conf *c)
 		    "100ms", &c->retry_ms, 0, 0 },
 		{ "retry_sleep_max", "CLI_RETRY_SLEEP_MAX", CFG_DURATION, 1,
 		    3600000, "5s", &c->retry_max_ms, 0, 0 },
+		{ "retry_max", "CLI_RETRY_MAX", CFG_INT, 1, 1000000, "30",
+		    &c->retry_max, 0, 0 },
 		{ "timeout", "CLI_TIMEOUT", CFG_DURATION, 1, 3600000, "10s",
 		    &c->timeout_ms, 0, 0 },
 		{ "log.level", "CLI_LOG_LEVEL", CFG_LEVEL, 0, 0, "INFO",

@@ -13,7 +13,7 @@
 #include "cfg.h"
 #include "log.h"
 
-#define CONFIG_NKEYS	8	/* rows of the key table, terminator excluded */
+#define CONFIG_NKEYS	9	/* rows of the key table, terminator excluded */
 #define CONFIG_ADDR_MAX	256
 
 struct client_conf {
@@ -22,6 +22,7 @@ struct client_conf {
 	int		 max_amount;	/* bets per batch */
 	int		 retry_ms;	/* backoff base */
 	int		 retry_max_ms;	/* backoff ceiling */
+	int		 retry_max;	/* failures in a row before giving up */
 	int		 timeout_ms;	/* socket send/receive timeout */
 	enum log_level	 level;
 	char		 data_dir[PATH_MAX];

@@ -18,8 +18,8 @@
 
 static const char *const envs[] = {
 	"CLI_ID", "CLI_SERVER_ADDRESS", "CLI_BATCH_MAXAMOUNT",
-	"CLI_RETRY_SLEEP", "CLI_RETRY_SLEEP_MAX", "CLI_TIMEOUT",
-	"CLI_LOG_LEVEL", "CLI_DATA_DIR", NULL
+	"CLI_RETRY_SLEEP", "CLI_RETRY_SLEEP_MAX", "CLI_RETRY_MAX",
+	"CLI_TIMEOUT", "CLI_LOG_LEVEL", "CLI_DATA_DIR", NULL
 };
 
 static char	 dir[] = "/tmp/config_test.XXXXXX";
@@ -57,7 +57,8 @@ test_good(void **state)
 	write_yaml("id: 3\n"
 	    "server:\n  address: \"localhost:4000\"\n"
 	    "batch:\n  maxAmount: 42\n"
-	    "retry_sleep: 250ms\nretry_sleep_max: 2s\ntimeout: 1m\n"
+	    "retry_sleep: 250ms\nretry_sleep_max: 2s\nretry_max: 7\n"
+	    "timeout: 1m\n"
 	    "log:\n  level: DEBUG\n"
 	    "data:\n  dir: /tmp/agency data\n");
 	assert_int_equal(config_load(&conf, path, err, sizeof(err)), 0);
@@ -66,6 +67,7 @@ test_good(void **state)
 	assert_int_equal(conf.max_amount, 42);
 	assert_int_equal(conf.retry_ms, 250);
 	assert_int_equal(conf.retry_max_ms, 2000);
+	assert_int_equal(conf.retry_max, 7);
 	assert_int_equal(conf.timeout_ms, 60000);
 	assert_int_equal(conf.level, LOG_LVL_DEBUG);
 	assert_string_equal(conf.data_dir, "/tmp/agency data");
@@ -83,6 +85,7 @@ test_defaults(void **state)
 	assert_int_equal(conf.max_amount, 100);
 	assert_int_equal(conf.retry_ms, 100);
 	assert_int_equal(conf.retry_max_ms, 5000);
+	assert_int_equal(conf.retry_max, 30);
 	assert_int_equal(conf.timeout_ms, 10000);
 	assert_int_equal(conf.level, LOG_LVL_INFO);
 }

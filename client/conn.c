@@ -65,12 +65,65 @@ conn_socket(const struct addrinfo *ai, int timeout_ms)
 	return fd;
 }
 
-int
-conn_open(const char *address, int timeout_ms, char *err, size_t errlen)
+/* The i-th entry of a getaddrinfo list (i below its length). */
+static const struct addrinfo *
+conn_nth(const struct addrinfo *ai, size_t i)
 {
-	struct addrinfo	 hints, *res, *ai;
-	char		 host[256], port[32];
-	int		 fd = -1, gai, saved = 0;
+	while (i-- > 0)
+		ai = ai->ai_next;
+	return ai;
+}
+
+/* 1 when ai holds the address rot last connected to. */
+static int
+conn_is_last(const struct conn_rot *rot, const struct addrinfo *ai)
+{
+	return rot->lastlen != 0 && ai->ai_addrlen == rot->lastlen &&
+	    memcmp(ai->ai_addr, &rot->last, rot->lastlen) == 0;
+}
+
+/*
+ * Where to start in a fresh list of n addresses: just after the one last
+ * connected to, wherever the resolver put it this time; rot->next when it
+ * is no longer listed.
+ */
+static size_t
+conn_first(const struct conn_rot *rot, const struct addrinfo *res, size_t n)
+{
+	const struct addrinfo	*ai;
+	size_t			 i;
+
+	for (ai = res, i = 0; ai != NULL; ai = ai->ai_next, i++)
+		if (conn_is_last(rot, ai))
+			return (i + 1) % n;
+	return rot->next % n;
+}
+
+/* Connect to ai; the descriptor, or -1 with errno. */
+static int
+conn_try(const struct addrinfo *ai, int timeout_ms)
+{
+	int	 fd, saved;
+
+	if ((fd = conn_socket(ai, timeout_ms)) == -1)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+int
+conn_open(struct conn_rot *rot, const char *address, int timeout_ms,
+    char *err, size_t errlen)
+{
+	struct addrinfo		 hints, *res;
+	const struct addrinfo	*ai;
+	char			 host[256], port[32];
+	size_t			 n, i, first;
+	int			 fd = -1, gai, saved = 0;
 
 	if (conn_split(address, host, sizeof(host), port,
 	    sizeof(port)) == -1) {
@@ -85,21 +138,35 @@ conn_open(const char *address, int timeout_ms, char *err, size_t errlen)
 		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
 		return -1;
 	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = conn_socket(ai, timeout_ms)) == -1) {
+	for (n = 0, ai = res; ai != NULL; ai = ai->ai_next)
+		n++;
+	first = conn_first(rot, res, n);
+	/* Every address once, from first on, wrapping round. */
+	for (i = 0; i < n && fd == -1; i++) {
+		ai = conn_nth(res, (first + i) % n);
+		if ((fd = conn_try(ai, timeout_ms)) == -1) {
 			saved = errno;
 			continue;
 		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		saved = errno;
-		close(fd);
-		fd = -1;
+		memcpy(&rot->last, ai->ai_addr, ai->ai_addrlen);
+		rot->lastlen = ai->ai_addrlen;
+		rot->next = (first + i + 1) % n;
 	}
 	freeaddrinfo(res);
 	if (fd == -1)
 		snprintf(err, errlen, "%s", strerror(saved));
 	return fd;
+}
+
+int
+conn_peer(const struct conn_rot *rot, char *buf, size_t len)
+{
+	if (rot->lastlen == 0 || getnameinfo((const struct sockaddr *)
+	    &rot->last, rot->lastlen, buf, len, NULL, 0, NI_NUMERICHOST) != 0) {
+		snprintf(buf, len, "?");
+		return -1;
+	}
+	return 0;
 }
 
 int

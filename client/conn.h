@@ -6,19 +6,36 @@
 #ifndef CONN_H
 #define CONN_H
 
-#include <stddef.h>
 #include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
 
 #include "proto.h"
 
 /*
- * Connect to "host:port" ("[v6addr]:port" too), trying every address the
- * name resolves to.  The socket is close-on-exec and its send timeout
- * (which also bounds connect) is timeout_ms.  Returns the descriptor, or -1 with a reason in
+ * Where the rotation over the server's addresses stands.  Zeroed before
+ * the first connect; conn_open keeps it.
+ */
+struct conn_rot {
+	struct sockaddr_storage	 last;		/* address last connected to */
+	socklen_t		 lastlen;	/* 0: none yet */
+	size_t			 next;		/* start here if last is gone */
+};
+
+/*
+ * Connect to "host:port" ("[v6addr]:port" too).  The name is resolved on
+ * every call, and its addresses are tried in turn starting with the one
+ * after the address rot last connected to, so a caller that reconnects
+ * after a failure moves on to the next replica instead of the same one.
+ * The socket is close-on-exec and its send timeout (which also bounds
+ * connect) is timeout_ms.  Returns the descriptor, or -1 with a reason in
  * err.
  */
-int	 conn_open(const char *address, int timeout_ms, char *err,
-	    size_t errlen);
+int	 conn_open(struct conn_rot *rot, const char *address, int timeout_ms,
+	    char *err, size_t errlen);
+/* The numeric address rot last connected to into buf.  0, or -1 ("?"). */
+int	 conn_peer(const struct conn_rot *rot, char *buf, size_t len);
 /* Send one payload "Type:body" that gets no reply.  0, or -1 with err. */
 int	 conn_send(int fd, enum proto_type, const char *body, char *err,
 	    size_t errlen);

@@ -1,9 +1,10 @@
 /*
  * client: one agency's uploader.  Reads the configuration, picks the mode
  * (one bet from the environment, or the agency's whole file), runs it and
- * turns the outcome into the exit code: 0, or 1 when something failed or a
- * row of the file was rejected.  SIGTERM and SIGINT stop it cleanly with
- * exit code 0; a rerun resumes from what the server already holds.
+ * turns the outcome into the exit status: 0 when everything is done, 1 when
+ * something failed or a row of the file was rejected, 3 when SIGTERM or
+ * SIGINT stopped it cleanly before it was done (a rerun resumes from what
+ * the server already holds).  A bad configuration exits 1 before any of it.
  */
 #include <err.h>
 #include <signal.h>
@@ -39,8 +40,11 @@ client_exit(int code)
 	exit(code);
 }
 
+#define EXIT_STOPPED	3	/* stopped before the agency was done */
+
+/* Orderly stop: close what is open, exit with code. */
 static __attribute__((noreturn)) void
-client_shutdown(void)
+client_shutdown(int code)
 {
 	log_info("shutdown", "in_progress", "");
 	if (upload_close(&up))
@@ -50,7 +54,7 @@ client_shutdown(void)
 		log_info("close_file", "success", "");
 	}
 	log_info("shutdown", "success", "");
-	client_exit(0);
+	client_exit(code);
 }
 
 /*
@@ -83,7 +87,7 @@ main(int argc, char *argv[])
 	struct bet		 b;
 	char			 why[1024];
 	enum upload_result	 r;
-	int			 ch;
+	int			 ch, code;
 
 	while ((ch = getopt(argc, argv, "c:h")) != -1) {
 		switch (ch) {
@@ -110,7 +114,7 @@ main(int argc, char *argv[])
 		upload_init(&up, &conf, NULL, &sig_stop);
 		r = upload_single(&up, &b);
 		if (r == UPLOAD_STOPPED)
-			client_shutdown();
+			client_shutdown(EXIT_STOPPED);
 		upload_close(&up);
 		client_exit(r == UPLOAD_DONE ? 0 : 1);
 	}
@@ -122,11 +126,13 @@ main(int argc, char *argv[])
 	}
 	upload_init(&up, &conf, &file, &sig_stop);
 	r = upload_run(&up);
-	if (r == UPLOAD_STOPPED || sig_stop)
-		client_shutdown();
+	if (r == UPLOAD_STOPPED)
+		client_shutdown(EXIT_STOPPED);
+	/* A stop that came after the end changes nothing. */
+	code = r != UPLOAD_DONE || file.rejected > 0 ? 1 : 0;
+	if (sig_stop)
+		client_shutdown(code);
 	upload_close(&up);
 	agency_close(&file);
-	if (r != UPLOAD_DONE)
-		client_exit(1);
-	client_exit(file.rejected > 0 ? 1 : 0);
+	client_exit(code);
 }

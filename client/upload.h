@@ -14,12 +14,14 @@
 #include "backoff.h"
 #include "bet.h"
 #include "config.h"
+#include "conn.h"
 #include "proto.h"
 
 enum upload_result {
 	UPLOAD_DONE,		/* everything the mode asks for happened */
 	UPLOAD_STOPPED,		/* *stop became non-zero */
-	UPLOAD_FAILED		/* logged; nothing more can be done */
+	UPLOAD_FAILED		/* logged; nothing more can be done, or
+				   retry_max failures came in a row */
 };
 
 struct upload {
@@ -27,8 +29,12 @@ struct upload {
 	struct agency_file	*file;		/* NULL in single-bet mode */
 	volatile sig_atomic_t	*stop;
 	int			 fd;		/* -1 while disconnected */
+	int			 legacy;	/* this replica lacks WinnersPage */
+	struct conn_rot		 rot;		/* which address is next */
 	struct backoff		 bo;		/* reconnect delays */
-	unsigned		 winners;	/* from WinnersResponse */
+	unsigned		 failures;	/* in a row, without progress */
+	char			 cause[512];	/* the last failure, for the log */
+	uint64_t		 winners;	/* the agency's winner count */
 	int			 summarized;	/* carga_finalizada logged */
 	struct proto_batch	 batch;
 	char			 reply[PROTO_PAYLOAD_MAX + 1];

@@ -18,7 +18,8 @@ bad_rows shutdown config agency_close single_bet conn_cap disk_full
 bounded_memory stop_while_waiting reset_regrow file_replaced
 agencies_meta frozen_lock fs_cluster fs_eio fs_write_eio fs_estale
 fs_enotconn fs_enospc_only_truncates tail_not_cut fd_limit fd_exhaustion
-echo_hold peer_cap close_no_reply winners_pages stop_frozen_peer"
+echo_hold peer_cap close_no_reply winners_pages stop_frozen_peer
+rotation retry_max bad_reply refused_status many_winners nul_row"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -397,8 +398,8 @@ t_bad_rows() {
 	    bad "cant_ganadores: 2 not logged"
 }
 
-# i: SIGTERM stops a server and a client (uploading, then polling) with
-# status 0; a rerun resumes.
+# i: SIGTERM stops a server (status 0) and a client, uploading or polling,
+# with status 3 (stopped before it was done); a rerun resumes.
 t_shutdown() {
 	local rc n
 	gen 2 20000
@@ -410,7 +411,7 @@ t_shutdown() {
 	kill -TERM "${CPID[1]}"
 	wait_pid "${CPID[1]}" 10
 	rc=$?
-	[ $rc -eq 0 ] || bad "client after SIGTERM mid-upload exited $rc"
+	[ $rc -eq 3 ] || bad "client after SIGTERM mid-upload exited $rc, want 3"
 	grep -q 'action: shutdown' "$TD/client-1.log" ||
 	    bad "client logged no action: shutdown"
 	n=$(lines "$TD/state/bets.csv")
@@ -427,7 +428,7 @@ t_shutdown() {
 	kill -TERM "${CPID[2]}"
 	wait_pid "${CPID[2]}" 10
 	rc=$?
-	[ $rc -eq 0 ] || bad "client polling winners exited $rc on SIGTERM"
+	[ $rc -eq 3 ] || bad "client polling winners exited $rc on SIGTERM, want 3"
 	grep -q 'action: shutdown' "$TD/client-2.log" ||
 	    bad "polling client logged no action: shutdown"
 	: >"$TD/client-1.log"
@@ -622,7 +623,8 @@ t_bounded_memory() {
 }
 
 # o: SIGTERM reaches a client blocked waiting for a reply (the replica is
-# frozen with SIGSTOP): it stops at once, not after its 60 s timeout.
+# frozen with SIGSTOP): it stops at once, not after its 60 s timeout, with
+# status 3 (not done).
 t_stop_while_waiting() {
 	local rc
 	gen 1 20000
@@ -636,7 +638,8 @@ t_stop_while_waiting() {
 	wait_pid "${CPID[1]}" 10
 	rc=$?
 	kill -CONT "${SPID[srv1]}"
-	[ $rc -eq 0 ] || bad "client waiting for a reply exited $rc on SIGTERM"
+	[ $rc -eq 3 ] || bad "client waiting for a reply exited $rc on SIGTERM," \
+	    "want 3"
 	grep -q 'action: shutdown | result: success' "$TD/client-1.log" ||
 	    bad "client logged no shutdown"
 }
@@ -1212,6 +1215,261 @@ t_stop_frozen_peer() {
 	wait_pid "$pid" 3
 	rc=$?
 	[ $rc -eq 0 ] || bad "replica exited $rc after SIGTERM, want 0 within 3 s"
+}
+
+# ---- the client against replicas that fail it ----
+
+# The hostile peer is a test tool: taken from build/bin when BIN lacks it.
+PEER=$BIN/badpeer
+[ -x "$PEER" ] || PEER=$(pwd)/build/bin/badpeer
+
+# start_badpeer IP PORT once|repeat PAYLOAD...: scripts/badpeer.c on
+# IP:PORT, answering the i-th frame of each connection with the i-th
+# payload (repeat: the last one forever; no payload: hang up at once).
+start_badpeer() {
+	local ip=$1 port=$2 r= i
+	[ "$3" = repeat ] && r=-r
+	shift 3
+	"$PEER" $r -- "$ip" "$port" "$@" >>"$TD/badpeer.log" 2>&1 &
+	PIDS+=($!)
+	for ((i = 0; i < 50; i++)); do
+		(exec 9<>"/dev/tcp/$ip/$port") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	bad "badpeer did not listen on $ip:$port"
+	return 1
+}
+
+# hosts_file NAME IP...: $TD/hosts gives NAME these addresses; 1 when
+# getaddrinfo, in a mount namespace using that file, does not return them
+# all (what a client started with CLIENT_HOSTS=$TD/hosts will see).
+hosts_file() {
+	local name=$1 ip got want
+	shift
+	{
+		echo "127.0.0.1 localhost"
+		for ip in "$@"; do
+			echo "$ip $name"
+		done
+	} >"$TD/hosts"
+	got=$(unshare --mount sh -c \
+	    'mount --bind "$1" /etc/hosts && getent ahostsv4 "$2"' \
+	    sh "$TD/hosts" "$name" | awk '{ print $1 }' | sort -u | tr '\n' ' ')
+	want=$(printf '%s\n' "$@" | sort -u | tr '\n' ' ')
+	[ "$got" = "$want" ]
+}
+
+# need_unshare: 0 when this shell may make mount namespaces (root); else
+# the test is marked skipped.
+need_unshare() {
+	unshare --mount true 2>/dev/null && return 0
+	echo "cannot unshare a mount namespace here" >"$TD/.skip"
+	return 1
+}
+
+# state_locked: 0 when some process holds an OFD lock on a state file.
+state_locked() {
+	local f ino
+	for f in "$TD"/state/*; do
+		ino=$(stat -c %i "$f") || continue
+		awk -v ino="$ino" '$2 == "OFDLCK" { n = split($6, a, ":");
+		    if (a[n] == ino) found = 1 } END { exit !found }' \
+		    /proc/locks && return 0
+	done
+	return 1
+}
+
+# freeze_unlocked PID: SIGSTOP a replica at a moment it holds no lock on
+# the state files (a replica stopped under the lock would stall every
+# other one, which is not what the test is about).
+freeze_unlocked() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -STOP "$1"
+		sleep 0.05
+		state_locked || return 0
+		kill -CONT "$1"
+		sleep "0.0$((RANDOM % 10))"
+	done
+	return 1
+}
+
+# p: the server's name gives three replicas; the one the client uploads to
+# is frozen (SIGSTOP) mid-file.  The client resolves again, moves on to
+# another replica and finishes exactly while the frozen one stays stopped.
+t_rotation() {
+	local port i rc srv live
+	need_unshare || return
+	gen 1 20000
+	port=$(free_port)
+	for i in 1 2 3; do
+		start_server srv$i "$port" "$TD/state" 1 SERVER_IP=127.0.0.$i ||
+		    bad "replica $i did not start on 127.0.0.$i"
+	done
+	hosts_file lottery-server 127.0.0.1 127.0.0.2 127.0.0.3 || {
+		bad "getaddrinfo does not give lottery-server 3 addresses"
+		return
+	}
+	CLIENT_HOST=lottery-server CLIENT_HOSTS=$TD/hosts \
+	    start_client 1 "$port" "$TD/data" CLI_BATCH_MAXAMOUNT=5 \
+	    CLI_TIMEOUT=2s
+	wait_lines "$TD/state/bets.csv" 500 60 || bad "upload did not start"
+	srv=$(grep -l 'apuesta_recibida' "$TD"/srv*.log | head -n 1)
+	srv=$(basename "${srv:-none}" .log)
+	[ -n "${SPID[$srv]:-}" ] || { bad "no replica received bets"; return; }
+	freeze_unlocked "${SPID[$srv]}" ||
+	    { bad "replica $srv always held a lock"; return; }
+	mid_upload_at() { REQ_HOST=$1 mid_upload "$port" 1; }
+	live=127.0.0.$(( ${srv#srv} % 3 + 1 ))
+	mid_upload_at "$live" || bad "agency 1 not mid-upload at the freeze"
+	wait_pid "${CPID[1]}" 60
+	rc=$?
+	[ $rc -eq 0 ] || bad "client exited $rc with $srv frozen" \
+	    "($(tail -n 2 "$TD/client-1.log" | tr '\r\n' '  '))"
+	[ "$(awk '{ print $3 }' "/proc/${SPID[$srv]}/stat")" = T ] ||
+	    bad "the frozen replica $srv was not stopped to the end"
+	kill -CONT "${SPID[$srv]}"
+	check_store 1
+	REQ_HOST=$live check_winners "$port" 1
+}
+
+# q: replicas that fail every attempt without any progress: the client
+# gives up after retry_max failures in a row, exit status 1, the cause
+# logged.  One answers AgencyStatus and drops every batch (a status is not
+# progress), one drops every request, and one port refuses connections.
+t_retry_max() {
+	local port rc id=0 case
+	gen 1 1000
+	for case in status drop refuse; do
+		id=$((id + 1))
+		port=$(free_port)
+		case $case in
+		status) start_badpeer 127.0.0.1 "$port" once \
+		    'AgencyStatusResponse:0;0' ;;
+		drop) start_badpeer 127.0.0.1 "$port" once ;;
+		esac
+		[ $id -eq 1 ] ||
+		    cp "$TD/data/agency-1.csv" "$TD/data/agency-$id.csv"
+		start_client $id "$port" "$TD/data" CLI_RETRY_MAX=5
+		wait_pid "${CPID[$id]}" 30
+		rc=$?
+		[ $rc -eq 1 ] || bad "$case: client exited $rc, want 1"
+		grep -qE 'action: reconnect \| result: fail \| intentos: 5 \| .*motivo: ' \
+		    "$TD/client-$id.log" || bad "$case: no give-up line with its cause"
+	done
+	[ "$(grep -c 'agency_status | result: success' "$TD/client-1.log")" \
+	    -eq 5 ] || bad "status: not 5 sessions before giving up"
+}
+
+# r: a reply that does not parse exactly is refused: a negative count is
+# not read as a huge one (no row logged as sent), and bad winner pages are
+# not counted.  Each peer answers the same way every time, so the client
+# gives up with status 1.
+t_bad_reply() {
+	local port rc id=0 p
+	mkdir -p "$TD/data"
+	printf '%s\r\n' "Ana,Paz,30000001,1990-01-01,7574" \
+	    "Bob,Paz,30000002,1990-01-01,1" "Cid,Paz,30000003,1990-01-01,2" \
+	    >"$TD/data/agency-1.csv"
+	for p in 'AgencyStatusResponse:-5;0' 'AgencyStatusResponse:+5;0' \
+	    'AgencyStatusResponse:18446744073709551617;0' \
+	    'AgencyStatusResponse:3;2' 'AgencyStatusResponse:3;0 ' \
+	    'StoreResponse:01' \
+	    'WinnersPageResponse:2;123;;4' 'WinnersPageResponse:5' \
+	    'WinnersPageResponse:1;12345678901' 'WinnersPageResponse:x;1'; do
+		id=$((id + 1))
+		port=$(free_port)
+		case $p in
+		Winners*) start_badpeer 127.0.0.1 "$port" once \
+		    'AgencyStatusResponse:3;0' '' "$p" ;;
+		*) start_badpeer 127.0.0.1 "$port" once "$p" ;;
+		esac
+		[ $id -eq 1 ] ||
+		    cp "$TD/data/agency-1.csv" "$TD/data/agency-$id.csv"
+		start_client $id "$port" "$TD/data" CLI_RETRY_MAX=3
+		wait_pid "${CPID[$id]}" 30
+		rc=$?
+		[ $rc -eq 1 ] || bad "'$p': client exited $rc, want 1"
+		grep -q 'carga_finalizada | result: success' \
+		    "$TD/client-$id.log" && [ "${p#Winners}" = "$p" ] &&
+		    bad "'$p': rows logged as sent"
+		grep -q 'cant_ganadores' "$TD/client-$id.log" &&
+		    bad "'$p': winners counted"
+		grep -qE 'motivo: (malformed|unexpected) reply|motivo: empty page' \
+		    "$TD/client-$id.log" || bad "'$p': refusal not logged"
+	done
+}
+
+# s: a replica that refuses AgencyStatus (StoreResponse:1, as when its
+# lock wait times out) is a failure to retry elsewhere, not the end: the
+# next address of the name serves the whole upload.
+t_refused_status() {
+	local port rc
+	need_unshare || return
+	gen 1 2000
+	port=$(free_port)
+	start_badpeer 127.0.0.1 "$port" repeat 'StoreResponse:1'
+	mkdir -p "$TD/state"
+	start_server srv1 "$port" "$TD/state" 1 SERVER_IP=127.0.0.2 ||
+	    bad "replica did not start on 127.0.0.2"
+	hosts_file lottery-server 127.0.0.1 127.0.0.2 || {
+		bad "getaddrinfo does not give lottery-server 2 addresses"
+		return
+	}
+	CLIENT_HOST=lottery-server CLIENT_HOSTS=$TD/hosts \
+	    start_client 1 "$port" "$TD/data"
+	wait_pid "${CPID[1]}" 60
+	rc=$?
+	[ $rc -eq 0 ] || bad "client exited $rc" \
+	    "($(tail -n 2 "$TD/client-1.log" | tr '\r\n' '  '))"
+	grep -q 'motivo: refused by server' "$TD/client-1.log" ||
+	    bad "the refusal was not logged"
+	check_store 1
+	REQ_HOST=127.0.0.2 check_winners "$port" 1
+}
+
+# t: 1000 winners do not fit one frame: the client pages through them
+# (WinnersPage) and logs the whole count.
+t_many_winners() {
+	local i rc
+	mkdir -p "$TD/data"
+	for ((i = 0; i < 1000; i++)); do
+		printf 'Ana,Paz,%d,1990-01-01,7574\r\n' $((1000000000 + i))
+	done >"$TD/data/agency-1.csv"
+	replicas 1 1
+	start_client 1 "${PORT[1]}" "$TD/data"
+	wait_pid "${CPID[1]}" 60
+	rc=$?
+	[ $rc -eq 0 ] || bad "client exited $rc" \
+	    "($(tail -n 2 "$TD/client-1.log" | tr '\r\n' '  '))"
+	grep -q 'cant_ganadores: 1000' "$TD/client-1.log" ||
+	    bad "cant_ganadores: 1000 not logged"
+	check_store 1
+}
+
+# u: a NUL byte inside a row rejects that row (reported by line number,
+# exit 1); it is not cut at the NUL and sent.
+t_nul_row() {
+	local rc
+	mkdir -p "$TD/data"
+	{
+		printf 'Ana,Paz,30000001,1990-01-01,7574\r\n'
+		printf 'Bob,Paz,30000002,1990-01-01,12\0junk\r\n'
+		printf 'Cid,Paz,30000003,1990-01-01,7574\r\n'
+	} >"$TD/data/agency-1.csv"
+	replicas 1 1
+	start_client 1 "${PORT[1]}" "$TD/data"
+	wait_pid "${CPID[1]}" 60
+	rc=$?
+	[ $rc -eq 1 ] || bad "client exited $rc, want 1"
+	grep -qE 'linea: 2 \| motivo: NUL' "$TD/client-1.log" ||
+	    bad "row 2 not reported"
+	grep -q 'enviadas: 2 | rechazadas: 1' "$TD/client-1.log" ||
+	    bad "not 2 sent and 1 rejected"
+	[ "$(cut -d, -f4 "$TD/state/bets.csv" 2>/dev/null | tr '\n' ' ')" = \
+	    "30000001 30000003 " ] || bad "stored rows are not rows 1 and 3"
+	grep -q 'cant_ganadores: 2' "$TD/client-1.log" ||
+	    bad "cant_ganadores: 2 not logged"
 }
 
 echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"

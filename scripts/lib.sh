@@ -102,12 +102,17 @@ server_conf() {
 
 # start_server NAME PORT STATE_DIR AGENCIES [VAR=value...]: start a replica
 # in the background with its log in $TD/NAME.log; sets SPID[NAME].  Extra
-# arguments are environment overrides.  Returns 1 when it does not answer
-# an Echo within 10 seconds.
+# arguments are environment overrides; a SERVER_IP=... among them makes it
+# listen, and be probed, on that loopback address.  Returns 1 when it does
+# not answer an Echo within 10 seconds.
 declare -A SPID
 start_server() {
 	local name=$1 port=$2 state=$3 agencies=$4 i
 	shift 4
+	local REQ_HOST=${REQ_HOST:-127.0.0.1} v
+	for v in "$@"; do
+		[ "${v#SERVER_IP=}" != "$v" ] && REQ_HOST=${v#SERVER_IP=}
+	done
 	mkdir -p "$state"
 	server_conf "$TD/$name.ini" "$port" "$state" "$agencies"
 	env "$@" "$BIN/server" -c "$TD/$name.ini" >>"$TD/$name.log" 2>&1 &
@@ -140,14 +145,26 @@ client_conf() {
 }
 
 # start_client ID PORT DATADIR [VAR=value...]: start the client of agency
-# ID against 127.0.0.1:PORT, log in $TD/client-ID.log; sets CPID[ID].
+# ID against ${CLIENT_HOST:-127.0.0.1}:PORT, log in $TD/client-ID.log; sets
+# CPID[ID].  With CLIENT_HOSTS naming a hosts file, the client runs in its
+# own mount namespace with that file bind-mounted on /etc/hosts, so a test
+# can give a name several addresses.
 declare -A CPID
 start_client() {
 	local id=$1 port=$2 data=$3
 	shift 3
-	client_conf "$TD/client-$id.yaml" "$id" "127.0.0.1:$port" "$data"
-	env "$@" "$BIN/client" -c "$TD/client-$id.yaml" \
-	    >>"$TD/client-$id.log" 2>&1 &
+	client_conf "$TD/client-$id.yaml" "$id" "${CLIENT_HOST:-127.0.0.1}:$port" \
+	    "$data"
+	if [ -n "${CLIENT_HOSTS:-}" ]; then
+		# unshare execs the shell, which execs the client: one pid.
+		env "$@" unshare --mount sh -c \
+		    'mount --bind "$1" /etc/hosts && exec "$2" -c "$3"' \
+		    sh "$CLIENT_HOSTS" "$BIN/client" "$TD/client-$id.yaml" \
+		    >>"$TD/client-$id.log" 2>&1 &
+	else
+		env "$@" "$BIN/client" -c "$TD/client-$id.yaml" \
+		    >>"$TD/client-$id.log" 2>&1 &
+	fi
 	CPID[$id]=$!
 	PIDS+=($!)
 }
@@ -210,8 +227,9 @@ req_fd() {
 	done
 }
 
-# req PORT PAYLOAD...: send each payload on one connection, print each
-# reply on its own line, "<closed>" when the server hung up instead.  The
+# req PORT PAYLOAD...: send each payload on one connection to REQ_HOST
+# (default 127.0.0.1), print each reply on its own line, "<closed>" when
+# the server hung up instead.  The
 # helpers run in a subshell ignoring SIGPIPE, so a peer that hangs up makes
 # a write fail instead of killing the test; the programs under test never
 # inherit that.
@@ -219,7 +237,8 @@ req() (
 	local port=$1 fd
 	trap '' PIPE
 	shift
-	{ exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
+	{ exec {fd}<>"/dev/tcp/${REQ_HOST:-127.0.0.1}/$port"; } 2>/dev/null ||
+	    return 1
 	req_fd $fd "$@"
 	exec {fd}<&-
 )
@@ -286,7 +305,7 @@ send_only() (
 	local port=$1 p fd
 	trap '' PIPE
 	shift
-	{ exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
+	{ exec {fd}<>"/dev/tcp/${REQ_HOST:-127.0.0.1}/$port"; } 2>/dev/null || return 1
 	for p in "$@"; do
 		frame "$p" >&$fd 2>/dev/null
 	done
@@ -298,7 +317,7 @@ send_only() (
 raw_req() (
 	local fd
 	trap '' PIPE
-	{ exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+	{ exec {fd}<>"/dev/tcp/${REQ_HOST:-127.0.0.1}/$1"; } 2>/dev/null || return 1
 	# shellcheck disable=SC2059
 	printf "$2" >&$fd 2>/dev/null
 	read_frame $fd || echo -n "<closed>"
