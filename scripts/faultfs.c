@@ -11,6 +11,7 @@
  * call counts:
  *
  *   OP ERRNO [after N] [times M] [short]
+ *   OP pause ms N [after N] [times M]
  *
  * OP is getattr, readdir, open, create, read, write, truncate, fsync,
  * fdatasync, flush, release, unlink, rename, mkdir, rmdir, utimens or
@@ -19,7 +20,10 @@
  * time).  "short" makes a write's first hit store half of its bytes and
  * report that short count, the way a filling disk does; the hits after it
  * fail.  For read, ERRNO "stale" returns end of file instead of an error:
- * a view of the file older than its size.  An empty FILE disarms.
+ * a view of the file older than its size.  "pause" does not fail the
+ * call: it holds it N milliseconds first, the way a slow or congested
+ * server does, so a test can freeze a writer inside its write.  An empty
+ * FILE disarms.
  *
  * Locks are left to the kernel (no lock operation), so POSIX and OFD
  * locks work on the mount as on a local filesystem and cannot be failed.
@@ -43,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FAULT_RULES	16
@@ -53,6 +58,7 @@ struct fault_rule {
 	char		op[16];
 	int		err;		/* errno; 0 for "stale" */
 	unsigned long	after, times;	/* times 0: no limit */
+	unsigned long	pause_ms;	/* "pause": hold the call, then do it */
 	int		shortw;
 	unsigned long	calls, hits;
 };
@@ -120,7 +126,9 @@ fault_parse_line(char *line, struct fault_rule *r)
 		return 1;
 	memset(r, 0, sizeof(*r));
 	r->after = 1;
-	if (n < 2 || strlen(tok[0]) >= sizeof(r->op) ||
+	if (n < 2 || strlen(tok[0]) >= sizeof(r->op))
+		return -1;
+	if (strcmp(tok[1], "pause") != 0 &&
 	    (r->err = fault_parse_errno(tok[1])) == -1)
 		return -1;
 	strcpy(r->op, tok[0]);
@@ -138,11 +146,14 @@ fault_parse_line(char *line, struct fault_rule *r)
 			r->after = v;
 		else if (strcmp(tok[i], "times") == 0)
 			r->times = v;
+		else if (strcmp(tok[i], "ms") == 0 &&
+		    strcmp(tok[1], "pause") == 0)
+			r->pause_ms = v;
 		else
 			return -1;
 		i++;
 	}
-	return 0;
+	return strcmp(tok[1], "pause") == 0 && r->pause_ms == 0 ? -1 : 0;
 }
 
 /* Reload the rules when the control file changed (mutex held). */
@@ -190,6 +201,7 @@ static int
 fault(const char *op, const char *path)
 {
 	struct fault_rule	*r = NULL;
+	unsigned long		 pause_ms = 0;
 	int			 res = 0;
 
 	pthread_mutex_lock(&fs.mu);
@@ -201,6 +213,12 @@ fault(const char *op, const char *path)
 	    (r->times != 0 && r->hits >= r->times))
 		goto out;
 	r->hits++;
+	if (r->pause_ms != 0) {
+		pause_ms = r->pause_ms;
+		fprintf(stderr, "faultfs: %s %s: pause %lu ms (call %lu)\n", op,
+		    path, pause_ms, r->calls);
+		goto out;
+	}
 	if (r->shortw && r->hits == 1)
 		res = FAULT_SHORT;
 	else
@@ -210,6 +228,14 @@ fault(const char *op, const char *path)
 	    r->calls);
 out:
 	pthread_mutex_unlock(&fs.mu);
+	/* Outside the mutex: other calls go on while this one is held. */
+	if (pause_ms != 0) {
+		struct timespec	ts = { (time_t)(pause_ms / 1000),
+		    (long)(pause_ms % 1000) * 1000000L };
+
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	}
 	return res;
 }
 

@@ -19,7 +19,8 @@ bounded_memory stop_while_waiting reset_regrow file_replaced
 agencies_meta frozen_lock fs_cluster fs_eio fs_write_eio fs_estale
 fs_enotconn fs_enospc_only_truncates tail_not_cut fd_limit fd_exhaustion
 echo_hold peer_cap close_no_reply winners_pages stop_frozen_peer
-rotation retry_max bad_reply refused_status many_winners nul_row"
+rotation retry_max bad_reply refused_status many_winners nul_row
+close_race dup_sync"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -1470,6 +1471,64 @@ t_nul_row() {
 	    "30000001 30000003 " ] || bad "stored rows are not rows 1 and 3"
 	grep -q 'cant_ganadores: 2' "$TD/client-1.log" ||
 	    bad "cant_ganadores: 2 not logged"
+}
+
+# u: a store and a close of its agency exclude each other across
+# replicas.  Replica 1's write is held 3 s inside the filesystem, after it
+# checked that agency 1 is open; replica 2's close of agency 1, sent
+# meanwhile, must wait for that store: the close is recorded after it,
+# never between its check and its write, and stores after it are refused.
+t_close_race() {
+	local r pending
+	fs_setup 1 400 || return
+	replicas 2 1
+	r=$(req "${PORT[1]}" "$(batch_of 1 0 10)")
+	[ "$r" = StoreResponse:0 ] || bad "first batch: '$r'"
+	faultfs_arm "$TD/ctl" "write pause ms 3000 times 1"
+	req "${PORT[1]}" "$(batch_of 1 10 10)" >"$TD/held.reply" &
+	pending=$!
+	PIDS+=($pending)
+	sleep 0.5
+	grep -q 'faultfs: write /bets.csv: pause' "$TD/faultfs.log" ||
+	    bad "the store's write was not held"
+	send_only "${PORT[2]}" AgencyClose:1
+	sleep 1.5
+	kill -0 $pending 2>/dev/null ||
+	    bad "the held store was answered before its write went through"
+	[ -s "$TD/back/agencies_closed.txt" ] &&
+	    bad "the close was recorded while a store of the agency was" \
+	    "between its check and its write"
+	wait $pending
+	[ "$(cat "$TD/held.reply")" = StoreResponse:0 ] ||
+	    bad "held store: '$(cat "$TD/held.reply")'"
+	wait_log "$TD/srv2.log" 'action: sorteo \| result: success' 10 ||
+	    bad "no draw once the store was done"
+	r=$(req "${PORT[1]}" "$(batch_of 1 20 10)")
+	[ "$r" = StoreResponse:1 ] || bad "store after the close: '$r'"
+	[ "$(lines "$TD/back/bets.csv")" -eq 20 ] ||
+	    bad "bets.csv has $(lines "$TD/back/bets.csv") rows, want 20"
+	sorteo_once
+}
+
+# v: a batch already in bets.csv (its writer may have died before its
+# sync) is acknowledged only after a sync of its own: with fdatasync
+# failing, the duplicate sent to the other replica gets no StoreResponse:0.
+t_dup_sync() {
+	local r rc
+	fs_setup 1 400 || return
+	replicas 2 1
+	r=$(req "${PORT[1]}" "$(batch_of 1 0 10)")
+	[ "$r" = StoreResponse:0 ] || bad "first batch: '$r'"
+	faultfs_arm "$TD/ctl" "fdatasync EIO"
+	r=$(req "${PORT[2]}" "$(batch_of 1 0 10)")
+	[ "$r" != StoreResponse:0 ] ||
+	    bad "a duplicate was acknowledged without a sync"
+	grep -q 'faultfs: fdatasync /bets.csv' "$TD/faultfs.log" ||
+	    bad "replica 2 never synced bets.csv for the duplicate"
+	wait_pid "${SPID[srv2]}" 5
+	rc=$?
+	[ $rc -ne 0 ] && [ $rc -ne 124 ] ||
+	    bad "replica 2 status $rc after its sync failed, want an exit != 0"
 }
 
 echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"
