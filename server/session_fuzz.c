@@ -28,7 +28,7 @@
 #include "session.h"
 #include "store.h"
 
-#define FUZZ_INPUT_MAX	(64 * 1024)
+#define FUZZ_INPUT_MAX	(16 * 1024)
 #define FUZZ_REPLY_BUF	(64 * 1024 * 1024)
 /*
  * Every frame of at least 3 bytes may get a reply of its size plus a
@@ -36,7 +36,7 @@
  * bytes queues less than L * FUZZ_REPLY_RATIO bytes of replies.
  */
 #define FUZZ_REPLY_RATIO 400
-#define FUZZ_RESET	256	/* inputs between two state resets */
+#define FUZZ_RESET	64	/* inputs between two state resets */
 #define FUZZ_AGENCIES	5	/* few, so closes and the draw are reached */
 
 int	LLVMFuzzerInitialize(int *, char ***);
