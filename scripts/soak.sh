@@ -14,7 +14,7 @@
 # interleaving with the processes is up to the scheduler); BIN picks the
 # binaries.  Prints each check, the faults injected and last
 # "soak: N passed, M failed"; exits 1 when any check failed.  A failed
-# run's directories are kept for their logs.
+# run's directories are kept for their logs (SOAK_KEEP=1 keeps any run's).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . scripts/lib.sh
@@ -203,6 +203,13 @@ progress() {
 	    $(lines "$TD/state/agencies_closed.txt")))
 }
 
+# mid_resumes: AgencyStatus answers of this phase that found an agency
+# with part of its bets stored and not closed: uploads that a fault cut.
+mid_resumes() {
+	cat "$TD"/srv*.log | grep 'action: estado_agencia | result: success' |
+	    grep -vc 'almacenadas: 0 |\|cerrada: 1'
+}
+
 # phase: one cluster from start to the checks; 1 when it could not start.
 phase() {
 	local i a last now stalled=0 t_last
@@ -250,7 +257,8 @@ phase() {
 			STATE[$a]="stalled"
 		done
 	fi
-	echo "     phase $PHASE: uploads over after $rounds faults in all"
+	echo "     phase $PHASE: uploads over after $rounds faults in all;" \
+	    "$(mid_resumes) reconnections found an agency mid-upload"
 	check_agencies
 	check_rows
 	check_draw
@@ -272,7 +280,7 @@ echo "soak: ${FAULT[phases]} phases in $((SECONDS - start)) s; faults:" \
     "${FAULT[replica_kill]} replica kills, ${FAULT[agency_kill]} agency" \
     "kills, ${FAULT[freeze]} freezes; ${FAULT[agency_stopped]} agency" \
     "reruns after exit 3"
-if [ $failed -eq 0 ]; then
+if [ $failed -eq 0 ] && [ -z "${SOAK_KEEP:-}" ]; then
 	rm -rf "$ROOT"
 else
 	echo "soak: logs kept in $ROOT (seed $SOAK_SEED)"
