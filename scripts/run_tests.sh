@@ -80,7 +80,7 @@ else
 fi
 suite "fuzz" fuzz_short
 if [ -x build/bin/server ] && [ -x build/bin/client ]; then
-	suite "soak" env BIN=build/bin SOAK_ROUNDS=40 SOAK_BETS=20000 \
+	suite "soak" env BIN=build/bin SOAK_ROUNDS=60 SOAK_BETS=20000 \
 	    scripts/soak.sh
 else
 	suite "soak" false
