@@ -19,7 +19,7 @@ ALL_LDFLAGS := $(LDFLAGS) $(if $(SANITIZER),-fsanitize=$(SANITIZER))
 
 COMMON_SRC := common/log.c common/io.c common/bet.c common/proto.c \
 	      common/csv.c common/cfg.c common/backoff.c common/sig.c
-SERVER_SRC := $(filter-out %_test.c,$(wildcard server/*.c))
+SERVER_SRC := $(filter-out %_test.c %_fuzz.c,$(wildcard server/*.c))
 CLIENT_SRC := $(filter-out %_test.c,$(wildcard client/*.c))
 GEN_SRC	   := scripts/gendata.c
 PEER_SRC   := scripts/badpeer.c
@@ -41,7 +41,7 @@ Q	:= $(if $(V),,@)
 
 include scripts/docker.mk
 
-.PHONY: build bins tests test unit bench fuzz clean help deps
+.PHONY: build bins tests test unit bench fuzz fuzz-build soak clean help deps
 .SECONDARY:
 
 # deps first, then a fresh make so pkg-config sees what deps installed.
@@ -105,16 +105,37 @@ unit: tests ## unit tests of this build only
 bench: deps build ## end-to-end benchmark on loopback
 	@scripts/bench.sh
 
-# libFuzzer over the decoder, CSV splitter and frame reader (clang).
+# libFuzzer targets (clang, ASan+UBSan): proto_fuzz over the decoder, CSV
+# splitter and frame reader; session_fuzz over a replica's whole request
+# path (session, store) on a scratch state directory.  scripts/fuzz.sh runs
+# each (or those named in FUZZ_ONLY) for FUZZ_SECONDS on its own corpus
+# under build-fuzz/.
 FUZZ_SECONDS ?= 60
-fuzz: deps ## fuzz the parsers for FUZZ_SECONDS (clang, libFuzzer, ASan+UBSan)
-	@mkdir -p build-fuzz/corpus
-	$(Q)clang -std=gnu11 -D_GNU_SOURCE -g -O1 -Icommon \
-	    $(shell pkg-config --cflags libbsd-overlay) \
-	    -fsanitize=fuzzer,address,undefined -o build-fuzz/proto_fuzz \
-	    common/proto_fuzz.c $(COMMON_SRC) $(LDLIBS)
-	$(Q)build-fuzz/proto_fuzz -max_total_time=$(FUZZ_SECONDS) \
-	    -print_final_stats=1 build-fuzz/corpus
+FUZZ_TARGETS := build-fuzz/proto_fuzz build-fuzz/session_fuzz
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -g -O1 -pthread -Icommon \
+	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+	   -fsanitize=fuzzer,address,undefined
+FUZZ_SERVER := $(filter-out server/main.c,$(SERVER_SRC))
+
+build-fuzz/proto_fuzz: common/proto_fuzz.c $(COMMON_SRC)
+build-fuzz/session_fuzz: server/session_fuzz.c $(FUZZ_SERVER) $(COMMON_SRC)
+$(FUZZ_TARGETS): $(wildcard common/*.h server/*.h)
+	@mkdir -p $(@D)
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_CFLAGS) -Iserver -o $@ $(filter %.c,$^) $(LDLIBS)
+
+fuzz-build: $(FUZZ_TARGETS)
+	@:
+
+fuzz: deps ## run every fuzz target for FUZZ_SECONDS each (clang, libFuzzer)
+	@$(MAKE) --no-print-directory fuzz-build
+	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_ONLY)
+
+# A randomized fault soak of replicas and agencies on loopback; SOAK_SEED,
+# SOAK_ROUNDS, SOAK_REPLICAS, SOAK_AGENCIES, SOAK_BETS tune it.
+soak: deps ## kill, restart and freeze replicas and agencies mid-upload
+	@$(MAKE) --no-print-directory bins
+	@scripts/soak.sh
 
 clean: ## remove build output
 	rm -rf build build-asan build-clang build-fuzz

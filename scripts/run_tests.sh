@@ -1,8 +1,9 @@
 #!/bin/bash
 # run_tests.sh: what `make test` runs.  Builds the normal and the
 # ASan+UBSan trees with their unit tests, runs every unit test binary of
-# both, the host-level tests against both sets of binaries, and the Docker
-# test when there is one.  Each suite ends as "PASS name", "FAIL name" or
+# both, the host-level tests against both sets of binaries, a short fuzz of
+# every libFuzzer target, a short fault soak, and the Docker test when there
+# is one.  Each suite ends as "PASS name", "FAIL name" or
 # "SKIP name" (exit 77); the last line is "summary: N passed, M failed,
 # K skipped" and the status is non-zero when any suite failed.
 # --unit-only runs just the unit tests of build/ (what `make unit` wants).
@@ -39,6 +40,18 @@ unit_tests() {
 	done
 }
 
+# fuzz_short: about 30 s of libFuzzer over the targets; 77 when clang
+# cannot link a fuzzer here.
+fuzz_short() {
+	local rc
+
+	scripts/fuzz.sh --probe
+	rc=$?
+	[ $rc -eq 0 ] || return $rc
+	$MAKE -s fuzz-build || return 1
+	scripts/fuzz.sh 15 proto_fuzz session_fuzz
+}
+
 summary() {
 	echo "summary: $passed passed, $failed failed, $skipped skipped"
 	[ $failed -eq 0 ]
@@ -64,6 +77,13 @@ if [ -x build-asan/bin/server ] && [ -x build-asan/bin/client ]; then
 	suite "host build-asan/bin" env BIN=build-asan/bin scripts/host_test.sh
 else
 	suite "host build-asan/bin" false
+fi
+suite "fuzz" fuzz_short
+if [ -x build/bin/server ] && [ -x build/bin/client ]; then
+	suite "soak" env BIN=build/bin SOAK_ROUNDS=60 SOAK_BETS=20000 \
+	    scripts/soak.sh
+else
+	suite "soak" false
 fi
 if [ -x scripts/docker_test.sh ]; then
 	suite "docker" scripts/docker_test.sh
