@@ -24,12 +24,13 @@ SERVER_SRC := $(filter-out %_test.c %_fuzz.c,$(wildcard server/*.c))
 CLIENT_SRC := $(filter-out %_test.c,$(wildcard client/*.c))
 GEN_SRC	   := scripts/gendata.c
 PEER_SRC   := scripts/badpeer.c
+CTL_SRC	   := scripts/lotteryctl.c
 TEST_SRC   := $(wildcard common/*_test.c server/*_test.c client/*_test.c)
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 BINS	:= $(OUT)/bin/server $(OUT)/bin/client $(OUT)/bin/gendata \
-	   $(OUT)/bin/badpeer
+	   $(OUT)/bin/badpeer $(OUT)/bin/lotteryctl
 TESTS	:= $(patsubst %.c,$(OUT)/test/%,$(notdir $(TEST_SRC)))
 
 # Test tools: the OFD lock check, and the fault-injecting filesystem when
@@ -56,6 +57,7 @@ $(OUT)/bin/server: $(call obj,$(SERVER_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/client: $(call obj,$(CLIENT_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/gendata: $(call obj,$(GEN_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/badpeer: $(call obj,$(PEER_SRC)) $(COMMON_OBJ)
+$(OUT)/bin/lotteryctl: $(call obj,$(CTL_SRC)) $(COMMON_OBJ)
 $(BINS):
 	@mkdir -p $(@D)
 	@echo "  LD      $@"

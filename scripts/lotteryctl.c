@@ -1,0 +1,557 @@
+/*
+ * lotteryctl: speaks the wire protocol to one replica from the command
+ * line, for operators, the tests and the container health check.  It is a
+ * thin layer over the project's own modules: conn connects (the same
+ * address rotation as the client), proto encodes and reads frames.  Each
+ * subcommand opens one connection, does its exchange and exits with one of
+ * the CTL_* statuses below, which the usage text lists.
+ */
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <err.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "io.h"
+#include "proto.h"
+
+enum {
+	CTL_OK,			/* done, the reply was the expected one */
+	CTL_REFUSED,		/* refused, or an unexpected reply */
+	CTL_USAGE,		/* bad command line */
+	CTL_CONN,		/* no connection, lost it, or timed out */
+	CTL_NOT_READY		/* winners asked before the draw */
+};
+
+#define CTL_CLOSED	"<closed>"
+
+static const char	*ctl_address = "127.0.0.1:12345";
+static const char	*ctl_source;		/* -b: bind here first */
+static int		 ctl_timeout_ms = 5000;	/* -t */
+static int		 ctl_wait_ms;		/* -w: pause between payloads */
+static int		 ctl_no_reply;		/* -n: raw does not wait */
+static char		 ctl_reply[PROTO_PAYLOAD_MAX + 1];
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: lotteryctl [-n] [-a host:port] [-b source] [-t seconds]"
+	    " [-w seconds] command\n"
+	    "  echo [TEXT]            Echo; succeeds when it comes back\n"
+	    "  status AGENCY          print stored;closed\n"
+	    "  close AGENCY           AgencyClose, then print its status\n"
+	    "  winners AGENCY         every winner's document, one a line\n"
+	    "  send PAYLOAD...        one reply a line, " CTL_CLOSED
+	    " when hung up\n"
+	    "  pipe N PAYLOAD...      send all, then print N replies\n"
+	    "  post PAYLOAD...        send and hang up without reading\n"
+	    "  raw BYTES              bytes with \\xHH \\\\ \\n escapes; -n: no"
+	    " reply\n"
+	    "  hold SECONDS [COUNT]   hold COUNT idle connections\n"
+	    "  trickle SECONDS PAYLOAD one byte of the frame every SECONDS\n"
+	    "  flood SECONDS PAYLOAD  send the frame without reading, for"
+	    " SECONDS\n"
+	    "exit: 0 ok, 1 refused or unexpected reply, 2 usage, 3 connection"
+	    " failed, lost or timed out, 4 winners not drawn yet\n");
+	exit(CTL_USAGE);
+}
+
+/* Seconds ("0.5", "30") as milliseconds, or a usage error. */
+static int
+ctl_ms(const char *s)
+{
+	char	*end;
+	double	 v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v >= 0 && v <= 86400))
+		usage();
+	return (int)(v * 1000);
+}
+
+/* A count from 0 to max, or a usage error. */
+static int
+ctl_count(const char *s, int max)
+{
+	const char	*e;
+	int		 n;
+
+	n = (int)strtonum(s, 0, max, &e);
+	if (e != NULL)
+		usage();
+	return n;
+}
+
+/* A socket with ctl_timeout_ms as its send (and connect) timeout. */
+static int
+ctl_socket(int family)
+{
+	struct timeval	 tv;
+	int		 fd;
+
+	tv.tv_sec = ctl_timeout_ms / 1000;
+	tv.tv_usec = (ctl_timeout_ms % 1000) * 1000;
+	if ((fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		err(CTL_CONN, "socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		err(CTL_CONN, "setsockopt");
+	return fd;
+}
+
+/*
+ * -b: conn_open cannot choose the source address, so this connects to the
+ * first address of host:port from a socket bound to the numeric source.
+ */
+static int
+ctl_connect_from(void)
+{
+	struct addrinfo	 hints, *dst, *src;
+	char		 host[256];
+	const char	*port = strrchr(ctl_address, ':'), *h = ctl_address;
+	size_t		 n = port == NULL ? 0 : (size_t)(port - ctl_address);
+	int		 fd, gai;
+
+	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+		h++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(host))
+		errx(CTL_USAGE, "%s: want host:port", ctl_address);
+	memcpy(host, h, n);
+	host[n] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if ((gai = getaddrinfo(host, port + 1, &hints, &dst)) != 0)
+		errx(CTL_CONN, "resolve %s: %s", host, gai_strerror(gai));
+	hints.ai_family = dst->ai_family;
+	hints.ai_flags = AI_NUMERICHOST;
+	if ((gai = getaddrinfo(ctl_source, NULL, &hints, &src)) != 0)
+		errx(CTL_USAGE, "source %s: %s", ctl_source, gai_strerror(gai));
+	fd = ctl_socket(dst->ai_family);
+	if (bind(fd, src->ai_addr, src->ai_addrlen) == -1)
+		err(CTL_CONN, "bind %s", ctl_source);
+	if (connect(fd, dst->ai_addr, dst->ai_addrlen) == -1)
+		err(CTL_CONN, "connect %s", ctl_address);
+	freeaddrinfo(src);
+	freeaddrinfo(dst);
+	return fd;
+}
+
+/* A connection to ctl_address, or exit CTL_CONN. */
+static int
+ctl_connect(void)
+{
+	struct conn_rot	 rot;
+	char		 e[256];
+	int		 fd;
+
+	if (ctl_source != NULL)
+		return ctl_connect_from();
+	memset(&rot, 0, sizeof(rot));
+	if ((fd = conn_open(&rot, ctl_address, ctl_timeout_ms, e,
+	    sizeof(e))) == -1)
+		errx(CTL_CONN, "connect %s: %s", ctl_address, e);
+	return fd;
+}
+
+/*
+ * Frame a payload given whole ("Type:body", or anything a test wants the
+ * server to see, hence no proto_encode).  The frame length, 0 when empty
+ * or too long.
+ */
+static size_t
+ctl_frame(char out[PROTO_FRAME_MAX], const char *payload)
+{
+	size_t	 len = strlen(payload);
+
+	if (len == 0 || len > PROTO_PAYLOAD_MAX)
+		return 0;
+	out[0] = (char)(len >> 8);
+	out[1] = (char)(len & 0xff);
+	memcpy(out + PROTO_HDR_LEN, payload, len);
+	return len + PROTO_HDR_LEN;
+}
+
+/* The next reply into ctl_reply within the timeout; its length or -1. */
+static ssize_t
+ctl_read(int fd)
+{
+	ssize_t	 n;
+
+	n = proto_read_frame_until(fd, ctl_reply, sizeof(ctl_reply),
+	    io_now_ms() + ctl_timeout_ms);
+	return n > 0 ? n : -1;
+}
+
+/* Print a reply (or CTL_CLOSED for none) on its own line. */
+static int
+ctl_print(ssize_t n)
+{
+	if (n < 0) {
+		puts(CTL_CLOSED);
+		return CTL_CONN;
+	}
+	fwrite(ctl_reply, 1, (size_t)n, stdout);
+	putchar('\n');
+	return CTL_OK;
+}
+
+/* Send a typed request and read its reply into ctl_reply, or exit. */
+static void
+ctl_request(int fd, enum proto_type type, const char *body)
+{
+	char	 frame[PROTO_FRAME_MAX], e[256];
+	size_t	 len;
+
+	if ((len = proto_encode(frame, type, body, strlen(body))) == 0)
+		errx(CTL_USAGE, "request too long");
+	if (conn_exchange(fd, frame, len, ctl_timeout_ms, ctl_reply,
+	    sizeof(ctl_reply), e, sizeof(e)) == -1)
+		errx(CTL_CONN, "%s: %s", proto_type_name(type), e);
+}
+
+/* The body of ctl_reply when it is of type name, else exit CTL_REFUSED. */
+static const char *
+ctl_body(const char *name)
+{
+	size_t	 n = strlen(name);
+
+	if (strncmp(ctl_reply, name, n) == 0 && ctl_reply[n] == ':')
+		return ctl_reply + n + 1;
+	if (strcmp(ctl_reply, "NotReadyResponse:") == 0)
+		errx(CTL_NOT_READY, "not ready: the draw has not been held");
+	errx(CTL_REFUSED, "reply '%s'", ctl_reply);
+}
+
+/* A positive agency number as typed, or a usage error. */
+static const char *
+ctl_agency(const char *s)
+{
+	if (s == NULL || strspn(s, "0123456789") != strlen(s) || *s == '\0')
+		usage();
+	return s;
+}
+
+static int
+cmd_echo(int argc, char **argv)
+{
+	const char	*text = argc > 1 ? argv[1] : "ping";
+	int		 fd = ctl_connect();
+
+	ctl_request(fd, PROTO_ECHO, text);
+	if (strcmp(ctl_body("Echo"), text) != 0)
+		errx(CTL_REFUSED, "echo came back as '%s'", ctl_reply);
+	puts(text);
+	return CTL_OK;
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	int	 fd;
+
+	(void)argc;
+	ctl_agency(argv[1]);
+	fd = ctl_connect();
+	ctl_request(fd, PROTO_AGENCY_STATUS, argv[1]);
+	puts(ctl_body("AgencyStatusResponse"));
+	return CTL_OK;
+}
+
+/* AgencyClose gets no reply: the status that follows shows it recorded. */
+static int
+cmd_close(int argc, char **argv)
+{
+	const char	*body, *semi;
+	char		 e[256];
+	int		 fd;
+
+	(void)argc;
+	ctl_agency(argv[1]);
+	fd = ctl_connect();
+	if (conn_send(fd, PROTO_AGENCY_CLOSE, argv[1], e, sizeof(e)) == -1)
+		errx(CTL_CONN, "AgencyClose: %s", e);
+	ctl_request(fd, PROTO_AGENCY_STATUS, argv[1]);
+	body = ctl_body("AgencyStatusResponse");
+	puts(body);
+	semi = strchr(body, ';');
+	return semi != NULL && strcmp(semi, ";1") == 0 ? CTL_OK : CTL_REFUSED;
+}
+
+/*
+ * Ask WinnersPage from 0 until total documents came, printing each.  A
+ * page that adds nothing before total, or a total that changes, is an
+ * unexpected reply.
+ */
+static int
+cmd_winners(int argc, char **argv)
+{
+	char		 body[64], *p, *end, *doc;
+	uint64_t	 start = 0, total = 0, t;
+	int		 fd;
+
+	(void)argc;
+	ctl_agency(argv[1]);
+	fd = ctl_connect();
+	do {
+		snprintf(body, sizeof(body), "%s:%" PRIu64, argv[1], start);
+		ctl_request(fd, PROTO_WINNERS_PAGE, body);
+		p = (char *)ctl_body("WinnersPageResponse");
+		errno = 0;
+		t = strtoull(p, &end, 10);
+		if (errno != 0 || end == p || (*end != '\0' && *end != ';') ||
+		    (start > 0 && t != total))
+			errx(CTL_REFUSED, "bad page '%s'", ctl_reply);
+		total = t;
+		p = *end == ';' ? end + 1 : NULL;
+		if (p == NULL && start < total)
+			errx(CTL_REFUSED, "empty page at %" PRIu64, start);
+		while ((doc = strsep(&p, ";")) != NULL) {
+			puts(doc);
+			start++;
+		}
+	} while (start < total);
+	return start == total ? CTL_OK : CTL_REFUSED;
+}
+
+/* Frame and write one payload; a write error is left to the read. */
+static void
+ctl_send(int fd, const char *payload)
+{
+	char	 frame[PROTO_FRAME_MAX];
+	size_t	 len;
+
+	if ((len = ctl_frame(frame, payload)) == 0)
+		errx(CTL_USAGE, "payload empty or over %d bytes",
+		    PROTO_PAYLOAD_MAX);
+	(void)proto_write_frame(fd, frame, len);
+}
+
+static void
+ctl_sleep_ms(int ms)
+{
+	struct timespec	 ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* send: each payload then its reply; stops at the first missing one. */
+static int
+cmd_send(int argc, char **argv)
+{
+	int	 fd = ctl_connect(), i, rc = CTL_OK;
+
+	for (i = 1; i < argc && rc == CTL_OK; i++) {
+		if (i > 1)
+			ctl_sleep_ms(ctl_wait_ms);
+		ctl_send(fd, argv[i]);
+		rc = ctl_print(ctl_read(fd));
+		fflush(stdout);
+	}
+	return rc;
+}
+
+/* pipe N: every payload first, then the first N replies. */
+static int
+cmd_pipe(int argc, char **argv)
+{
+	int	 fd, i, n, rc = CTL_OK;
+
+	if (argc < 2)
+		usage();
+	n = ctl_count(argv[1], argc - 2);
+	fd = ctl_connect();
+	for (i = 2; i < argc; i++)
+		ctl_send(fd, argv[i]);
+	for (i = 0; i < n && rc == CTL_OK; i++)
+		rc = ctl_print(ctl_read(fd));
+	return rc;
+}
+
+static int
+cmd_post(int argc, char **argv)
+{
+	int	 fd = ctl_connect(), i;
+
+	for (i = 1; i < argc; i++)
+		ctl_send(fd, argv[i]);
+	return CTL_OK;
+}
+
+/* Decode \xHH, \\ and \n in s, in place; the byte count, or usage. */
+static size_t
+ctl_unescape(char *s)
+{
+	char	*in = s, *out = s, hex[3] = "";
+
+	while (*in != '\0') {
+		if (*in != '\\') {
+			*out++ = *in++;
+			continue;
+		}
+		if (in[1] == '\\' || in[1] == 'n') {
+			*out++ = in[1] == 'n' ? '\n' : '\\';
+			in += 2;
+			continue;
+		}
+		if (in[1] != 'x' || strspn(in + 2, "0123456789abcdefABCDEF") < 2)
+			usage();
+		memcpy(hex, in + 2, 2);
+		*out++ = (char)strtol(hex, NULL, 16);
+		in += 4;
+	}
+	return (size_t)(out - s);
+}
+
+static int
+cmd_raw(int argc, char **argv)
+{
+	size_t	 len;
+	int	 fd;
+
+	if (argc != 2)
+		usage();
+	len = ctl_unescape(argv[1]);
+	fd = ctl_connect();
+	(void)proto_write_frame(fd, argv[1], len);
+	return ctl_no_reply ? CTL_OK : ctl_print(ctl_read(fd));
+}
+
+/* hold: COUNT idle connections for SECONDS (0: just check one opens). */
+static int
+cmd_hold(int argc, char **argv)
+{
+	int	 ms, i, count = 1;
+
+	if (argc < 2 || argc > 3)
+		usage();
+	ms = ctl_ms(argv[1]);
+	if (argc == 3 && (count = ctl_count(argv[2], 1000)) < 1)
+		usage();
+	for (i = 0; i < count; i++)
+		(void)ctl_connect();
+	ctl_sleep_ms(ms);
+	return CTL_OK;
+}
+
+/* trickle: one frame a byte at a time, then its reply. */
+static int
+cmd_trickle(int argc, char **argv)
+{
+	char	 frame[PROTO_FRAME_MAX];
+	size_t	 len, i;
+	int	 fd, ms;
+
+	if (argc != 3)
+		usage();
+	ms = ctl_ms(argv[1]);
+	if ((len = ctl_frame(frame, argv[2])) == 0)
+		usage();
+	fd = ctl_connect();
+	for (i = 0; i < len; i++) {
+		if (i > 0)
+			ctl_sleep_ms(ms);
+		if (proto_write_frame(fd, frame + i, 1) == -1)
+			return ctl_print(-1);
+	}
+	return ctl_print(ctl_read(fd));
+}
+
+/*
+ * flood: the frame over and over, never reading a reply, until SECONDS
+ * are over.  Each write may block until then (a peer that stopped
+ * reading), and no frame is resent after a short write: the first failed
+ * write ends it.
+ */
+static int
+cmd_flood(int argc, char **argv)
+{
+	char		 frame[PROTO_FRAME_MAX];
+	struct timeval	 tv;
+	size_t		 len;
+	long long	 end, left;
+	int		 fd;
+
+	if (argc != 3)
+		usage();
+	end = io_now_ms() + ctl_ms(argv[1]);
+	if ((len = ctl_frame(frame, argv[2])) == 0)
+		usage();
+	fd = ctl_connect();
+	while ((left = end - io_now_ms()) > 0) {
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+		    sizeof(tv)) == -1)
+			err(CTL_CONN, "setsockopt");
+		if (proto_write_frame(fd, frame, len) == -1)
+			return errno == EAGAIN ? CTL_OK : CTL_CONN;
+	}
+	return CTL_OK;
+}
+
+static const struct {
+	const char	*name;
+	int		 min_args;	/* argument count, the command's included */
+	int		(*run)(int, char **);
+} ctl_cmds[] = {
+	{ "echo",	1, cmd_echo },
+	{ "status",	2, cmd_status },
+	{ "close",	2, cmd_close },
+	{ "winners",	2, cmd_winners },
+	{ "send",	2, cmd_send },
+	{ "pipe",	3, cmd_pipe },
+	{ "post",	2, cmd_post },
+	{ "raw",	2, cmd_raw },
+	{ "hold",	2, cmd_hold },
+	{ "trickle",	3, cmd_trickle },
+	{ "flood",	3, cmd_flood },
+};
+
+int
+main(int argc, char **argv)
+{
+	const char	*env;
+	size_t		 i;
+	int		 ch;
+
+	if ((env = getenv("LOTTERY_ADDRESS")) != NULL && *env != '\0')
+		ctl_address = env;
+	while ((ch = getopt(argc, argv, "+a:b:nt:w:")) != -1) {
+		switch (ch) {
+		case 'a': ctl_address = optarg; break;
+		case 'b': ctl_source = optarg; break;
+		case 'n': ctl_no_reply = 1; break;
+		case 't': ctl_timeout_ms = ctl_ms(optarg); break;
+		case 'w': ctl_wait_ms = ctl_ms(optarg); break;
+		default: usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || ctl_timeout_ms <= 0)
+		usage();
+	/* A peer that hangs up makes a write fail, not kill the tool. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		err(CTL_USAGE, "signal");
+	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
+		if (strcmp(argv[0], ctl_cmds[i].name) != 0)
+			continue;
+		if (argc < ctl_cmds[i].min_args)
+			usage();
+		return ctl_cmds[i].run(argc, argv);
+	}
+	usage();
+}
