@@ -20,7 +20,7 @@ agencies_meta frozen_lock fs_cluster fs_eio fs_write_eio fs_estale
 fs_enotconn fs_enospc_only_truncates tail_not_cut fd_limit fd_exhaustion
 echo_hold peer_cap close_no_reply winners_pages stop_frozen_peer
 rotation retry_max bad_reply refused_status many_winners nul_row
-close_race dup_sync"
+close_race dup_sync ctl"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -246,21 +246,8 @@ t_idle() {
 	local p
 	gen 3 6000
 	replicas 1 3 CONN_TIMEOUT=2s
-	(
-		exec 7<>"/dev/tcp/127.0.0.1/${PORT[1]}"
-		sleep 30
-	) 2>/dev/null &
-	PIDS+=($!)
-	(
-		exec 7<>"/dev/tcp/127.0.0.1/${PORT[1]}"
-		frame "Echo:a slow trickle of bytes" >"$TD/trickle"
-		while IFS= read -r -n 1 -d '' c; do
-			printf '%s' "$c" >&7 || exit
-			sleep 1
-		done <"$TD/trickle"
-		sleep 30
-	) 2>/dev/null &
-	PIDS+=($!)
+	hold "${PORT[1]}" 30
+	ctl_bg -a "127.0.0.1:${PORT[1]}" trickle 1 "Echo:a slow trickle of bytes"
 	sleep 0.5
 	for p in 1 2 3; do
 		start_client $p "${PORT[1]}" "$TD/data"
@@ -277,7 +264,7 @@ t_idle() {
 # g helper: send one bad request; want StoreResponse:1 (connection still
 # open) or a closed connection, a "result: fail" line, and a live replica.
 bad_request() {
-	local what=$1 kind=$2 data=$3 port=${PORT[1]} before r n fd
+	local what=$1 kind=$2 data=$3 port=${PORT[1]} before r n
 	before=$(grep -c 'result: fail' "$TD/srv1.log")
 	case $kind in
 	frame)
@@ -291,12 +278,7 @@ bad_request() {
 		    bad "$what: reply '$r'"
 		;;
 	cut)
-		(
-			trap '' PIPE
-			exec {fd}<>"/dev/tcp/127.0.0.1/$port"
-			# shellcheck disable=SC2059
-			printf "$data" >&$fd
-		) 2>/dev/null
+		ctl -a "127.0.0.1:$port" -n raw "$data"
 		;;
 	esac
 	for ((n = 0; n < 20; n++)); do
@@ -535,13 +517,8 @@ t_single_bet() {
 t_conn_cap() {
 	local r
 	replicas 1 5 MAX_CONNECTIONS=2
-	(
-		exec 7<>"/dev/tcp/127.0.0.1/${PORT[1]}"
-		exec 8<>"/dev/tcp/127.0.0.1/${PORT[1]}"
-		sleep 30
-	) 2>/dev/null &
+	hold "${PORT[1]}" 30 2
 	local holder=$!
-	PIDS+=($holder)
 	sleep 0.5
 	r=$(req "${PORT[1]}" Echo:third)
 	[ "$r" = "<closed>" ] || bad "third connection got '$r', want it closed"
@@ -1012,14 +989,8 @@ fd_phase() {
 	    { bad "$what: prlimit failed"; return; }
 	t0=$(cpu_ticks "$pid")
 	l0=$(lines "$TD/srv1.log")
-	(
-		for ((i = 0; i < 40; i++)); do
-			exec {fd}<>"/dev/tcp/127.0.0.1/$port"
-		done
-		sleep 30
-	) 2>/dev/null &
+	hold "$port" 30 40
 	holder=$!
-	PIDS+=($holder)
 	sleep 3
 	t1=$(cpu_ticks "$pid")
 	l1=$(lines "$TD/srv1.log")
@@ -1070,16 +1041,8 @@ t_echo_hold() {
 	gen 1 2000
 	replicas 1 1 MAX_CONNECTIONS=4 CONN_TIMEOUT=2s
 	for ((i = 0; i < 4; i++)); do
-		(
-			trap '' PIPE
-			exec 7<>"/dev/tcp/127.0.0.1/${PORT[1]}"
-			for ((k = 0; k < 80; k++)); do
-				frame "Echo:$k" >&7 || exit
-				read_frame 7 >/dev/null || exit
-				sleep 0.5
-			done
-		) 2>/dev/null &
-		PIDS+=($!)
+		ctl_bg -a "127.0.0.1:${PORT[1]}" -w 0.5 send $(printf 'Echo:%d ' \
+		    $(seq 80))
 	done
 	sleep 0.5
 	r=$(req "${PORT[1]}" Echo:fifth)
@@ -1099,13 +1062,8 @@ t_echo_hold() {
 t_peer_cap() {
 	local r holder
 	replicas 1 5 MAX_CONNECTIONS_PER_PEER=2 LOGGING_LEVEL=DEBUG
-	(
-		exec 7<>"/dev/tcp/127.0.0.1/${PORT[1]}"
-		exec 8<>"/dev/tcp/127.0.0.1/${PORT[1]}"
-		sleep 30
-	) 2>/dev/null &
+	hold "${PORT[1]}" 30 2
 	holder=$!
-	PIDS+=($holder)
 	sleep 0.5
 	r=$(req "${PORT[1]}" Echo:third)
 	[ "$r" = "<closed>" ] || bad "third connection from 127.0.0.1 got '$r'"
@@ -1194,17 +1152,8 @@ t_stop_frozen_peer() {
 	local pid n rc
 	replicas 1 5 CONN_TIMEOUT=30s
 	pid=${SPID[srv1]}
-	frame "Echo:$(printf 'x%.0s' $(seq 8000))" >"$TD/one"
-	for ((n = 0; n < 100; n++)); do cat "$TD/one"; done >"$TD/flood"
-	(
-		trap '' PIPE
-		exec 7<>"/dev/tcp/127.0.0.1/${PORT[1]}"
-		for ((n = 0; n < 100; n++)); do
-			cat "$TD/flood" >&7 || break
-		done
-		sleep 30
-	) 2>/dev/null &
-	PIDS+=($!)
+	ctl_bg -a "127.0.0.1:${PORT[1]}" flood 30 \
+	    "Echo:$(printf 'x%.0s' $(seq 8000))"
 	# Replies pile up unsent: the replica is blocked in send().
 	for ((n = 0; n < 100; n++)); do
 		[ "$(send_queue "${PORT[1]}")" -gt 1000000 ] && break
@@ -1234,7 +1183,7 @@ start_badpeer() {
 	"$PEER" $r -- "$ip" "$port" "$@" >>"$TD/badpeer.log" 2>&1 &
 	PIDS+=($!)
 	for ((i = 0; i < 50; i++)); do
-		(exec 9<>"/dev/tcp/$ip/$port") 2>/dev/null && return 0
+		ctl -a "$ip:$port" hold 0 && return 0
 		sleep 0.1
 	done
 	bad "badpeer did not listen on $ip:$port"
@@ -1529,6 +1478,45 @@ t_dup_sync() {
 	rc=$?
 	[ $rc -ne 0 ] && [ $rc -ne 124 ] ||
 	    bad "replica 2 status $rc after its sync failed, want an exit != 0"
+}
+
+# lotteryctl: its exit statuses, and winners agreeing with expected.txt.
+t_ctl() {
+	local c a want got closed
+	c=$(tool lotteryctl) || { bad "no lotteryctl"; return; }
+	ctl_rc() {
+		local want=$1 rc
+		shift
+		"$c" -a "127.0.0.1:${PORT[1]}" "$@" >/dev/null 2>&1
+		rc=$?
+		[ $rc -eq "$want" ] || bad "lotteryctl $*: exit $rc, want $want"
+	}
+	gen 2 3000
+	replicas 1 2
+	ctl_rc 0 echo health
+	ctl_rc 0 -b 127.0.0.2 echo other
+	ctl_rc 1 status 9
+	ctl_rc 4 winners 1
+	ctl_rc 2 frobnicate
+	ctl_rc 2 -t soon echo
+	ctl_rc 2 status x
+	closed=$(free_port)
+	"$c" -a "127.0.0.1:$closed" echo >/dev/null 2>&1
+	[ $? -eq 3 ] || bad "echo to closed port $closed: exit not 3"
+	for a in 1 2; do
+		start_client $a "${PORT[1]}" "$TD/data"
+	done
+	wait_clients 60 1 2
+	for a in 1 2; do
+		want=$(expected $a 4)
+		[ "$want" = - ] && want=
+		got=$("$c" -a "127.0.0.1:${PORT[1]}" winners $a | paste -sd';')
+		[ "$got" = "$want" ] || bad "winners $a: '$got', want '$want'"
+		got=$("$c" -a "127.0.0.1:${PORT[1]}" status $a)
+		[ "$got" = "$(expected $a 2);1" ] || bad "status $a: '$got'"
+	done
+	ctl_rc 0 close 2
+	ctl_rc 1 close 9
 }
 
 echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"

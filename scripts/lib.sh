@@ -1,9 +1,9 @@
 # lib.sh: shell helpers shared by host_test.sh and bench.sh.  Starting the
 # real server and client on loopback with throw-away configs, waiting for
-# them with a deadline, speaking the wire protocol from bash (/dev/tcp), and
+# them with a deadline, speaking the wire protocol through lotteryctl, and
 # killing every process a test started when it ends, however it ends.
-# Source it with BIN set; it needs bash and coreutils, plus perl-base for
-# req_from and util-linux's prlimit in the tests that lower a limit.
+# Source it with BIN set; it needs bash and coreutils, plus util-linux's
+# prlimit in the tests that lower a limit.
 
 BIN=$(cd "${BIN:-build/bin}" 2>/dev/null && pwd) || {
 	echo "lib.sh: no binary directory ${BIN:-build/bin}" >&2
@@ -71,13 +71,21 @@ faultfs_arm() {
 	printf '%s\n' "$@" >"$ctl.new" && mv -f "$ctl.new" "$ctl"
 }
 
-# free_port: print a loopback TCP port nobody listens on.
+# port_used PORT: 0 when some TCP socket of this host has PORT as its own
+# or its peer's port, in any state.
+port_used() {
+	local hex
+	hex=$(printf %04X "$1")
+	grep -qs ":$hex " /proc/net/tcp /proc/net/tcp6
+}
+
+# free_port: print a loopback TCP port no socket uses.
 free_port() {
 	local i
 	for ((i = 0; i < 200; i++)); do
 		LIB_PORT=$((LIB_PORT + 1))
 		[ $LIB_PORT -gt 60000 ] && LIB_PORT=20000
-		if ! (exec 9<>"/dev/tcp/127.0.0.1/$LIB_PORT") 2>/dev/null; then
+		if ! port_used $LIB_PORT; then
 			echo $LIB_PORT
 			return 0
 		fi
@@ -190,97 +198,41 @@ lines() {
 	if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi
 }
 
-# ---- the wire protocol from bash ----
+# ---- the wire protocol, through scripts/lotteryctl.c ----
 
-# frame PAYLOAD: write the 2-byte big-endian length and the payload.
-frame() {
-	local n
-	n=$(printf '%s' "$1" | wc -c)
-	printf "\\x$(printf %02x $((n >> 8)))\\x$(printf %02x $((n & 255)))"
-	printf '%s' "$1"
-}
-
-# read_frame FD: print the payload of one frame read from FD; 1 on EOF,
-# error or a 5-second timeout.  head -c never reads past what it needs.
-read_frame() {
-	local hdr n
-	hdr=$(timeout 5 head -c 2 <&"$1" | od -An -tu1)
-	set -- "$1" $hdr
-	[ $# -eq 3 ] || return 1
-	n=$(($2 * 256 + $3))
-	[ $n -eq 0 ] && return 0
-	timeout 5 head -c "$n" <&"$1"
-}
-
-# req_fd FD PAYLOAD...: send each payload on FD, print each reply on its
-# own line, "<closed>" when the server hung up instead.
-req_fd() {
-	local fd=$1 p
-	shift
-	for p in "$@"; do
-		frame "$p" >&"$fd" 2>/dev/null
-		if ! read_frame "$fd"; then
-			echo "<closed>"
-			break
-		fi
-		echo
-	done
+# ctl ARG...: lotteryctl (from $BIN, else build/bin) with its messages
+# dropped: the helpers below print replies and "<closed>", as the tests
+# expect, and return its exit status.
+ctl() {
+	local t
+	t=$(tool lotteryctl) || { echo "lib.sh: no lotteryctl" >&2; return 2; }
+	"$t" "$@" 2>/dev/null
 }
 
 # req PORT PAYLOAD...: send each payload on one connection to REQ_HOST
 # (default 127.0.0.1), print each reply on its own line, "<closed>" when
-# the server hung up instead.  The
-# helpers run in a subshell ignoring SIGPIPE, so a peer that hangs up makes
-# a write fail instead of killing the test; the programs under test never
-# inherit that.
-req() (
-	local port=$1 fd
-	trap '' PIPE
+# the server hung up instead.
+req() {
+	local port=$1
 	shift
-	{ exec {fd}<>"/dev/tcp/${REQ_HOST:-127.0.0.1}/$port"; } 2>/dev/null ||
-	    return 1
-	req_fd $fd "$@"
-	exec {fd}<&-
-)
+	ctl -a "${REQ_HOST:-127.0.0.1}:$port" send "$@"
+}
 
 # req_from SRC PORT PAYLOAD...: req from source address SRC (another
-# loopback address, 127.0.0.2...).  bash cannot choose the source of a
-# /dev/tcp connection, so perl (perl-base) connects and hands the socket
-# to bash as LIB_FD.
-req_from() (
+# loopback address, 127.0.0.2...).
+req_from() {
 	local src=$1 port=$2
 	shift 2
-	trap '' PIPE
-	export -f req_fd frame read_frame
-	perl -MSocket -e '
-		my ($src, $port) = (shift, shift);
-		$^F = 1023;	# the socket stays open across exec
-		socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!\n";
-		bind($s, pack_sockaddr_in(0, inet_aton($src)))
-		    or die "bind $src: $!\n";
-		connect($s, pack_sockaddr_in($port, inet_aton("127.0.0.1")))
-		    or die "connect: $!\n";
-		$ENV{LIB_FD} = fileno($s);
-		exec @ARGV or die "exec: $!\n";
-	' "$src" "$port" bash -c 'req_fd "$LIB_FD" "$@"' req_from "$@"
-)
+	ctl -b "$src" -a "127.0.0.1:$port" send "$@"
+}
 
 # req_pipe PORT N PAYLOAD...: send every payload on one connection before
 # reading anything, then print the first N replies, one a line.
-req_pipe() (
-	local port=$1 n=$2 p fd i
-	trap '' PIPE
-	shift 2
-	{ exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
-	for p in "$@"; do
-		frame "$p" >&$fd 2>/dev/null
-	done
-	for ((i = 0; i < n; i++)); do
-		read_frame $fd || { echo "<closed>"; break; }
-		echo
-	done
-	exec {fd}<&-
-)
+req_pipe() {
+	local port=$1
+	shift
+	ctl -a "127.0.0.1:$port" pipe "$@"
+}
 
 # send_queue PORT: bytes queued unsent (tx_queue) on the established
 # sockets whose local port is PORT, the largest of them; 0 when none.
@@ -301,29 +253,32 @@ cpu_ticks() {
 }
 
 # send_only PORT PAYLOAD...: send the frames and hang up without reading.
-send_only() (
-	local port=$1 p fd
-	trap '' PIPE
+send_only() {
+	local port=$1
 	shift
-	{ exec {fd}<>"/dev/tcp/${REQ_HOST:-127.0.0.1}/$port"; } 2>/dev/null || return 1
-	for p in "$@"; do
-		frame "$p" >&$fd 2>/dev/null
-	done
-	exec {fd}<&-
-)
+	ctl -a "${REQ_HOST:-127.0.0.1}:$port" post "$@"
+}
 
-# raw_req PORT FORMAT: send printf FORMAT bytes as they are, then print the
-# reply payload or "<closed>".
-raw_req() (
-	local fd
-	trap '' PIPE
-	{ exec {fd}<>"/dev/tcp/${REQ_HOST:-127.0.0.1}/$1"; } 2>/dev/null || return 1
-	# shellcheck disable=SC2059
-	printf "$2" >&$fd 2>/dev/null
-	read_frame $fd || echo -n "<closed>"
-	echo
-	exec {fd}<&-
-)
+# raw_req PORT BYTES: send BYTES (\xHH, \\ and \n escapes) as they are,
+# then print the reply payload or "<closed>".
+raw_req() {
+	ctl -a "${REQ_HOST:-127.0.0.1}:$1" raw "$2"
+}
+
+# ctl_bg ARG...: lotteryctl in the background, its output dropped; $! is
+# the tool itself (so a kill reaches it), also added to PIDS.
+ctl_bg() {
+	local t
+	t=$(tool lotteryctl) || { echo "lib.sh: no lotteryctl" >&2; return 2; }
+	"$t" "$@" >/dev/null 2>&1 &
+	PIDS+=($!)
+}
+
+# hold PORT SECONDS [COUNT]: COUNT idle connections (default 1) to
+# 127.0.0.1:PORT for SECONDS, in the background (ctl_bg).
+hold() {
+	ctl_bg -a "127.0.0.1:$1" hold "$2" "${3:-1}"
+}
 
 # csv_check FILE: every line ends in CRLF and has 6 fields (the data the
 # tests generate has no quoted fields).  Prints the first bad line number.
