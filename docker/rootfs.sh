@@ -1,58 +1,63 @@
 #!/bin/sh
-# Stages the root file system of one image: the program, every shared
-# object the dynamic loader needs for it (as ldd reports them, plus the
-# loader itself), a static busybox with the few applets the health check
-# and the test scripts use, and the handful of files in /etc that glibc
-# reads.  The images are built FROM scratch, so this directory is all
-# they hold.
+# Stages the root file system of one image: the programs, every shared
+# object the dynamic loader needs for them (as ldd reports them, plus the
+# loader itself), a static busybox with the applets named in APPLETS when
+# there are any, and the handful of files in /etc that glibc reads.  The
+# images are built FROM scratch, so this directory is all they hold.
 #
-# usage: docker/rootfs.sh BINARY DESTDIR
-# The program lands at /NAME, NAME being the binary's base name.
+# usage: [APPLETS="sh wc ..."] docker/rootfs.sh DESTDIR BINARY...
+# Each program lands at /NAME, NAME being the binary's base name.
 set -eu
 
 BUSYBOX=${BUSYBOX:-/bin/busybox}
-APPLETS="sh ash cat cp echo env grep head hexdump id kill ls mkdir mv nc
-	nslookup od printf ps rm sed sleep tail test timeout touch tr true
-	false wc"
+APPLETS=${APPLETS:-}
 
 usage() {
-	echo "usage: $0 BINARY DESTDIR" >&2
+	echo "usage: $0 DESTDIR BINARY..." >&2
 	exit 2
 }
 
-[ $# -eq 2 ] || usage
-bin=$1
-dest=$2
-[ -f "$bin" ] && [ -x "$bin" ] || { echo "$0: $bin: not an executable" >&2; exit 1; }
-[ -x "$BUSYBOX" ] || { echo "$0: $BUSYBOX missing (apt-get install busybox-static)" >&2; exit 1; }
-# A dynamic busybox would need its own libraries; refuse it early.
-if ldd "$BUSYBOX" >/dev/null 2>&1; then
-	echo "$0: $BUSYBOX is not static (install busybox-static)" >&2
-	exit 1
-fi
-
-rm -rf "$dest"
-mkdir -p "$dest/bin" "$dest/etc" "$dest/tmp" "$dest/data" "$dest/shared-volume"
-chmod 1777 "$dest/tmp"
-
-cp "$BUSYBOX" "$dest/bin/busybox"
-for a in $APPLETS; do
-	ln -s busybox "$dest/bin/$a"
+[ $# -ge 2 ] || usage
+dest=$1
+shift
+for bin in "$@"; do
+	[ -f "$bin" ] && [ -x "$bin" ] ||
+	    { echo "$0: $bin: not an executable" >&2; exit 1; }
 done
 
-name=$(basename "$bin")
-cp "$bin" "$dest/$name"
-strip --strip-unneeded "$dest/$name" 2>/dev/null || true
+rm -rf "$dest"
+mkdir -p "$dest/etc" "$dest/tmp" "$dest/data" "$dest/shared-volume"
+chmod 1777 "$dest/tmp"
+
+if [ -n "$APPLETS" ]; then
+	[ -x "$BUSYBOX" ] ||
+	    { echo "$0: $BUSYBOX missing (apt-get install busybox-static)" >&2; exit 1; }
+	# A dynamic busybox would need its own libraries; refuse it early.
+	if ldd "$BUSYBOX" >/dev/null 2>&1; then
+		echo "$0: $BUSYBOX is not static (install busybox-static)" >&2
+		exit 1
+	fi
+	mkdir -p "$dest/bin"
+	cp "$BUSYBOX" "$dest/bin/busybox"
+	for a in $APPLETS; do
+		ln -s busybox "$dest/bin/$a"
+	done
+fi
 
 # ldd prints "name => /path (addr)" for libraries and "/path (addr)" for
 # the loader; both are copied to the same path inside the image, following
 # symlinks so the file itself is copied.
-libs=$(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
-	$1 ~ /^\// { print $1 }')
-[ -n "$libs" ] || { echo "$0: $bin: ldd found no libraries" >&2; exit 1; }
-for lib in $libs; do
-	mkdir -p "$dest$(dirname "$lib")"
-	cp -L "$lib" "$dest$lib"
+for bin in "$@"; do
+	name=$(basename "$bin")
+	cp "$bin" "$dest/$name"
+	strip --strip-unneeded "$dest/$name" 2>/dev/null || true
+	libs=$(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
+		$1 ~ /^\// { print $1 }')
+	[ -n "$libs" ] || { echo "$0: $bin: ldd found no libraries" >&2; exit 1; }
+	for lib in $libs; do
+		mkdir -p "$dest$(dirname "$lib")"
+		cp -L "$lib" "$dest$lib"
+	done
 done
 
 # glibc 2.34 and later carries the files and dns NSS modules inside

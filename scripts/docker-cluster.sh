@@ -8,14 +8,17 @@
 set -eu
 . "$(dirname "$0")/docker-lib.sh"
 
-# Stages the root file system of one program under build/docker/ and
-# builds its image from it.
+# Stages the root file system of one program, with lotteryctl beside it
+# and the busybox applets given, under build/docker/ and builds its image
+# from it.
 build_image() {
 	prog=$1
 	tag=$2
 	ctx=${OUT:-build}/docker/$prog
-	[ -x "$BIN_DIR/$prog" ] || dl_die "$BIN_DIR/$prog missing: run make build"
-	docker/rootfs.sh "$BIN_DIR/$prog" "$ctx"
+	for b in "$prog" lotteryctl; do
+		[ -x "$BIN_DIR/$b" ] || dl_die "$BIN_DIR/$b missing: run make build"
+	done
+	APPLETS=$3 docker/rootfs.sh "$ctx" "$BIN_DIR/$prog" "$BIN_DIR/lotteryctl"
 	# The CLI's notice that the legacy builder is deprecated is noise
 	# here: the build's messages are shown only when it fails.
 	if ! docker build -q -f "docker/Dockerfile.$prog" -t "$tag" "$ctx" \
@@ -39,8 +42,11 @@ cmd=${1-}
 case $cmd in
 image)
 	dl_load_env
-	build_image server "$SERVER_IMAGE"
-	build_image client "$CLIENT_IMAGE"
+	# The server image keeps a shell and the applets an operator runs
+	# with docker exec (wc -l /shared-volume/bets.csv) or that clear the
+	# shared state (dl_clean_state); the client image needs none.
+	build_image server "$SERVER_IMAGE" "sh cat ls rm wc"
+	build_image client "$CLIENT_IMAGE" ""
 	;;
 up)
 	dl_create_env

@@ -65,10 +65,6 @@ esac
 user="$(id -u):$(id -g)"
 net=lottery_net
 
-# The health check sends one Echo frame (2-byte length 11, then
-# "Echo:health") and waits for the echo.  Single quotes inside a YAML
-# single-quoted scalar are doubled.
-health="printf ''\\000\\013Echo:health'' | timeout 3 nc 127.0.0.1 $SERVER_PORT | grep -q Echo:health"
 
 emit() {
 	cat <<YAML
@@ -97,7 +93,8 @@ services:
         aliases:
           - $SERVER_NAME
     healthcheck:
-      test: ['CMD-SHELL', '$health']
+      # lotteryctl exits 0 only when the Echo comes back whole.
+      test: ["CMD", "/lotteryctl", "-t", "3", "-a", "127.0.0.1:$SERVER_PORT", "echo", "health"]
       interval: 2s
       timeout: 5s
       retries: 15
