@@ -289,15 +289,31 @@ cmd_close(int argc, char **argv)
 	return semi != NULL && strcmp(semi, ";1") == 0 ? CTL_OK : CTL_REFUSED;
 }
 
+/* Print each document of a ';'-separated list; how many there were. */
+static uint64_t
+ctl_docs(char *p)
+{
+	uint64_t	 n = 0;
+	char		*doc;
+
+	while ((doc = strsep(&p, ";")) != NULL) {
+		puts(doc);
+		n++;
+	}
+	return n;
+}
+
 /*
  * Ask WinnersPage from 0 until total documents came, printing each.  A
  * page that adds nothing before total, or a total that changes, is an
- * unexpected reply.
+ * unexpected reply.  A replica that refuses the first page may speak only
+ * the base protocol: the one WinnersRequest is asked instead, as the
+ * client does.
  */
 static int
 cmd_winners(int argc, char **argv)
 {
-	char		 body[64], *p, *end, *doc;
+	char		 body[64], *p, *end;
 	uint64_t	 start = 0, total = 0, t;
 	int		 fd;
 
@@ -307,6 +323,13 @@ cmd_winners(int argc, char **argv)
 	do {
 		snprintf(body, sizeof(body), "%s:%" PRIu64, argv[1], start);
 		ctl_request(fd, PROTO_WINNERS_PAGE, body);
+		if (start == 0 && strcmp(ctl_reply, "StoreResponse:1") == 0) {
+			ctl_request(fd, PROTO_WINNERS_REQUEST, argv[1]);
+			p = (char *)ctl_body("WinnersResponse");
+			if (*p != '\0')
+				ctl_docs(p);
+			return CTL_OK;
+		}
 		p = (char *)ctl_body("WinnersPageResponse");
 		errno = 0;
 		t = strtoull(p, &end, 10);
@@ -317,10 +340,7 @@ cmd_winners(int argc, char **argv)
 		p = *end == ';' ? end + 1 : NULL;
 		if (p == NULL && start < total)
 			errx(CTL_REFUSED, "empty page at %" PRIu64, start);
-		while ((doc = strsep(&p, ";")) != NULL) {
-			puts(doc);
-			start++;
-		}
+		start += ctl_docs(p);
 	} while (start < total);
 	return start == total ? CTL_OK : CTL_REFUSED;
 }
