@@ -310,8 +310,9 @@ session_base_type(enum proto_type t)
 /*
  * Serve one frame.  -1 drops the connection, as does any request outside
  * the base protocol when PROTOCOL=base (no reply: such a client speaks
- * another protocol, and a reply could be taken for an answer).  A request refused here is
- * answered StoreResponse:1, except AgencyClose, which never has a reply.
+ * another protocol, and a reply could be taken for an answer).  A request
+ * refused here is answered StoreResponse:1, except AgencyClose, which
+ * never has a reply.
  */
 static int
 session_handle(struct session *s, size_t len)
