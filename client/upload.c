@@ -5,7 +5,10 @@
  * address of the server's name), asks AgencyStatus, rereads the file from
  * the top and skips the rows already stored.  Re-sent batches are
  * harmless; the server skips what it has.  Every failure that makes no
- * progress is counted, and retry_max of them in a row end the run.
+ * progress is counted, and retry_max of them in a row end the run.  A
+ * server with only the base protocol gets StoreBatch frames instead,
+ * resumed from the bets acknowledged in this run (at-least-once: a batch
+ * whose reply was lost goes again), then AgencyClose and WinnersRequest.
  */
 #include <sys/socket.h>
 
