@@ -50,6 +50,8 @@ config_table(struct client_conf *c)
 		    &c->level, 0, 0 },
 		{ "data.dir", "CLI_DATA_DIR", CFG_STR, 0, 0, "./data",
 		    c->data_dir, sizeof(c->data_dir), 0 },
+		{ "protocol", "CLI_PROTOCOL", CFG_STR, 0, 0, "auto",
+		    c->protocol_name, sizeof(c->protocol_name), 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0 }
 	};
 
@@ -144,6 +146,21 @@ walk_event(struct walk *w, struct cfg_key *tab, const yaml_event_t *ev,
 	}
 }
 
+/* The protocol setting from its name.  0, or -1 for an unknown one. */
+static int
+config_protocol(struct client_conf *c)
+{
+	if (strcmp(c->protocol_name, "auto") == 0)
+		c->protocol = CONFIG_PROTO_AUTO;
+	else if (strcmp(c->protocol_name, "base") == 0)
+		c->protocol = CONFIG_PROTO_BASE;
+	else if (strcmp(c->protocol_name, "extended") == 0)
+		c->protocol = CONFIG_PROTO_EXTENDED;
+	else
+		return -1;
+	return 0;
+}
+
 int
 config_load(struct client_conf *c, const char *path, char *err,
     size_t errlen)
@@ -189,6 +206,11 @@ config_load(struct client_conf *c, const char *path, char *err,
 	}
 	if (cfg_env(c->keys, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s: %s", path, why);
+		goto fail;
+	}
+	if (config_protocol(c) == -1) {
+		snprintf(err, errlen, "%s: protocol: '%s', want auto, base or "
+		    "extended", path, c->protocol_name);
 		goto fail;
 	}
 	rc = 0;

@@ -13,8 +13,15 @@
 #include "cfg.h"
 #include "log.h"
 
-#define CONFIG_NKEYS	9	/* rows of the key table, terminator excluded */
+#define CONFIG_NKEYS	10	/* rows of the key table, terminator excluded */
 #define CONFIG_ADDR_MAX	256
+
+/* Which protocol the client speaks (docs/protocol.md). */
+enum config_protocol {
+	CONFIG_PROTO_AUTO,	/* extended, base if the server lacks it */
+	CONFIG_PROTO_BASE,	/* the original exercise's requests only */
+	CONFIG_PROTO_EXTENDED	/* extended, never falling back */
+};
 
 struct client_conf {
 	int		 id;
@@ -26,6 +33,8 @@ struct client_conf {
 	int		 timeout_ms;	/* socket send/receive timeout */
 	enum log_level	 level;
 	char		 data_dir[PATH_MAX];
+	char		 protocol_name[16];	/* as configured */
+	enum config_protocol protocol;
 	struct cfg_key	 keys[CONFIG_NKEYS + 1];
 };
 

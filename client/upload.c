@@ -5,21 +5,31 @@
  * address of the server's name), asks AgencyStatus, rereads the file from
  * the top and skips the rows already stored.  Re-sent batches are
  * harmless; the server skips what it has.  Every failure that makes no
- * progress is counted, and retry_max of them in a row end the run.
+ * progress is counted, and retry_max of them in a row end the run.  A
+ * server with only the base protocol gets StoreBatch frames instead,
+ * resumed from the bets acknowledged in this run (at-least-once: a batch
+ * whose reply was lost goes again), then AgencyClose and WinnersRequest.
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
+#include "io.h"
 #include "log.h"
 #include "reply.h"
 #include "upload.h"
 
 #define RESYNC_MAX	3	/* rejected batches tolerated per session */
+#define PROGRESS_MS	3000	/* least time between in_progress lines */
+#define ONESHOT_WAIT_MS	200	/* how long a base server's close may trail
+				   its first reply */
 
 /* How one step of the session ended. */
 enum step {
@@ -27,6 +37,7 @@ enum step {
 	STEP_RETRY,		/* failed (u->cause): reconnect and resume */
 	STEP_RESYNC,		/* batch rejected: ask status and resume */
 	STEP_WAIT,		/* the draw has not happened yet */
+	STEP_BASE,		/* the server lacks the extensions */
 	STEP_STOP,
 	STEP_FAIL
 };
@@ -40,6 +51,8 @@ upload_init(struct upload *u, const struct client_conf *conf,
 	u->file = file;
 	u->stop = stop;
 	u->fd = -1;
+	u->base = conf->protocol == CONFIG_PROTO_BASE;
+	u->oneshot = -1;
 	backoff_init(&u->bo, conf->retry_ms, conf->retry_max_ms);
 }
 
@@ -119,9 +132,15 @@ upload_connect(struct upload *u)
 		    u->conf->timeout_ms, err, sizeof(err));
 		if (u->fd != -1) {
 			conn_peer(&u->rot, peer, sizeof(peer));
-			log_info("connect", "success", "address: %s | peer: %s",
-			    addr, peer);
+			/* One connection a request would flood the log. */
+			if (u->oneshot == 1)
+				log_debug("connect", "success", "address: %s | "
+				    "peer: %s", addr, peer);
+			else
+				log_info("connect", "success", "address: %s | "
+				    "peer: %s", addr, peer);
 			u->legacy = 0;
+			u->served = 0;
 			return STEP_OK;
 		}
 		snprintf(u->cause, sizeof(u->cause), "connect: %s", err);
@@ -158,6 +177,125 @@ upload_refused(const struct upload *u)
 	return body != NULL && strcmp(body, "1") == 0;
 }
 
+/*
+ * 1 when the peer has closed fd (a read would return 0 or fail), waiting
+ * up to wait_ms for it to show; 0 when it is still open.
+ */
+static int
+upload_peer_closed(int fd, int wait_ms)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	char		 c;
+	ssize_t		 n;
+
+	if (fd == -1)
+		return 1;
+	if (poll(&pfd, 1, wait_ms) <= 0)
+		return 0;
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR);
+}
+
+/*
+ * Base protocol, after a request went through: the first time, see
+ * whether the server closes the connection after each request (its close
+ * may trail the reply a little); when it does, drop the connection so
+ * the next request opens a new one.
+ */
+static void
+upload_base_done(struct upload *u)
+{
+	u->served++;
+	if (u->oneshot == -1)
+		u->oneshot = upload_peer_closed(u->fd, ONESHOT_WAIT_MS);
+	if (u->oneshot == 1)
+		upload_close(u);
+}
+
+/*
+ * Base protocol, after a request failed: one that came after another on
+ * the same connection shows a server that closes after each request.
+ */
+static void
+upload_base_lost(struct upload *u)
+{
+	if (u->base && u->served > 0)
+		u->oneshot = 1;
+}
+
+/* Base protocol: open a connection if the last one was dropped. */
+static enum step
+upload_base_conn(struct upload *u)
+{
+	return u->fd == -1 ? upload_connect(u) : STEP_OK;
+}
+
+/*
+ * The first AgencyStatus failed with s: in auto mode, find out whether
+ * the server speaks only the base protocol.  A server with the
+ * extensions answers Echo whatever its state (a lock timeout, a replica
+ * going down), while a base one closes on it or refuses it.  Returns
+ * STEP_BASE then (connection dropped), else s: an ordinary failure.
+ */
+static enum step
+upload_maybe_base(struct upload *u, enum step s)
+{
+	char	 err[256];
+	ssize_t	 n;
+	int	 closed;
+
+	if (s != STEP_RETRY || u->decided ||
+	    u->conf->protocol != CONFIG_PROTO_AUTO || *u->stop)
+		return s;
+	/* The same connection while it is open, else a new one. */
+	if (upload_peer_closed(u->fd, 0)) {
+		upload_close(u);
+		if ((s = upload_connect(u)) != STEP_OK)
+			return s;
+		s = STEP_RETRY;
+	}
+	n = conn_request(u->fd, PROTO_ECHO, "probe", u->conf->timeout_ms,
+	    u->reply, sizeof(u->reply), err, sizeof(err));
+	closed = n == -1 && upload_peer_closed(u->fd, 0);
+	if (!closed && (n == -1 || !upload_refused(u)))
+		return s;
+	log_info("protocolo", "success", "modo: base | motivo: AgencyStatus "
+	    "%s, Echo %s", strcmp(u->cause, "refused by server") == 0 ?
+	    "refused" : "not answered", closed ? "not answered" : "refused");
+	u->base = 1;
+	u->decided = 1;
+	upload_close(u);
+	return STEP_BASE;
+}
+
+/* Start a batch at pos: StoreBatchAt, or StoreBatch in the base protocol. */
+static void
+upload_batch_init(struct upload *u, uint64_t pos)
+{
+	if (u->base)
+		proto_batch_init_base(&u->batch, u->conf->id, pos);
+	else
+		proto_batch_init(&u->batch, u->conf->id, pos);
+}
+
+/*
+ * An in_progress line at most every PROGRESS_MS: done of the file's total
+ * valid rows are stored, and the rate of this run's acknowledged bets.
+ */
+static void
+upload_report(struct upload *u, uint64_t done)
+{
+	long long	 now = io_now_ms();
+
+	if (now - u->reported < PROGRESS_MS)
+		return;
+	u->reported = now;
+	log_info("carga", "in_progress", "enviadas: %" PRIu64 " | total: %"
+	    PRIu64 " | apuestas_por_segundo: %" PRIu64, done, u->total,
+	    u->acked * 1000 / (uint64_t)(now - u->started));
+}
+
 /* AgencyStatus: how many bets the server holds and whether we closed. */
 static enum step
 upload_status(struct upload *u, uint64_t *stored, int *closed)
@@ -169,16 +307,18 @@ upload_status(struct upload *u, uint64_t *stored, int *closed)
 	snprintf(id, sizeof(id), "%d", u->conf->id);
 	if ((s = upload_ask(u, PROTO_AGENCY_STATUS, id, "agency_status")) !=
 	    STEP_OK)
-		return s;
+		return upload_maybe_base(u, s);
 	if ((body = reply_body(u->reply, "AgencyStatusResponse")) == NULL) {
 		/* A replica that cannot answer now; another one may. */
 		if (upload_refused(u))
-			return upload_retry(u, "agency_status",
-			    "refused by server", "agencia: %d", u->conf->id);
+			return upload_maybe_base(u, upload_retry(u,
+			    "agency_status", "refused by server",
+			    "agencia: %d", u->conf->id));
 		return upload_bad_reply(u, "agency_status", "unexpected reply");
 	}
 	if (reply_status(body, stored, closed) == -1)
 		return upload_bad_reply(u, "agency_status", "malformed reply");
+	u->decided = 1;
 	log_info("agency_status", "success", "almacenadas: %" PRIu64
 	    " | cerrada: %d", *stored, *closed);
 	return STEP_OK;
@@ -193,18 +333,27 @@ upload_flush(struct upload *u)
 	char			 err[256];
 	uint64_t		 pos = b->pos;
 	size_t			 n = b->count, len;
+	enum step		 s;
 	int			 ok;
 
 	if (n == 0)
 		return STEP_OK;
+	if (u->base && (s = upload_base_conn(u)) != STEP_OK)
+		return s;
 	len = proto_batch_finish(b);
 	if (conn_exchange(u->fd, b->frame, len, u->conf->timeout_ms, u->reply,
-	    sizeof(u->reply), err, sizeof(err)) == -1)
+	    sizeof(u->reply), err, sizeof(err)) == -1) {
+		upload_base_lost(u);
 		return upload_retry(u, "lote_enviado", err, "cantidad: %zu | "
 		    "posicion: %" PRIu64, n, pos);
+	}
 	if ((body = reply_body(u->reply, "StoreResponse")) == NULL ||
 	    reply_store(body, &ok) == -1)
 		return upload_bad_reply(u, "lote_enviado", "unexpected reply");
+	/* Without positions a refused batch can only be sent again. */
+	if (!ok && u->base)
+		return upload_retry(u, "lote_enviado", "rejected by server",
+		    "cantidad: %zu | posicion: %" PRIu64, n, pos);
 	if (!ok) {
 		log_warn("lote_enviado", "fail", "cantidad: %zu | posicion: %"
 		    PRIu64 " | motivo: rejected by server", n, pos);
@@ -212,8 +361,12 @@ upload_flush(struct upload *u)
 	}
 	log_debug("lote_enviado", "success", "cantidad: %zu | posicion: %"
 	    PRIu64, n, pos);
+	u->acked += n;
 	upload_progress(u);
-	proto_batch_init(b, u->conf->id, pos + n);
+	upload_report(u, pos + n);
+	if (u->base)
+		upload_base_done(u);
+	upload_batch_init(u, pos + n);
 	return STEP_OK;
 }
 /*
@@ -236,7 +389,7 @@ upload_stream(struct upload *u, uint64_t stored, int closed)
 		log_error_errno("leer_archivo", "fail", "archivo: %s", f->path);
 		return STEP_FAIL;
 	}
-	proto_batch_init(&u->batch, u->conf->id, stored);
+	upload_batch_init(u, stored);
 	while ((r = agency_next(f, &b)) == 1) {
 		if (*u->stop)
 			return STEP_STOP;
@@ -308,7 +461,9 @@ upload_winners_base(struct upload *u, uint64_t *total, size_t *count)
 	    *body == '\0')
 		return STEP_WAIT;
 	if (upload_refused(u))
-		return upload_retry(u, "consulta_ganadores",
+		return upload_retry(u, "consulta_ganadores", u->base ?
+		    "refused by server (a base WinnersRequest is refused when "
+		    "the winners do not fit one frame, or the replica is busy)" :
 		    "refused by server", "%s", "");
 	return upload_bad_reply(u, "consulta_ganadores", "unexpected reply");
 }
@@ -407,6 +562,92 @@ upload_finish(struct upload *u)
 	return STEP_OK;
 }
 
+/*
+ * The base protocol's AgencyClose and WinnersRequest until the draw.  The
+ * close has no reply to prove it arrived, and the request may reach
+ * another replica on a new connection, so the close goes before every
+ * request (closing again changes nothing).
+ */
+static enum step
+upload_finish_base(struct upload *u)
+{
+	struct backoff	 poll;
+	char		 id[16], err[256];
+	uint64_t	 total;
+	size_t		 n;
+	unsigned	 ms;
+	enum step	 s;
+
+	snprintf(id, sizeof(id), "%d", u->conf->id);
+	backoff_init(&poll, u->conf->retry_ms, u->conf->retry_max_ms);
+	for (;;) {
+		if ((s = upload_base_conn(u)) != STEP_OK)
+			return s;
+		if (conn_send(u->fd, PROTO_AGENCY_CLOSE, id, err,
+		    sizeof(err)) == -1) {
+			upload_base_lost(u);
+			return upload_retry(u, "cerrar_agencia", err, "%s", "");
+		}
+		upload_base_done(u);
+		if ((s = upload_base_conn(u)) != STEP_OK)
+			return s;
+		s = upload_winners_base(u, &total, &n);
+		if (s == STEP_RETRY)
+			upload_base_lost(u);
+		if (s != STEP_OK && s != STEP_WAIT)
+			return s;
+		upload_base_done(u);
+		if (s == STEP_OK)
+			break;
+		ms = backoff_next(&poll);
+		log_debug("consulta_ganadores", "in_progress", "retry_in_ms: %u",
+		    ms);
+		if (backoff_sleep(ms, u->stop))
+			return STEP_STOP;
+	}
+	upload_progress(u);
+	u->winners = n;
+	log_info("consulta_ganadores", "success", "cant_ganadores: %" PRIu64,
+	    u->winners);
+	return STEP_OK;
+}
+
+/*
+ * The carga_finalizada line, once: every valid row is stored now.  The
+ * bets acknowledged in this run were sent once each (a pass resumes past
+ * every acknowledged one), so the rest were already stored.
+ */
+static void
+upload_summary(struct upload *u)
+{
+	uint64_t	 valid = u->file->valid;
+
+	if (u->summarized)
+		return;
+	log_info("carga_finalizada", "success", "enviadas: %" PRIu64 " | "
+	    "rechazadas: %" PRIu64 " | almacenadas: %" PRIu64 " | "
+	    "ya_almacenadas: %" PRIu64, valid, u->file->rejected, u->acked,
+	    valid > u->acked ? valid - u->acked : 0);
+	u->summarized = 1;
+}
+
+/*
+ * The base protocol: the file from past the bets acknowledged in this run
+ * (a batch whose reply was lost goes again), then close and winners.
+ */
+static enum step
+upload_session_base(struct upload *u)
+{
+	enum step	 s;
+
+	if (!u->summarized) {
+		if ((s = upload_stream(u, u->acked, 0)) != STEP_OK)
+			return s;
+		upload_summary(u);
+	}
+	return upload_finish_base(u);
+}
+
 /* Status, upload, close and winners over one connection. */
 static enum step
 upload_session(struct upload *u)
@@ -415,8 +656,13 @@ upload_session(struct upload *u)
 	enum step	 s;
 	int		 closed, resync;
 
+	if (u->base)
+		return upload_session_base(u);
 	for (resync = 0;; resync++) {
-		if ((s = upload_status(u, &stored, &closed)) != STEP_OK)
+		s = upload_status(u, &stored, &closed);
+		if (s == STEP_BASE)
+			return upload_session_base(u);
+		if (s != STEP_OK)
 			return s;
 		s = upload_stream(u, stored, closed);
 		if (s != STEP_RESYNC)
@@ -429,12 +675,34 @@ upload_session(struct upload *u)
 	if (s != STEP_OK)
 		return s;
 	/* Valid rows of the file are all stored now, whoever sent them. */
-	if (!u->summarized)
-		log_info("carga_finalizada", "success", "enviadas: %" PRIu64
-		    " | rechazadas: %" PRIu64, u->file->valid,
-		    u->file->rejected);
-	u->summarized = 1;
+	upload_summary(u);
 	return upload_finish(u);
+}
+
+/*
+ * A first pass over the file for its count of valid rows, the total of
+ * the progress lines; it also reports the bad rows up front.
+ */
+static enum step
+upload_count(struct upload *u)
+{
+	struct agency_file	*f = u->file;
+	struct bet		 b;
+	int			 r;
+
+	if (agency_rewind(f) == -1) {
+		log_error_errno("leer_archivo", "fail", "archivo: %s", f->path);
+		return STEP_FAIL;
+	}
+	while ((r = agency_next(f, &b)) == 1)
+		if (*u->stop)
+			return STEP_STOP;
+	if (r == -1) {
+		log_error_errno("leer_archivo", "fail", "archivo: %s", f->path);
+		return STEP_FAIL;
+	}
+	u->total = f->valid;
+	return STEP_OK;
 }
 
 enum upload_result
@@ -443,6 +711,12 @@ upload_run(struct upload *u)
 	unsigned	 ms;
 	enum step	 s;
 
+	u->started = u->reported = io_now_ms();
+	if ((s = upload_count(u)) != STEP_OK)
+		return s == STEP_STOP ? UPLOAD_STOPPED : UPLOAD_FAILED;
+	if (u->base)
+		log_info("protocolo", "success", "modo: base | motivo: "
+		    "configured");
 	for (;;) {
 		if (u->fd == -1 && (s = upload_connect(u)) != STEP_OK)
 			return s == STEP_STOP ? UPLOAD_STOPPED : UPLOAD_FAILED;

@@ -2,7 +2,10 @@
  * upload: the client's session with the server.  Normal mode streams the
  * agency file in StoreBatchAt batches, resuming from the server's count
  * after any lost connection, then closes the agency and polls for its
- * winners.  Single-bet mode sends one StoreBet.
+ * winners.  Against a server that lacks the extensions it falls back to
+ * the base protocol (StoreBatch, AgencyClose, WinnersRequest), one
+ * connection per request when the server closes after each.  Single-bet
+ * mode sends one StoreBet.
  */
 #ifndef UPLOAD_H
 #define UPLOAD_H
@@ -30,12 +33,24 @@ struct upload {
 	volatile sig_atomic_t	*stop;
 	int			 fd;		/* -1 while disconnected */
 	int			 legacy;	/* this replica lacks WinnersPage */
+	int			 base;		/* speaking the base protocol */
+	int			 decided;	/* auto: the server answered an
+						   extension, so never base */
+	int			 oneshot;	/* base: -1 not known yet, 1 the
+						   server closes after each
+						   request, 0 it does not */
+	unsigned		 served;	/* requests through on this
+						   connection */
 	struct conn_rot		 rot;		/* which address is next */
 	struct backoff		 bo;		/* reconnect delays */
 	unsigned		 failures;	/* in a row, without progress */
 	char			 cause[512];	/* the last failure, for the log */
 	uint64_t		 winners;	/* the agency's winner count */
 	int			 summarized;	/* carga_finalizada logged */
+	uint64_t		 total;		/* valid rows of the file */
+	uint64_t		 acked;		/* bets acknowledged in this run */
+	long long		 started;	/* io_now_ms() of upload_run */
+	long long		 reported;	/* last in_progress line, or start */
 	struct proto_batch	 batch;
 	char			 reply[PROTO_PAYLOAD_MAX + 1];
 };

@@ -285,6 +285,18 @@ proto_batch_init(struct proto_batch *b, uint32_t agency, uint64_t pos)
 	b->pos = pos;
 }
 
+void
+proto_batch_init_base(struct proto_batch *b, uint32_t agency, uint64_t pos)
+{
+	int	n;
+
+	n = snprintf(b->frame + PROTO_HDR_LEN, PROTO_PAYLOAD_MAX, "%s:%u",
+	    proto_names[PROTO_STORE_BATCH], (unsigned)agency);
+	b->len = PROTO_HDR_LEN + (size_t)n;
+	b->count = 0;
+	b->pos = pos;
+}
+
 int
 proto_batch_add(struct proto_batch *b, const struct bet *bet)
 {

@@ -77,6 +77,12 @@ struct proto_batch {
 	uint64_t	 pos;		/* position of its first bet */
 };
 void	 proto_batch_init(struct proto_batch *, uint32_t agency, uint64_t pos);
+/*
+ * The same as a base-protocol StoreBatch, which carries no position; pos
+ * is kept in the batch for the caller only.
+ */
+void	 proto_batch_init_base(struct proto_batch *, uint32_t agency,
+	    uint64_t pos);
 int	 proto_batch_add(struct proto_batch *, const struct bet *);
 /* Writes the length header; returns the frame length to send. */
 size_t	 proto_batch_finish(struct proto_batch *);

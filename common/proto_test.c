@@ -104,6 +104,31 @@ test_batch_roundtrip(void **state)
 	assert_memory_equal(&bets[1], &in[1], sizeof(struct bet));
 }
 
+/* The base protocol's StoreBatch: no position on the wire. */
+static void
+test_batch_base(void **state)
+{
+	static struct proto_batch	 pb;
+	struct bet			 in;
+	struct proto_msg		 m;
+	char				 buf[PROTO_FRAME_MAX + 1];
+	size_t				 n;
+
+	(void)state;
+	setbet(&in, "Ana", "Paz", "30904465", "1999-03-17", 7574);
+	proto_batch_init_base(&pb, 4, 250);
+	assert_int_equal(pb.pos, 250);
+	assert_int_equal(proto_batch_add(&pb, &in), 0);
+	n = proto_batch_finish(&pb);
+	memcpy(buf, pb.frame + 2, n - 2);
+	buf[n - 2] = '\0';
+	assert_string_equal(buf, "StoreBatch:4:Ana;Paz;30904465;1999-03-17;7574");
+	assert_int_equal(proto_decode(buf, n - 2, &m, bets, PROTO_BATCH_MAX,
+	    err, sizeof(err)), 0);
+	assert_int_equal(m.type, PROTO_STORE_BATCH);
+	assert_int_equal(m.nbets, 1);
+}
+
 static void
 test_batch_full(void **state)
 {
@@ -379,6 +404,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_batch_roundtrip),
+		cmocka_unit_test(test_batch_base),
 		cmocka_unit_test(test_batch_full),
 		cmocka_unit_test(test_store_bet),
 		cmocka_unit_test(test_store_batch),

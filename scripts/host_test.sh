@@ -20,7 +20,7 @@ agencies_meta frozen_lock fs_cluster fs_eio fs_write_eio fs_estale
 fs_enotconn fs_enospc_only_truncates tail_not_cut fd_limit fd_exhaustion
 echo_hold peer_cap close_no_reply winners_pages stop_frozen_peer
 rotation retry_max bad_reply refused_status many_winners nul_row
-close_race dup_sync ctl"
+close_race dup_sync ctl base_fallback base_strict protocol_setting progress"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -1517,6 +1517,146 @@ t_ctl() {
 	done
 	ctl_rc 0 close 2
 	ctl_rc 1 close 9
+}
+
+# start_base NAME PORT STATE_DIR AGENCIES [VAR=value...]: start_server for
+# a PROTOCOL=base replica.  Such a replica closes on Echo, so it is probed
+# with a WinnersRequest of agency 1, which stores nothing.
+start_base() {
+	local name=$1 port=$2 state=$3 agencies=$4 i r
+	shift 4
+	mkdir -p "$state"
+	server_conf "$TD/$name.ini" "$port" "$state" "$agencies"
+	env PROTOCOL=base "$@" "$BIN/server" -c "$TD/$name.ini" \
+	    >>"$TD/$name.log" 2>&1 &
+	SPID[$name]=$!
+	PIDS+=($!)
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "${SPID[$name]}" 2>/dev/null || return 1
+		r=$(req "$port" WinnersRequest:1 2>/dev/null)
+		case $r in
+		NotReadyResponse: | WinnersResponse:*) return 0 ;;
+		esac
+		sleep 0.1
+	done
+	return 1
+}
+
+# base_replicas N AGENCIES [VAR=value...]: replicas, with PROTOCOL=base.
+base_replicas() {
+	local n=$1 ag=$2 i
+	shift 2
+	for ((i = 1; i <= n; i++)); do
+		PORT[$i]=$(free_port)
+		start_base srv$i "${PORT[$i]}" "$TD/state" "$ag" "$@" ||
+		    bad "replica $i did not start ($(tail -n 2 "$TD/srv$i.log"))"
+	done
+}
+
+# w: three agencies with the default client (protocol auto) on replicas
+# serving the base protocol only: each falls back to it, logs so, and
+# every row is stored once; the draw and the winners work as usual.
+t_base_fallback() {
+	local a
+	gen 3 5000
+	base_replicas 3 3
+	for a in 1 2 3; do
+		start_client $a "${PORT[$a]}" "$TD/data"
+	done
+	wait_clients 120 1 2 3
+	check_store 3
+	check_winners "${PORT[1]}" 3
+	for a in 1 2 3; do
+		grep -q 'action: protocolo | result: success | modo: base' \
+		    "$TD/client-$a.log" || bad "agency $a logged no fallback"
+	done
+	sorteo_once
+}
+
+# x: a PROTOCOL=base replica closes on every extension without a reply,
+# and closes the connection after answering a base request.
+t_base_strict() {
+	local r p
+	base_replicas 1 2
+	for p in AgencyStatus:1 Echo:x WinnersPage:1:0 Foo:1 \
+	    "StoreBatchAt:1:0:Ana;Paz;30000009;1990-01-01;1"; do
+		r=$(req "${PORT[1]}" "$p")
+		[ "$r" = "<closed>" ] || bad "'$p': '$r', want <closed>"
+	done
+	r=$(req "${PORT[1]}" "StoreBet:1;Ana;Paz;30000001;1990-01-01;1" \
+	    "StoreBet:1;Bea;Paz;30000002;1990-01-01;2")
+	[ "$r" = $'StoreResponse:0\n<closed>' ] ||
+	    bad "StoreBet then another: '$(echo $r)'"
+	r=$(req "${PORT[1]}" "StoreBatch:2:Cid;Paz;30000003;1990-01-01;3" \
+	    WinnersRequest:2)
+	[ "$r" = $'StoreResponse:0\n<closed>' ] ||
+	    bad "StoreBatch then another: '$(echo $r)'"
+	[ "$(cut -d, -f4 "$TD/state/bets.csv" 2>/dev/null | tr '\n' ' ')" = \
+	    "30000001 30000003 " ] || bad "stored rows are not the two served"
+	[ "$(grep -c 'motivo: not in the base protocol' "$TD/srv1.log")" \
+	    -ge 5 ] || bad "the refused extensions were not all logged"
+}
+
+# y: CLI_PROTOCOL=extended never falls back: against a base replica it
+# fails within retry_max attempts, cause logged.  CLI_PROTOCOL=base
+# speaks only the base protocol, to a normal replica too, and completes.
+t_protocol_setting() {
+	local rc port
+	gen 2 2000
+	base_replicas 1 2
+	start_client 1 "${PORT[1]}" "$TD/data" CLI_PROTOCOL=extended \
+	    CLI_RETRY_MAX=4
+	wait_pid "${CPID[1]}" 60
+	rc=$?
+	[ $rc -eq 1 ] || bad "extended against base: exit $rc, want 1"
+	grep -qE 'action: reconnect \| result: fail \| intentos: 4 \| .*motivo: ' \
+	    "$TD/client-1.log" || bad "extended: no give-up line with its cause"
+	grep -q 'action: protocolo' "$TD/client-1.log" &&
+	    bad "extended: fell back to the base protocol"
+	[ "$(lines "$TD/state/bets.csv")" -eq 0 ] || bad "extended: rows stored"
+	port=$(free_port)
+	start_server srv2 "$port" "$TD/state2" 2 ||
+	    bad "the extended replica did not start"
+	send_only "$port" AgencyClose:1
+	start_client 2 "$port" "$TD/data" CLI_PROTOCOL=base
+	wait_clients 60 2
+	grep -q 'action: protocolo | result: success | modo: base' \
+	    "$TD/client-2.log" || bad "base: the mode was not logged"
+	grep -qE 'estado_agencia|tipo: (AgencyStatus|WinnersPage)' \
+	    "$TD/srv2.log" && bad "base: the client sent an extension"
+	LC_ALL=C grep '^2,' "$TD/state2/bets.csv" 2>/dev/null | cut -d, -f2- |
+	    cmp -s - "$TD/data/agency-2.csv" ||
+	    bad "base: agency 2 not stored exactly once in file order"
+	grep -q "cant_ganadores: $(expected 2 3)\$" "$TD/client-2.log" ||
+	    bad "base: winner count not logged"
+}
+
+# z: a slow upload (one bet a batch) logs in_progress lines with its
+# counts; killed and rerun, its summary tells the bets stored in this run
+# from those found already stored, and they add up to the valid rows.
+t_progress() {
+	local line stored skipped
+	gen 1 40000
+	replicas 1 1
+	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=1
+	wait_log "$TD/client-1.log" 'action: carga \| result: in_progress' 60 ||
+	    bad "no in_progress line"
+	kill -9 "${CPID[1]}"
+	wait "${CPID[1]}" 2>/dev/null
+	grep -qE 'action: carga \| result: in_progress \| enviadas: [1-9][0-9]* \| total: 40000 \| apuestas_por_segundo: [1-9][0-9]*$' \
+	    "$TD/client-1.log" || bad "in_progress line without its fields" \
+	    "($(grep -m1 in_progress "$TD/client-1.log"))"
+	mid_upload "${PORT[1]}" 1 || bad "agency 1 not mid-upload at the kill"
+	start_client 1 "${PORT[1]}" "$TD/data"
+	wait_clients 60 1
+	line=$(grep 'action: carga_finalizada' "$TD/client-1.log" | tail -n 1)
+	stored=$(echo "$line" | grep -o ' almacenadas: [0-9]*' | cut -d' ' -f3)
+	skipped=$(echo "$line" | grep -o 'ya_almacenadas: [0-9]*' | cut -d' ' -f2)
+	echo "$line" | grep -q 'rechazadas: 0' || bad "summary: '$line'"
+	[ -n "$stored" ] && [ -n "$skipped" ] && [ "$skipped" -gt 0 ] &&
+	    [ $((stored + skipped)) -eq 40000 ] ||
+	    bad "summary '$line': want ya_almacenadas > 0, sum 40000"
+	check_store 1
 }
 
 echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"

@@ -36,6 +36,8 @@ static struct cfg_key keys[] = {
 	    &cfg_values.conn_timeout_ms, 0, 0 },
 	{ "LOCK_TIMEOUT", "LOCK_TIMEOUT", CFG_DURATION, 10, 600000, "5s",
 	    &cfg_values.lock_timeout_ms, 0, 0 },
+	{ "PROTOCOL", "PROTOCOL", CFG_STR, 0, 0, "extended",
+	    cfg_values.protocol, sizeof(cfg_values.protocol), 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0 }
 };
 
@@ -68,6 +70,19 @@ config_ini_pair(void *arg, const char *section, const char *name,
 	return 1;
 }
 
+/* Turn the PROTOCOL text into the flag.  0, or -1 for another value. */
+static int
+config_protocol(struct config *c)
+{
+	if (strcmp(c->protocol, "extended") == 0)
+		c->base = 0;
+	else if (strcmp(c->protocol, "base") == 0)
+		c->base = 1;
+	else
+		return -1;
+	return 0;
+}
+
 int
 config_load(struct config *out, const char *path, char *err, size_t errlen)
 {
@@ -94,6 +109,11 @@ config_load(struct config *out, const char *path, char *err, size_t errlen)
 	}
 	if (cfg_env(keys, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	if (config_protocol(&cfg_values) == -1) {
+		snprintf(err, errlen, "PROTOCOL: '%s', want extended or base",
+		    cfg_values.protocol);
 		return -1;
 	}
 	*out = cfg_values;

@@ -22,6 +22,9 @@ struct config {
 	int		 max_conns_per_peer; /* one address, any port */
 	int		 conn_timeout_ms;
 	int		 lock_timeout_ms;
+	char		 protocol[16];	/* "extended" or "base" */
+	int		 base;		/* PROTOCOL=base: the original
+					   exercise's protocol only */
 };
 
 /*

@@ -4,6 +4,7 @@
  * request in flight is always finished, so a stop never leaves half a batch.
  * A connection lives CONN_TIMEOUT past its last request that did work, so
  * a peer sending only Echo or garbage cannot hold a slot for good.
+ * With PROTOCOL=base the connection ends after its first request.
  */
 #include <sys/socket.h>
 
@@ -298,18 +299,36 @@ session_work(struct session *s, const struct proto_msg *m)
 	return rc;
 }
 
+/* The original exercise's requests: all that PROTOCOL=base serves. */
+static int
+session_base_type(enum proto_type t)
+{
+	return t == PROTO_STORE_BET || t == PROTO_STORE_BATCH ||
+	    t == PROTO_AGENCY_CLOSE || t == PROTO_WINNERS_REQUEST;
+}
+
 /*
- * Serve one frame.  -1 drops the connection.  A request refused here is
- * answered StoreResponse:1, except AgencyClose, which never has a reply.
+ * Serve one frame.  -1 drops the connection, as does any request outside
+ * the base protocol when PROTOCOL=base (no reply: such a client speaks
+ * another protocol, and a reply could be taken for an answer).  A request
+ * refused here is answered StoreResponse:1, except AgencyClose, which
+ * never has a reply.
  */
 static int
 session_handle(struct session *s, size_t len)
 {
 	struct proto_msg	m;
 	char			why[128];
+	int			rc;
 
-	if (proto_decode(s->payload, len, &m, s->bets, PROTO_BATCH_MAX, why,
-	    sizeof(why)) == -1) {
+	rc = proto_decode(s->payload, len, &m, s->bets, PROTO_BATCH_MAX, why,
+	    sizeof(why));
+	if (s->cfg->base && !session_base_type(m.type)) {
+		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: not "
+		    "in the base protocol", s->peer, proto_type_name(m.type));
+		return -1;
+	}
+	if (rc == -1) {
 		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: %s",
 		    s->peer, proto_type_name(m.type), why);
 		return m.type == PROTO_AGENCY_CLOSE ? 0 : reply_store(s, 0);
@@ -350,6 +369,9 @@ session_run(struct session *s)
 			break;
 		}
 		if (session_handle(s, (size_t)n) == -1)
+			break;
+		/* The base protocol serves one request per connection. */
+		if (s->cfg->base)
 			break;
 	}
 	/*

@@ -29,7 +29,8 @@ struct session {
 /*
  * Serve s->fd until the peer hangs up, a frame is malformed, *s->stop is
  * set between requests, or CONN_TIMEOUT passes since the last request
- * that did work (an Echo or a refused request does not count); then shut
+ * that did work (an Echo or a refused request does not count), or, with
+ * PROTOCOL=base, after its first request; then shut
  * it down (the caller closes it, so the descriptor stays valid for
  * net_serve).
  */
