@@ -17,9 +17,9 @@ ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -pthread -Icommon \
 LDLIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(if $(SANITIZER),-fsanitize=$(SANITIZER))
 
-COMMON_SRC := common/log.c common/io.c common/bet.c common/proto.c \
-	      common/csv.c common/cfg.c common/backoff.c common/sig.c \
-	      common/conn.c
+COMMON_SRC := common/log.c common/io.c common/num.c common/bet.c \
+	      common/proto.c common/csv.c common/cfg.c common/backoff.c \
+	      common/sig.c common/conn.c
 SERVER_SRC := $(filter-out %_test.c %_fuzz.c,$(wildcard server/*.c))
 CLIENT_SRC := $(filter-out %_test.c,$(wildcard client/*.c))
 GEN_SRC	   := scripts/gendata.c

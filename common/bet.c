@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bet.h"
+#include "num.h"
 
 int
 bet_valid_utf8(const char *s, size_t len)
@@ -43,59 +44,40 @@ bet_valid_utf8(const char *s, size_t len)
 	return 1;
 }
 
-/* Value of exactly n decimal digits at s, or -1. */
-static int
-bet_digits(const char *s, size_t n)
+int
+bet_days_in_month(int y, int m)
 {
-	int	v = 0;
-	size_t	i;
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
 
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
+	if (m < 1 || m > 12)
+		return 0;
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return mdays[m - 1];
 }
 
 int
 bet_valid_date(const char *s)
 {
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
-	int	y, m, d, dim;
+	uint64_t	y, m, d;
 
 	if (s == NULL || strlen(s) != BET_DATE_LEN || s[4] != '-' ||
 	    s[7] != '-')
 		return 0;
-	y = bet_digits(s, 4);
-	m = bet_digits(s + 5, 2);
-	d = bet_digits(s + 8, 2);
-	if (y < 1 || m < 1 || m > 12 || d < 1)
+	if (num_parse_len(s, 4, 1, 9999, &y, NULL) == -1 ||
+	    num_parse_len(s + 5, 2, 1, 12, &m, NULL) == -1)
 		return 0;
-	dim = mdays[m - 1];
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		dim = 29;
-	return d <= dim;
+	return num_parse_len(s + 8, 2, 1,
+	    (uint64_t)bet_days_in_month((int)y, (int)m), &d, NULL) == 0;
 }
 
 int
 bet_parse_agency(const char *s, uint32_t *out)
 {
-	uint64_t	v = 0;
-	size_t		i;
+	uint64_t	v;
 
-	if (s == NULL || s[0] == '\0')
-		return -1;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-		/* Stop before the sum can wrap, whatever the length. */
-		if (v > UINT32_MAX / 2)
-			return -1;
-	}
-	if (v == 0)
+	if (s == NULL || num_parse(s, 1, UINT32_MAX / 2, &v, NULL) == -1)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
@@ -142,8 +124,7 @@ int
 bet_from_fields(struct bet *b, uint32_t agency, char *const f[BET_NFIELDS],
     char *err, size_t errlen)
 {
-	size_t	nlen;
-	int	num;
+	uint64_t	num;
 
 	if (bet_check_text(f[0], BET_NAME_MAX, "first name", err, errlen) == -1 ||
 	    bet_check_text(f[1], BET_NAME_MAX, "last name", err, errlen) == -1 ||
@@ -153,9 +134,9 @@ bet_from_fields(struct bet *b, uint32_t agency, char *const f[BET_NFIELDS],
 		snprintf(err, errlen, "bad birthdate");
 		return -1;
 	}
-	nlen = strlen(f[4]);
-	if (nlen < 1 || nlen > 4 || (num = bet_digits(f[4], nlen)) < 0 ||
-	    num > BET_NUMBER_MAX) {
+	/* Leading zeros are fine ("0042"), more than four digits are not. */
+	if (strlen(f[4]) > BET_NUMBER_LEN ||
+	    num_parse(f[4], 0, BET_NUMBER_MAX, &num, NULL) == -1) {
 		snprintf(err, errlen, "bad number");
 		return -1;
 	}

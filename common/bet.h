@@ -14,6 +14,8 @@
 #define BET_DOC_MAX	10
 #define BET_DATE_LEN	10	/* YYYY-MM-DD */
 #define BET_NUMBER_MAX	9999
+#define BET_NUMBER_LEN	4	/* at most this many digits */
+#define BET_WINNING_NUMBER 7574	/* the draw: a bet on it wins */
 #define BET_NFIELDS	5	/* first;last;document;birthdate;number */
 
 struct bet {
@@ -36,6 +38,8 @@ int	 bet_from_fields(struct bet *b, uint32_t agency, char *const f[BET_NFIELDS],
 int	 bet_parse_agency(const char *s, uint32_t *out);
 /* 1 when s is a real calendar date written YYYY-MM-DD. */
 int	 bet_valid_date(const char *s);
+/* Days in month m of year y (leap years counted); 0 when m is not 1..12. */
+int	 bet_days_in_month(int y, int m);
 /* 1 when s[0..len) is well-formed UTF-8 (no overlongs or surrogates). */
 int	 bet_valid_utf8(const char *s, size_t len);
 

@@ -186,12 +186,27 @@ test_dates(void **state)
 }
 
 static void
+test_days_in_month(void **state)
+{
+	(void)state;
+	assert_int_equal(bet_days_in_month(2023, 1), 31);
+	assert_int_equal(bet_days_in_month(2023, 2), 28);
+	assert_int_equal(bet_days_in_month(2024, 2), 29);
+	assert_int_equal(bet_days_in_month(1900, 2), 28);
+	assert_int_equal(bet_days_in_month(2000, 2), 29);
+	assert_int_equal(bet_days_in_month(2023, 4), 30);
+	assert_int_equal(bet_days_in_month(2023, 12), 31);
+	assert_int_equal(bet_days_in_month(2023, 0), 0);
+	assert_int_equal(bet_days_in_month(2023, 13), 0);
+}
+
+static void
 test_bad_date_and_number(void **state)
 {
 	struct bet	b;
 	char		err[64];
 	const char	*badnum[] = { "10000", "-1", "+1", " 1", "1 ", "",
-	    "1a", "0x1", "12345" };
+	    "1a", "0x1", "12345", "00042" };
 	size_t		i;
 
 	(void)state;
@@ -236,6 +251,7 @@ main(void)
 		cmocka_unit_test(test_bad_bytes),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_dates),
+		cmocka_unit_test(test_days_in_month),
 		cmocka_unit_test(test_bad_date_and_number),
 		cmocka_unit_test(test_agency),
 	};

@@ -12,6 +12,7 @@
 
 #include "cfg.h"
 #include "log.h"
+#include "num.h"
 
 /*
  * Duration: digits then "ms", "s", "m" or nothing (milliseconds).
@@ -20,27 +21,23 @@
 static int
 cfg_parse_duration(const char *s, long long *ms)
 {
-	long long	v = 0, mul;
-	size_t		i;
+	uint64_t	v;
+	long long	mul;
+	size_t		n = strspn(s, "0123456789");
 
-	for (i = 0; s[i] >= '0' && s[i] <= '9'; i++) {
-		v = v * 10 + (s[i] - '0');
-		if (v > INT_MAX)
-			return -1;
-	}
-	if (i == 0)
+	if (num_parse_len(s, n, 0, INT_MAX, &v, NULL) == -1)
 		return -1;
-	if (s[i] == '\0' || strcmp(s + i, "ms") == 0)
+	if (s[n] == '\0' || strcmp(s + n, "ms") == 0)
 		mul = 1;
-	else if (strcmp(s + i, "s") == 0)
+	else if (strcmp(s + n, "s") == 0)
 		mul = 1000;
-	else if (strcmp(s + i, "m") == 0)
+	else if (strcmp(s + n, "m") == 0)
 		mul = 60000;
 	else
 		return -1;
-	if (v > INT_MAX / mul)
+	if ((long long)v > INT_MAX / mul)
 		return -1;
-	*ms = v * mul;
+	*ms = (long long)v * mul;
 	return 0;
 }
 
@@ -49,19 +46,20 @@ static int
 cfg_set_value(struct cfg_key *k, const char *label, const char *value,
     char *err, size_t errlen)
 {
-	const char	*errstr;
+	uint64_t	 u;
 	long long	 v;
 	enum log_level	 lvl;
 
 	switch (k->type) {
 	case CFG_INT:
-		v = strtonum(value, k->min, k->max, &errstr);
-		if (errstr != NULL) {
+		/* Every CFG_INT key is a count, an id or a port: min >= 0. */
+		if (num_parse(value, (uint64_t)k->min, (uint64_t)k->max, &u,
+		    NULL) == -1) {
 			snprintf(err, errlen, "%s: not an integer in %lld..%lld",
 			    label, k->min, k->max);
 			return -1;
 		}
-		*(int *)k->dest = (int)v;
+		*(int *)k->dest = (int)u;
 		break;
 	case CFG_STR:
 		if (value[0] == '\0') {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 enum cfg_type {
-	CFG_INT,	/* int, bounded by min..max */
+	CFG_INT,	/* int: decimal digits only, min..max, min >= 0 */
 	CFG_STR,	/* char[destlen], non-empty */
 	CFG_LEVEL,	/* enum log_level by name */
 	CFG_DURATION	/* int milliseconds: "250ms", "2s", "1m"; bare = ms */

@@ -65,7 +65,9 @@ test_defaults(void **state)
 static void
 test_int_bounds(void **state)
 {
-	const char	*bad[] = { "0", "65536", "-1", "abc", "1x", "", "99999999999999999999" };
+	/* Strict digits: strtonum(3) would take the sign and the space. */
+	const char	*bad[] = { "0", "65536", "-1", "abc", "1x", "",
+	    "99999999999999999999", "+80", " 80", "80 " };
 	size_t		 i;
 
 	(void)state;
@@ -127,7 +129,8 @@ static void
 test_duration(void **state)
 {
 	const char	*bad[] = { "2h", "ms", "", "1.5s", "-1s", "0", "0ms",
-	    "601s", "11m", "1 s", "s1", "99999999999999m" };
+	    "601s", "11m", "1 s", "s1", "99999999999999m", "+1s",
+	    "99999999999999999999999ms" };
 	size_t		 i;
 
 	(void)state;

@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "bet.h"
+#include "num.h"
 
-#define GEN_WINNING	7574
 #define GEN_DOC_BASE	10000000ULL	/* smallest 8-digit document */
 #define GEN_DOC_SPAN	90000000ULL	/* how many 8-digit documents exist */
 /* Coprime with GEN_DOC_SPAN (2^7 3^2 5^7): i -> i * STEP mod SPAN is a bijection. */
@@ -75,7 +75,7 @@ static long long agency_rows(const struct gen *, long long);
 static void	pick_winners(struct gen *, long long, long long, long long *);
 static void	write_agency(struct gen *, long long, FILE *);
 static int	cmp_ll(const void *, const void *);
-static int	days_in_month(int, int);
+static long long opt_num(const char *, const char *, long long, long long);
 
 static void
 usage(void)
@@ -83,6 +83,18 @@ usage(void)
 	fprintf(stderr, "usage: gendata -o dir [-a agencies] [-n total_bets] "
 	    "[-s seed] [-w winners]\n");
 	exit(2);
+}
+
+/* The value of option what, s, in [min, max]; exits 2 when it is not one. */
+static long long
+opt_num(const char *what, const char *s, long long min, long long max)
+{
+	const char	*errstr;
+	uint64_t	 v;
+
+	if (num_parse(s, (uint64_t)min, (uint64_t)max, &v, &errstr) == -1)
+		errx(2, "%s %s: %s", what, errstr, s);
+	return (long long)v;
 }
 
 /* splitmix64: tiny, good enough spread, and identical on every platform. */
@@ -139,16 +151,6 @@ cmp_ll(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int
-days_in_month(int y, int m)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return days[m - 1];
-}
-
 /*
  * Write DIR/agency-<a>.csv and the agency's line of expected.txt to exp.
  * The last agency gets no winners.
@@ -182,15 +184,16 @@ write_agency(struct gen *g, long long a, FILE *exp)
 		doc = GEN_DOC_BASE + (g->nextdoc++ * GEN_DOC_STEP) % GEN_DOC_SPAN;
 		y = 1930 + (int)rng_below(&g->rng, 2005 - 1930 + 1);
 		m = 1 + (int)rng_below(&g->rng, 12);
-		d = 1 + (int)rng_below(&g->rng, (uint64_t)days_in_month(y, m));
+		d = 1 + (int)rng_below(&g->rng,
+		    (uint64_t)bet_days_in_month(y, m));
 		if (w < k && win[w] == i) {
-			number = GEN_WINNING;
+			number = BET_WINNING_NUMBER;
 			fprintf(exp, "%s%" PRIu64, w > 0 ? ";" : "", doc);
 			w++;
 		} else {
 			/* Skip the winning number by shifting the top of the range. */
 			number = (unsigned)rng_below(&g->rng, BET_NUMBER_MAX);
-			if (number >= GEN_WINNING)
+			if (number >= BET_WINNING_NUMBER)
 				number++;
 		}
 		fprintf(fp, "%s,%s,%" PRIu64 ",%04d-%02d-%02d,%u\r\n",
@@ -208,7 +211,6 @@ int
 main(int argc, char *argv[])
 {
 	struct gen	 g;
-	const char	*errstr;
 	char		 path[4096];
 	long long	 a, seed = 1;
 	FILE		*exp;
@@ -221,27 +223,19 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "a:n:o:s:w:")) != -1) {
 		switch (ch) {
 		case 'a':
-			g.agencies = strtonum(optarg, 1, GEN_AGENCIES_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "agencies %s: %s", errstr, optarg);
+			g.agencies = opt_num("agencies", optarg, 1, GEN_AGENCIES_MAX);
 			break;
 		case 'n':
-			g.total = strtonum(optarg, 0, GEN_BETS_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "total bets %s: %s", errstr, optarg);
+			g.total = opt_num("total bets", optarg, 0, GEN_BETS_MAX);
 			break;
 		case 'o':
 			g.dir = optarg;
 			break;
 		case 's':
-			seed = strtonum(optarg, 0, LLONG_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "seed %s: %s", errstr, optarg);
+			seed = opt_num("seed", optarg, 0, LLONG_MAX);
 			break;
 		case 'w':
-			g.winners = strtonum(optarg, 0, GEN_WINNERS_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "winners %s: %s", errstr, optarg);
+			g.winners = opt_num("winners", optarg, 0, GEN_WINNERS_MAX);
 			break;
 		default:
 			usage();

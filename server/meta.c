@@ -8,15 +8,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "io.h"
 #include "meta.h"
+#include "num.h"
 
 #define META_KEY	"AGENCIES_AMOUNT="
 
@@ -85,6 +84,7 @@ meta_read(const char *path, uint32_t *out, char *err, size_t errlen)
 {
 	char		 buf[64];
 	const char	*why;
+	uint64_t	 v;
 	ssize_t		 n;
 	int		 fd;
 
@@ -107,13 +107,13 @@ meta_read(const char *path, uint32_t *out, char *err, size_t errlen)
 		errno = EINVAL;
 		return -1;
 	}
-	*out = (uint32_t)strtonum(buf + strlen(META_KEY), 1,
-	    CONFIG_AGENCIES_MAX, &why);
-	if (why != NULL) {
+	if (num_parse(buf + strlen(META_KEY), 1, CONFIG_AGENCIES_MAX, &v,
+	    &why) == -1) {
 		snprintf(err, errlen, "%s: AGENCIES_AMOUNT is %s", path, why);
 		errno = EINVAL;
 		return -1;
 	}
+	*out = (uint32_t)v;
 	return 0;
 }
 

@@ -16,7 +16,6 @@
 #include "bet.h"
 
 #define STORE_NO_POS	UINT64_MAX	/* a request without a position */
-#define STORE_WINNING_NUMBER 7574
 
 enum store_result {
 	STORE_OK,		/* written and synced to disk */
