@@ -43,7 +43,8 @@ Q	:= $(if $(V),,@)
 
 include scripts/docker.mk
 
-.PHONY: build bins tests test unit bench fuzz fuzz-build soak clean help deps
+.PHONY: build bins tests test unit headers bench fuzz fuzz-build soak clean \
+	help deps
 .SECONDARY:
 
 # deps first, then a fresh make so pkg-config sees what deps installed.
@@ -95,6 +96,15 @@ $(OUT)/test/%: $(OUT)/obj/client/%.o $(CLIENT_LIB) $(COMMON_OBJ)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 tests: $(BINS) $(TESTS) $(TOOLS)
+
+# Every header compiles on its own, and twice over (its guard works), with
+# the project's flags: a header includes what it uses.
+HEADERS	:= $(wildcard common/*.h server/*.h client/*.h)
+headers: ## check that each header compiles alone
+	$(Q)rc=0; for h in $(HEADERS); do \
+		$(CC) $(ALL_CFLAGS) -fsyntax-only -x c -include $$h \
+		    -include $$h /dev/null || { echo "  HEADER  $$h"; rc=1; }; \
+	done; exit $$rc
 
 deps: ## install the host build dependencies (Debian)
 	@scripts/deps.sh

@@ -12,7 +12,6 @@
 #include <yaml.h>
 
 #include "config.h"
-#include "proto.h"
 
 #define KEY_MAX		128	/* longest dotted name accepted */
 #define DEPTH_MAX	4	/* nesting levels of mappings */

@@ -8,6 +8,8 @@
 #ifndef PROTO_H
 #define PROTO_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # run_tests.sh: what `make test` runs.  Builds the normal and the
-# ASan+UBSan trees with their unit tests, runs every unit test binary of
+# ASan+UBSan trees with their unit tests, checks that every header
+# compiles alone, runs every unit test binary of
 # both, the host-level tests against both sets of binaries, a short fuzz of
 # every libFuzzer target, a short fault soak, and the Docker test when there
 # is one.  Each suite ends as "PASS name", "FAIL name" or
@@ -66,6 +67,7 @@ fi
 suite "build" $MAKE -s tests
 suite "build-asan" $MAKE -s SANITIZER=address,undefined tests
 suite "build-clang" $MAKE -s CC=clang OUT=build-clang tests
+suite "headers" $MAKE -s headers
 unit_tests build
 unit_tests build-asan
 if [ -x build/bin/server ] && [ -x build/bin/client ]; then
