@@ -18,16 +18,6 @@ ROOT=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
 trap 'lib_cleanup; rm -rf "$ROOT"' EXIT
 TICKS=$(getconf CLK_TCK)
 
-# cpu_ticks PID: utime+stime of a live process in clock ticks.  The command
-# name in field 2 may hold spaces, so count fields after its ')'.
-cpu_ticks() {
-	local s
-	s=$(cat "/proc/$1/stat") || return 1
-	s=${s##*) }
-	set -- $s
-	echo $((${12} + ${13}))
-}
-
 # hwm PID: peak resident set in kB.
 hwm() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # The steps behind the docker-* make targets: building the images from
 # staged root file systems, and bringing the Compose cluster up, down, or
 # showing its logs.  Settings come from .env (see .env.example); CLIENTS,

@@ -1,7 +1,11 @@
 # Shared by the Docker scripts (sourced, not run): finding the repository,
 # loading .env, choosing the Compose command, preparing the agency data and
 # the compose file, and checking the outcome of one cluster run.  Every
-# function is prefixed dl_.
+# function is prefixed dl_.  It also brings in common.sh (line counts,
+# waits, PASS/FAIL tallies), but not lib.sh: the Docker scripts need no
+# host binaries started from build/bin.
+
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 DL_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$DL_ROOT" || exit 1
@@ -87,23 +91,29 @@ dl_compose() {
 	$DL_COMPOSE -p "$COMPOSE_PROJECT_NAME" -f "$COMPOSE_FILE_OUT" "$@"
 }
 
+# dl_ps ARG...: docker ps over this Compose project's containers only.
+dl_ps() {
+	docker ps --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" \
+	    "$@"
+}
+
+# dl_networks: ids of this Compose project's networks.
+dl_networks() {
+	docker network ls -q \
+	    --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME"
+}
+
 # Ids of the project's containers of one service (running or not).
 dl_service_ids() {
-	docker ps -a -q \
-	    --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" \
-	    --filter "label=com.docker.compose.service=$1"
+	dl_ps -a -q --filter "label=com.docker.compose.service=$1"
 }
 
 dl_running_server_ids() {
-	docker ps -q \
-	    --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" \
-	    --filter "label=com.docker.compose.service=server"
+	dl_ps -q --filter "label=com.docker.compose.service=server"
 }
 
 dl_network() {
-	docker network ls -q \
-	    --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" |
-	    head -n 1
+	dl_networks | head -n 1
 }
 
 dl_name() {
@@ -223,8 +233,7 @@ dl_check_run() {
 # Copies every container's log of the project into directory $1.
 dl_save_logs() {
 	mkdir -p "$1"
-	for _dl_id in $(docker ps -a -q \
-	    --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME"); do
+	for _dl_id in $(dl_ps -a -q); do
 		docker logs "$_dl_id" >"$1/$(dl_name "$_dl_id").log" 2>&1
 	done
 	cp "$DATA_DIR/expected.txt" "$1/" 2>/dev/null

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # The Docker stage of `make test`: builds the images, then on a cluster of
 # 5 agencies and 3 replicas runs the integration test, the echo check
 # against live and stopped servers, a replica killed during the upload,
@@ -23,26 +23,6 @@ SERVERS=3
 dl_load_env
 dl_lock
 TIMEOUT=${RUN_TIMEOUT:-300}
-passed=0
-failed=0
-
-pass() {
-	echo "PASS $1"
-	passed=$((passed + 1))
-}
-
-fail() {
-	echo "FAIL $1${2:+: $2}"
-	failed=$((failed + 1))
-}
-
-# check NAME CMD...: one check from one command's status.
-check() {
-	_name=$1
-	shift
-	if "$@"; then pass "$_name"; else fail "$_name"; fi
-}
-
 cleanup() {
 	dl_compose down --remove-orphans -v >/dev/null 2>&1
 }
@@ -53,19 +33,6 @@ fresh_cluster() {
 	cleanup
 	dl_clean_state
 	dl_compose up -d "$@" >/dev/null 2>&1
-}
-
-lines_of() {
-	if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi
-}
-
-# wait_lines FILE N: polls until FILE has at least N lines (TIMEOUT s).
-wait_lines() {
-	_end=$(($(date +%s) + TIMEOUT))
-	while [ "$(lines_of "$1")" -lt "$2" ]; do
-		[ "$(date +%s)" -lt "$_end" ] || return 1
-		sleep 0.1
-	done
 }
 
 # Names of the agency containers now running.
@@ -83,7 +50,7 @@ if make -s docker-image >/dev/null; then
 	pass images
 else
 	fail images
-	echo "docker: $passed passed, $failed failed"
+	tally docker
 	exit 1
 fi
 for img in "$SERVER_IMAGE" "$CLIENT_IMAGE"; do
@@ -138,7 +105,7 @@ check "echo-server stopped" $ok
 # A replica killed (SIGKILL) while the agencies upload: the results must
 # still be exact.
 fresh_cluster
-if wait_lines "$STATE_DIR_HOST/bets.csv" 1; then
+if wait_lines "$STATE_DIR_HOST/bets.csv" 1 "$TIMEOUT"; then
 	victim=$(dl_running_server_ids | head -n 1)
 	busy=$(running_clients | wc -w)
 	docker kill "$victim" >/dev/null
@@ -146,18 +113,18 @@ if wait_lines "$STATE_DIR_HOST/bets.csv" 1; then
 	if dl_wait_clients "$TIMEOUT" && why=$(dl_check_run); then
 		pass "replica-kill"
 	else
-		fail "replica-kill" "$(echo "$why" | tr '\n' ';')"
+		fail "replica-kill: $(echo "$why" | tr '\n' ';')"
 		dl_save_logs integration-logs/replica-kill
 	fi
 else
-	fail "replica-kill" "no bet stored in ${TIMEOUT}s"
+	fail "replica-kill: no bet stored in ${TIMEOUT}s"
 fi
 
 # A replica killed mid-run and started again rejoins: the run is still
 # exact and the restarted replica serves (the echo goes to every replica
 # in turn through the alias, so all must answer).
 fresh_cluster
-if wait_lines "$STATE_DIR_HOST/bets.csv" 1; then
+if wait_lines "$STATE_DIR_HOST/bets.csv" 1 "$TIMEOUT"; then
 	victim=$(dl_running_server_ids | head -n 1)
 	docker kill "$victim" >/dev/null
 	docker start "$victim" >/dev/null
@@ -175,7 +142,7 @@ if wait_lines "$STATE_DIR_HOST/bets.csv" 1; then
 	check "replica-restart" $ok
 	$ok || dl_save_logs integration-logs/replica-restart
 else
-	fail "replica-restart" "no bet stored in ${TIMEOUT}s"
+	fail "replica-restart: no bet stored in ${TIMEOUT}s"
 fi
 
 # Agencies 1..N-1 only: they upload, close and keep polling for winners,
@@ -184,8 +151,9 @@ last=$CLIENTS
 others=$(dl_client_names $((last - 1)))
 # shellcheck disable=SC2086
 fresh_cluster server $others
-if ! wait_lines "$STATE_DIR_HOST/agencies_closed.txt" $((last - 1)); then
-	fail "agencies closed" "$(lines_of "$STATE_DIR_HOST/agencies_closed.txt") of $((last - 1))"
+if ! wait_lines "$STATE_DIR_HOST/agencies_closed.txt" $((last - 1)) \
+    "$TIMEOUT"; then
+	fail "agencies closed: $(lines "$STATE_DIR_HOST/agencies_closed.txt") of $((last - 1))"
 fi
 
 # The client binary resolves the alias through glibc and nsswitch.conf:
@@ -215,22 +183,19 @@ for id in $(running_clients) $(dl_running_server_ids); do
 	if [ "$rc" = $want ] && docker logs "$id" 2>&1 | grep -q 'action: shutdown'; then
 		pass "graceful-stop $name (${secs}s)"
 	else
-		fail "graceful-stop $name" "exit $rc (want $want) after ${secs}s"
+		fail "graceful-stop $name: exit $rc (want $want) after ${secs}s"
 	fi
 done
 
 # make docker-compose-down leaves neither containers nor networks.
 make -s docker-compose-down >/dev/null 2>&1
-left=$(docker ps -a -q \
-    --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" | wc -l)
-nets=$(docker network ls -q \
-    --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" | wc -l)
+left=$(dl_ps -a -q | wc -l)
+nets=$(dl_networks | wc -l)
 if [ "$left" -eq 0 ] && [ "$nets" -eq 0 ]; then
 	pass "compose-down"
 else
-	fail "compose-down" "$left containers and $nets networks left"
+	fail "compose-down: $left containers and $nets networks left"
 fi
 
 cleanup
-echo "docker: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tally docker

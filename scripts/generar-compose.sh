@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Writes the Docker Compose file of the cluster: K identical server
 # replicas behind one network alias and one client container per agency.
 # Names, port, subnet, images and the data directory come from .env (or

@@ -37,16 +37,6 @@ expected() {
 	awk -v a="$1" -v f="$2" '$1 == a { print $f }' "$TD/data/expected.txt"
 }
 
-# wait_lines FILE N SECONDS: wait until FILE has at least N lines.
-wait_lines() {
-	local n=$(($3 * 20))
-	while [ "$(lines "$1")" -lt "$2" ] && [ $n -gt 0 ]; do
-		sleep 0.05
-		n=$((n - 1))
-	done
-	[ "$(lines "$1")" -ge "$2" ]
-}
-
 # wait_log FILE REGEX SECONDS
 wait_log() {
 	local n=$(($3 * 10))
@@ -1660,8 +1650,6 @@ t_progress() {
 }
 
 echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"
-passed=0
-failed=0
 for t in ${*:-$TESTS}; do
 	if (
 		TD=$ROOT/$t
@@ -1678,11 +1666,9 @@ for t in ${*:-$TESTS}; do
 			echo "SKIP $t: $(cat "$ROOT/$t/.skip")"
 			continue
 		fi
-		echo "PASS $t"
-		passed=$((passed + 1))
+		pass "$t"
 	else
-		echo "FAIL $t: $(paste -sd';' "$ROOT/$t/.fail" 2>/dev/null)"
-		failed=$((failed + 1))
+		fail "$t: $(paste -sd';' "$ROOT/$t/.fail" 2>/dev/null)"
 	fi
 done
 if [ $failed -eq 0 ] && [ -z "${KEEP:-}" ]; then
@@ -1690,5 +1676,4 @@ if [ $failed -eq 0 ] && [ -z "${KEEP:-}" ]; then
 else
 	echo "host: logs kept in $ROOT"
 fi
-echo "host: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+tally host

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Runs the whole cluster RUNS times from a clean state and checks each run:
 # every agency exits 0 and logs the winner count of data/expected.txt, the
 # draw is logged exactly once across the replicas, and bets.csv holds
@@ -35,8 +35,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-pass=0
-fail=0
 k=1
 while [ "$k" -le "$runs" ]; do
 	start=$(date +%s)
@@ -52,17 +50,14 @@ while [ "$k" -le "$runs" ]; do
 	fi
 	secs=$(($(date +%s) - start))
 	if [ -z "$why" ]; then
-		pass=$((pass + 1))
-		echo "run $k: PASS (${secs}s)"
+		pass "run $k (${secs}s)"
 	else
-		fail=$((fail + 1))
 		rm -rf "$logdir/run-$k"
 		dl_save_logs "$logdir/run-$k"
 		cp "$uplog" "$logdir/run-$k/compose-up.log"
-		echo "run $k: FAIL (${secs}s): $why logs in $logdir/run-$k"
+		fail "run $k (${secs}s): $why logs in $logdir/run-$k"
 	fi
 	k=$((k + 1))
 done
 cleanup
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+tally integration

@@ -9,6 +9,7 @@ BIN=$(cd "${BIN:-build/bin}" 2>/dev/null && pwd) || {
 	echo "lib.sh: no binary directory ${BIN:-build/bin}" >&2
 	exit 1
 }
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
@@ -193,11 +194,6 @@ wait_pid() {
 	wait "$pid"
 }
 
-# lines FILE: line count, 0 when the file does not exist.
-lines() {
-	if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi
-}
-
 # ---- the wire protocol, through scripts/lotteryctl.c ----
 
 # ctl ARG...: lotteryctl (from $BIN, else build/bin) with its messages
@@ -247,9 +243,14 @@ send_queue() {
 	echo $max
 }
 
-# cpu_ticks PID: user plus system CPU time of a process, in clock ticks.
+# cpu_ticks PID: utime+stime of a live process in clock ticks.  The command
+# name in field 2 may hold spaces, so count fields after its ')'.
 cpu_ticks() {
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
+	local s
+	s=$(cat "/proc/$1/stat") || return 1
+	s=${s##*) }
+	set -- $s
+	echo $((${12} + ${13}))
 }
 
 # send_only PORT PAYLOAD...: send the frames and hang up without reading.

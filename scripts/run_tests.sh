@@ -1,10 +1,9 @@
 #!/bin/bash
 # run_tests.sh: what `make test` runs.  Builds the normal and the
-# ASan+UBSan trees with their unit tests, checks that every header
-# compiles alone, runs every unit test binary of
-# both, the host-level tests against both sets of binaries, a short fuzz of
-# every libFuzzer target, a short fault soak, and the Docker test when there
-# is one.  Each suite ends as "PASS name", "FAIL name" or
+# ASan+UBSan trees with their unit tests, checks that every header compiles
+# alone, runs every unit test binary of both, the host-level tests against
+# both sets of binaries, a short fuzz of every libFuzzer target, a short
+# fault soak, and the Docker test when there is one.  Each suite ends as "PASS name", "FAIL name" or
 # "SKIP name" (exit 77); the last line is "summary: N passed, M failed,
 # K skipped" and the status is non-zero when any suite failed.
 # --unit-only runs just the unit tests of build/ (what `make unit` wants).

@@ -30,23 +30,11 @@ RANDOM=$SOAK_SEED
 
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/soak.XXXXXX")
 trap lib_cleanup EXIT
-passed=0
-failed=0
 rounds=0
 declare -A FAULT=([replica_kill]=0 [agency_kill]=0 [freeze]=0
     [agency_stopped]=0 [phases]=0)
 declare -a PORT		# replica i's port
 declare -A STATE	# agency id -> running, done, failed
-
-check() {	# check OK|FAIL TEXT: print and count one check
-	if [ "$1" = ok ]; then
-		passed=$((passed + 1))
-		echo "ok   $2"
-	else
-		failed=$((failed + 1))
-		echo "FAIL $2"
-	fi
-}
 
 # between LO HI: a random integer in [LO, HI].
 between() {
@@ -94,7 +82,7 @@ kill_replica() {
 	wait "$pid" 2>/dev/null
 	FAULT[replica_kill]=$((FAULT[replica_kill] + 1))
 	start_server "srv$i" "${PORT[$i]}" "$TD/state" "$SOAK_AGENCIES" ||
-	    check FAIL "phase $PHASE: replica $i did not restart on port" \
+	    fail "phase $PHASE: replica $i did not restart on port" \
 	    "${PORT[$i]} ($(tail -n 2 "$TD/srv$i.log" | tr '\n' ' '))"
 }
 
@@ -140,13 +128,13 @@ check_rows() {
 	want=$(lines "$TD/want.sorted")
 	got=$(lines "$TD/got.sorted")
 	if cmp -s "$TD/want.sorted" "$TD/got.sorted"; then
-		check ok "phase $PHASE: bets.csv holds each of the $want bets once"
+		pass "phase $PHASE: bets.csv holds each of the $want bets once"
 		return
 	fi
 	dups=$(uniq -d "$TD/got.sorted" | wc -l)
 	missing=$(LC_ALL=C comm -23 "$TD/want.sorted" "$TD/got.sorted" | wc -l)
 	extra=$(LC_ALL=C comm -13 "$TD/want.sorted" "$TD/got.sorted" | wc -l)
-	check FAIL "phase $PHASE: bets.csv has $got rows, want $want:" \
+	fail "phase $PHASE: bets.csv has $got rows, want $want:" \
 	    "$missing missing, $extra extra ($dups rows twice); first extra:" \
 	    "$(LC_ALL=C comm -13 "$TD/want.sorted" "$TD/got.sorted" |
 	    head -n 2 | tr '\r\n' '  ')"
@@ -159,9 +147,9 @@ check_agencies() {
 		k=$(grep -o 'cant_ganadores: [0-9]*' "$TD/client-$a.log" |
 		    tail -n 1 | cut -d' ' -f2)
 		if [ "${STATE[$a]}" = done ] && [ "$k" = "$want" ]; then
-			check ok "phase $PHASE: agency $a exited 0 with its $want winners"
+			pass "phase $PHASE: agency $a exited 0 with its $want winners"
 		else
-			check FAIL "phase $PHASE: agency $a: ${STATE[$a]}," \
+			fail "phase $PHASE: agency $a: ${STATE[$a]}," \
 			    "cant_ganadores '$k', want $want" \
 			    "($(tail -n 2 "$TD/client-$a.log" | tr '\n' ' '))"
 		fi
@@ -172,9 +160,9 @@ check_draw() {
 	local n
 	n=$(cat "$TD"/srv*.log | grep -c 'action: sorteo | result: success')
 	if [ "$n" -eq 1 ]; then
-		check ok "phase $PHASE: one sorteo across the replica logs"
+		pass "phase $PHASE: one sorteo across the replica logs"
 	else
-		check FAIL "phase $PHASE: $n sorteo lines across the replica logs"
+		fail "phase $PHASE: $n sorteo lines across the replica logs"
 	fi
 }
 
@@ -189,9 +177,9 @@ stop_replicas() {
 		wait_pid "${SPID[srv$i]}" 5
 		rc=$?
 		if [ $rc -eq 0 ]; then
-			check ok "phase $PHASE: replica $i exited 0 on SIGTERM"
+			pass "phase $PHASE: replica $i exited 0 on SIGTERM"
 		else
-			check FAIL "phase $PHASE: replica $i on SIGTERM: exit $rc" \
+			fail "phase $PHASE: replica $i on SIGTERM: exit $rc" \
 			    "(124: still running after 5 s)"
 		fi
 	done
@@ -219,11 +207,11 @@ phase() {
 	mkdir -p "$TD"
 	"$BIN/gendata" -o "$TD/data" -a "$SOAK_AGENCIES" -n "$SOAK_BETS" \
 	    -s $((SOAK_SEED + PHASE)) >"$TD/gendata.log" 2>&1 ||
-	    { check FAIL "phase $PHASE: gendata failed"; return 1; }
+	    { fail "phase $PHASE: gendata failed"; return 1; }
 	for ((i = 1; i <= SOAK_REPLICAS; i++)); do
 		PORT[$i]=$(free_port)
 		start_server "srv$i" "${PORT[$i]}" "$TD/state" "$SOAK_AGENCIES" ||
-		    { check FAIL "phase $PHASE: replica $i did not start"; return 1; }
+		    { fail "phase $PHASE: replica $i did not start"; return 1; }
 	done
 	for ((a = 1; a <= SOAK_AGENCIES; a++)); do
 		run_agency "$a"
@@ -248,7 +236,7 @@ phase() {
 		fi
 	done
 	if [ $stalled -eq 1 ]; then
-		check FAIL "phase $PHASE: no progress for $SOAK_STALL s with" \
+		fail "phase $PHASE: no progress for $SOAK_STALL s with" \
 		    "agencies $(running) running ($(lines "$TD/state/bets.csv") rows)"
 		for a in $(running); do
 			echo "     agency $a: $(tail -n 2 "$TD/client-$a.log" | tr '\n' ' ')"
@@ -264,7 +252,7 @@ phase() {
 	check_draw
 	stop_replicas
 	if sanitizer_reports "$TD" >/dev/null; then
-		check FAIL "phase $PHASE: sanitizer reports in $(sanitizer_reports "$TD" | tr '\n' ' ')"
+		fail "phase $PHASE: sanitizer reports in $(sanitizer_reports "$TD" | tr '\n' ' ')"
 	fi
 	lib_cleanup
 }
@@ -285,5 +273,4 @@ if [ $failed -eq 0 ] && [ -z "${SOAK_KEEP:-}" ]; then
 else
 	echo "soak: logs kept in $ROOT (seed $SOAK_SEED)"
 fi
-echo "soak: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+tally soak

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Checks that the server answers on the cluster network: a throwaway
 # container of the client image joins the Compose project's network and
 # runs lotteryctl there, which sends one Echo to $SERVER_NAME:$SERVER_PORT
