@@ -24,6 +24,7 @@
 #include "io.h"
 #include "log.h"
 #include "meta.h"
+#include "num.h"
 #include "proto.h"
 #include "sfile.h"
 #include "store.h"
@@ -46,14 +47,12 @@ struct store {
 static uint32_t
 line_agency(const struct store *s, const char *line)
 {
-	uint64_t	a = 0;
+	uint64_t	a;
 
-	for (; *line >= '0' && *line <= '9'; line++) {
-		a = a * 10 + (uint64_t)(*line - '0');
-		if (a > s->agencies)
-			return 0;
-	}
-	return *line == ',' || *line == '\0' ? (uint32_t)a : 0;
+	if (num_parse_len(line, strcspn(line, ","), 1, s->agencies, &a,
+	    NULL) == -1)
+		return 0;
+	return (uint32_t)a;
 }
 
 static void
@@ -262,10 +261,13 @@ collect_winner(void *arg, char *line)
 {
 	struct winners	*w = arg;
 	char		*f[6];
+	uint64_t	 num;
 	size_t		 dl;
 
 	if (line_agency(w->s, line) != w->agency ||
-	    csv_split(line, f, 6) != 6 || strcmp(f[5], "7574") != 0)
+	    csv_split(line, f, 6) != 6 ||
+	    num_parse(f[5], 0, BET_NUMBER_MAX, &num, NULL) == -1 ||
+	    num != BET_WINNING_NUMBER)
 		return;
 	if (w->total++ < w->start || w->full)
 		return;
