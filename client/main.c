@@ -104,8 +104,6 @@ main(int argc, char *argv[])
 		errx(1, "%s", why);
 	if (sig_install() == -1)
 		err(1, "sigaction");
-	/* A stop must not wait out a reply that is not coming. */
-	io_set_stop(&sig_stop);
 	log_set_level(conf.level);
 	config_log(&conf);
 	file.fd = -1;

@@ -23,7 +23,6 @@
 #include "conn.h"
 #include "io.h"
 #include "log.h"
-#include "reply.h"
 #include "upload.h"
 
 #define RESYNC_MAX	3	/* rejected batches tolerated per session */
@@ -155,16 +154,45 @@ upload_connect(struct upload *u)
 	return STEP_STOP;
 }
 
+/*
+ * Decode the reply u->reply[0..n) into u->rep through the protocol's
+ * strict decoders, on a copy so u->reply stays whole for the log.
+ */
+static void
+upload_decode(struct upload *u, size_t n)
+{
+	char	 why[128];
+
+	memcpy(u->rbuf, u->reply, n);
+	u->rep_ok = proto_decode(u->rbuf, n, &u->rep, NULL, 0, why,
+	    sizeof(why)) == 0;
+}
+
+/* 1 when the last reply was of type t and parsed whole. */
+static int
+upload_got(const struct upload *u, enum proto_type t)
+{
+	return u->rep.type == t && u->rep_ok;
+}
+
+/* 1 when the last reply was of type t but did not parse. */
+static int
+upload_malformed(const struct upload *u, enum proto_type t)
+{
+	return u->rep.type == t && !u->rep_ok;
+}
+
 /* Send a request of type with the given body and read its reply. */
 static enum step
-upload_ask(struct upload *u, enum proto_type type, const char *body,
-    const char *action)
+upload_ask(struct upload *u, const struct proto_msg *m, const char *action)
 {
 	char	 err[256];
+	ssize_t	 n;
 
-	if (conn_request(u->fd, type, body, u->conf->timeout_ms, u->reply,
-	    sizeof(u->reply), err, sizeof(err)) == -1)
+	if ((n = conn_request(u->fd, m, u->conf->timeout_ms, u->stop, u->reply,
+	    sizeof(u->reply), err, sizeof(err))) == -1)
 		return upload_retry(u, action, err, "%s", "");
+	upload_decode(u, (size_t)n);
 	return STEP_OK;
 }
 
@@ -172,9 +200,7 @@ upload_ask(struct upload *u, enum proto_type type, const char *body,
 static int
 upload_refused(const struct upload *u)
 {
-	const char	*body = reply_body(u->reply, "StoreResponse");
-
-	return body != NULL && strcmp(body, "1") == 0;
+	return upload_got(u, PROTO_STORE_RESPONSE) && !u->rep.ok;
 }
 
 /*
@@ -241,9 +267,11 @@ upload_base_conn(struct upload *u)
 static enum step
 upload_maybe_base(struct upload *u, enum step s)
 {
-	char	 err[256];
-	ssize_t	 n;
-	int	 closed;
+	struct proto_msg	 echo = { .type = PROTO_ECHO, .text = "probe",
+				    .textlen = 5 };
+	char			 err[256];
+	ssize_t			 n;
+	int			 closed;
 
 	if (s != STEP_RETRY || u->decided ||
 	    u->conf->protocol != CONFIG_PROTO_AUTO || *u->stop)
@@ -255,8 +283,10 @@ upload_maybe_base(struct upload *u, enum step s)
 			return s;
 		s = STEP_RETRY;
 	}
-	n = conn_request(u->fd, PROTO_ECHO, "probe", u->conf->timeout_ms,
-	    u->reply, sizeof(u->reply), err, sizeof(err));
+	n = conn_request(u->fd, &echo, u->conf->timeout_ms, u->stop, u->reply,
+	    sizeof(u->reply), err, sizeof(err));
+	if (n > 0)
+		upload_decode(u, (size_t)n);
 	closed = n == -1 && upload_peer_closed(u->fd, 0);
 	if (!closed && (n == -1 || !upload_refused(u)))
 		return s;
@@ -300,15 +330,13 @@ upload_report(struct upload *u, uint64_t done)
 static enum step
 upload_status(struct upload *u, uint64_t *stored, int *closed)
 {
-	const char	*body;
-	char		 id[16];
-	enum step	 s;
+	struct proto_msg	 m = { .type = PROTO_AGENCY_STATUS,
+				    .agency = (uint32_t)u->conf->id };
+	enum step		 s;
 
-	snprintf(id, sizeof(id), "%d", u->conf->id);
-	if ((s = upload_ask(u, PROTO_AGENCY_STATUS, id, "agency_status")) !=
-	    STEP_OK)
+	if ((s = upload_ask(u, &m, "agency_status")) != STEP_OK)
 		return upload_maybe_base(u, s);
-	if ((body = reply_body(u->reply, "AgencyStatusResponse")) == NULL) {
+	if (u->rep.type != PROTO_STATUS_RESPONSE) {
 		/* A replica that cannot answer now; another one may. */
 		if (upload_refused(u))
 			return upload_maybe_base(u, upload_retry(u,
@@ -316,8 +344,10 @@ upload_status(struct upload *u, uint64_t *stored, int *closed)
 			    "agencia: %d", u->conf->id));
 		return upload_bad_reply(u, "agency_status", "unexpected reply");
 	}
-	if (reply_status(body, stored, closed) == -1)
+	if (!u->rep_ok)
 		return upload_bad_reply(u, "agency_status", "malformed reply");
+	*stored = u->rep.stored;
+	*closed = u->rep.closed;
 	u->decided = 1;
 	log_info("agency_status", "success", "almacenadas: %" PRIu64
 	    " | cerrada: %d", *stored, *closed);
@@ -329,10 +359,10 @@ static enum step
 upload_flush(struct upload *u)
 {
 	struct proto_batch	*b = &u->batch;
-	const char		*body;
 	char			 err[256];
 	uint64_t		 pos = b->pos;
 	size_t			 n = b->count, len;
+	ssize_t			 r;
 	enum step		 s;
 	int			 ok;
 
@@ -341,15 +371,16 @@ upload_flush(struct upload *u)
 	if (u->base && (s = upload_base_conn(u)) != STEP_OK)
 		return s;
 	len = proto_batch_finish(b);
-	if (conn_exchange(u->fd, b->frame, len, u->conf->timeout_ms, u->reply,
-	    sizeof(u->reply), err, sizeof(err)) == -1) {
+	if ((r = conn_exchange(u->fd, b->frame, len, u->conf->timeout_ms,
+	    u->stop, u->reply, sizeof(u->reply), err, sizeof(err))) == -1) {
 		upload_base_lost(u);
 		return upload_retry(u, "lote_enviado", err, "cantidad: %zu | "
 		    "posicion: %" PRIu64, n, pos);
 	}
-	if ((body = reply_body(u->reply, "StoreResponse")) == NULL ||
-	    reply_store(body, &ok) == -1)
+	upload_decode(u, (size_t)r);
+	if (!upload_got(u, PROTO_STORE_RESPONSE))
 		return upload_bad_reply(u, "lote_enviado", "unexpected reply");
+	ok = u->rep.ok;
 	/* Without positions a refused batch can only be sent again. */
 	if (!ok && u->base)
 		return upload_retry(u, "lote_enviado", "rejected by server",
@@ -442,23 +473,21 @@ upload_stream(struct upload *u, uint64_t stored, int closed)
 static enum step
 upload_winners_base(struct upload *u, uint64_t *total, size_t *count)
 {
-	const char	*body;
-	char		 id[16];
-	enum step	 s;
+	struct proto_msg	 m = { .type = PROTO_WINNERS_REQUEST,
+				    .agency = (uint32_t)u->conf->id };
+	enum step		 s;
 
-	snprintf(id, sizeof(id), "%d", u->conf->id);
-	if ((s = upload_ask(u, PROTO_WINNERS_REQUEST, id,
-	    "consulta_ganadores")) != STEP_OK)
+	if ((s = upload_ask(u, &m, "consulta_ganadores")) != STEP_OK)
 		return s;
-	if ((body = reply_body(u->reply, "WinnersResponse")) != NULL) {
-		if (reply_docs(body, count) == -1)
-			return upload_bad_reply(u, "consulta_ganadores",
-			    "malformed reply");
+	if (upload_malformed(u, PROTO_WINNERS_RESPONSE))
+		return upload_bad_reply(u, "consulta_ganadores",
+		    "malformed reply");
+	if (upload_got(u, PROTO_WINNERS_RESPONSE)) {
+		*count = u->rep.ndocs;
 		*total = *count;
 		return STEP_OK;
 	}
-	if ((body = reply_body(u->reply, "NotReadyResponse")) != NULL &&
-	    *body == '\0')
+	if (upload_got(u, PROTO_NOT_READY))
 		return STEP_WAIT;
 	if (upload_refused(u))
 		return upload_retry(u, "consulta_ganadores", u->base ?
@@ -476,24 +505,23 @@ static enum step
 upload_winners_page(struct upload *u, uint64_t start, uint64_t *total,
     size_t *count)
 {
-	const char	*body;
-	char		 req[48];
-	enum step	 s;
+	struct proto_msg	 m = { .type = PROTO_WINNERS_PAGE,
+				    .agency = (uint32_t)u->conf->id, .pos = start };
+	enum step		 s;
 
 	if (u->legacy)
 		return upload_winners_base(u, total, count);
-	snprintf(req, sizeof(req), "%d:%" PRIu64, u->conf->id, start);
-	if ((s = upload_ask(u, PROTO_WINNERS_PAGE, req,
-	    "consulta_ganadores")) != STEP_OK)
+	if ((s = upload_ask(u, &m, "consulta_ganadores")) != STEP_OK)
 		return s;
-	if ((body = reply_body(u->reply, "WinnersPageResponse")) != NULL) {
-		if (reply_page(body, total, count) == -1)
-			return upload_bad_reply(u, "consulta_ganadores",
-			    "malformed reply");
+	if (upload_malformed(u, PROTO_WINNERS_PAGE_RESPONSE))
+		return upload_bad_reply(u, "consulta_ganadores",
+		    "malformed reply");
+	if (upload_got(u, PROTO_WINNERS_PAGE_RESPONSE)) {
+		*total = u->rep.total;
+		*count = u->rep.ndocs;
 		return STEP_OK;
 	}
-	if ((body = reply_body(u->reply, "NotReadyResponse")) != NULL &&
-	    *body == '\0')
+	if (upload_got(u, PROTO_NOT_READY))
 		return STEP_WAIT;
 	if (upload_refused(u) && start == 0) {
 		u->legacy = 1;
@@ -515,16 +543,16 @@ upload_winners_page(struct upload *u, uint64_t start, uint64_t *total,
 static enum step
 upload_finish(struct upload *u)
 {
-	struct backoff	 poll;
-	char		 body_id[16], err[256];
-	uint64_t	 start = 0, total = 0, first = 0;
-	size_t		 n;
-	unsigned	 ms;
-	enum step	 s;
+	struct proto_msg	 close = { .type = PROTO_AGENCY_CLOSE,
+				    .agency = (uint32_t)u->conf->id };
+	struct backoff		 poll;
+	char			 err[256];
+	uint64_t		 start = 0, total = 0, first = 0;
+	size_t			 n;
+	unsigned		 ms;
+	enum step		 s;
 
-	snprintf(body_id, sizeof(body_id), "%d", u->conf->id);
-	if (conn_send(u->fd, PROTO_AGENCY_CLOSE, body_id, err,
-	    sizeof(err)) == -1)
+	if (conn_send(u->fd, &close, err, sizeof(err)) == -1)
 		return upload_retry(u, "cerrar_agencia", err, "%s", "");
 	backoff_init(&poll, u->conf->retry_ms, u->conf->retry_max_ms);
 	for (;;) {
@@ -571,20 +599,20 @@ upload_finish(struct upload *u)
 static enum step
 upload_finish_base(struct upload *u)
 {
-	struct backoff	 poll;
-	char		 id[16], err[256];
-	uint64_t	 total;
-	size_t		 n;
-	unsigned	 ms;
-	enum step	 s;
+	struct proto_msg	 close = { .type = PROTO_AGENCY_CLOSE,
+				    .agency = (uint32_t)u->conf->id };
+	struct backoff		 poll;
+	char			 err[256];
+	uint64_t		 total;
+	size_t			 n;
+	unsigned		 ms;
+	enum step		 s;
 
-	snprintf(id, sizeof(id), "%d", u->conf->id);
 	backoff_init(&poll, u->conf->retry_ms, u->conf->retry_max_ms);
 	for (;;) {
 		if ((s = upload_base_conn(u)) != STEP_OK)
 			return s;
-		if (conn_send(u->fd, PROTO_AGENCY_CLOSE, id, err,
-		    sizeof(err)) == -1) {
+		if (conn_send(u->fd, &close, err, sizeof(err)) == -1) {
 			upload_base_lost(u);
 			return upload_retry(u, "cerrar_agencia", err, "%s", "");
 		}
@@ -652,9 +680,9 @@ upload_session_base(struct upload *u)
 static enum step
 upload_session(struct upload *u)
 {
-	uint64_t	 stored;
+	uint64_t	 stored = 0;
 	enum step	 s;
-	int		 closed, resync;
+	int		 closed = 0, resync;
 
 	if (u->base)
 		return upload_session_base(u);
@@ -746,28 +774,30 @@ upload_run(struct upload *u)
 enum upload_result
 upload_single(struct upload *u, const struct bet *b)
 {
-	const char	*body;
-	char		 msg[PROTO_PAYLOAD_MAX], err[256];
-	char		 doc[LOG_VALUE_MAX];
-	enum step	 s;
-	int		 n, ok;
+	struct proto_msg	 m = { .type = PROTO_STORE_BET,
+				    .agency = (uint32_t)u->conf->id, .bets = b,
+				    .nbets = 1 };
+	char			 frame[PROTO_FRAME_MAX], err[256];
+	char			 doc[LOG_VALUE_MAX];
+	enum step		 s;
+	size_t			 len;
+	ssize_t			 n;
 
-	n = snprintf(msg, sizeof(msg), "%d;", u->conf->id);
-	if (proto_bet_format(b, msg + n, sizeof(msg) - n) == 0) {
+	if ((len = proto_encode_msg(frame, &m)) == 0) {
 		log_error("apuesta_enviada", "fail", "motivo: bet too long");
 		return UPLOAD_FAILED;
 	}
 	log_clean(doc, b->doc);
 	if ((s = upload_connect(u)) != STEP_OK)
 		return s == STEP_STOP ? UPLOAD_STOPPED : UPLOAD_FAILED;
-	if (conn_request(u->fd, PROTO_STORE_BET, msg, u->conf->timeout_ms,
-	    u->reply, sizeof(u->reply), err, sizeof(err)) == -1) {
+	if ((n = conn_exchange(u->fd, frame, len, u->conf->timeout_ms, u->stop,
+	    u->reply, sizeof(u->reply), err, sizeof(err))) == -1) {
 		log_error("apuesta_enviada", "fail", "dni: %s | numero: %u | "
 		    "error: %s", doc, b->number, err);
 		return UPLOAD_FAILED;
 	}
-	body = reply_body(u->reply, "StoreResponse");
-	if (body == NULL || reply_store(body, &ok) == -1 || !ok) {
+	upload_decode(u, (size_t)n);
+	if (!upload_got(u, PROTO_STORE_RESPONSE) || !u->rep.ok) {
 		log_error("apuesta_enviada", "fail", "dni: %s | numero: %u | "
 		    "motivo: rejected by server", doc, b->number);
 		return UPLOAD_FAILED;

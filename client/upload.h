@@ -53,6 +53,10 @@ struct upload {
 	long long		 reported;	/* last in_progress line, or start */
 	struct proto_batch	 batch;
 	char			 reply[PROTO_PAYLOAD_MAX + 1];
+	char			 rbuf[PROTO_PAYLOAD_MAX + 1];	/* reply
+						   decoded in place */
+	struct proto_msg	 rep;		/* the last reply, decoded */
+	int			 rep_ok;	/* 1: rep parsed whole */
 };
 
 void	 upload_init(struct upload *, const struct client_conf *,

@@ -170,13 +170,12 @@ conn_peer(const struct conn_rot *rot, char *buf, size_t len)
 }
 
 int
-conn_send(int fd, enum proto_type type, const char *body, char *err,
-    size_t errlen)
+conn_send(int fd, const struct proto_msg *m, char *err, size_t errlen)
 {
 	char	 frame[PROTO_FRAME_MAX];
 	size_t	 len;
 
-	if ((len = proto_encode(frame, type, body, strlen(body))) == 0) {
+	if ((len = proto_encode_msg(frame, m)) == 0) {
 		snprintf(err, errlen, "message too long");
 		return -1;
 	}
@@ -189,7 +188,8 @@ conn_send(int fd, enum proto_type type, const char *body, char *err,
 
 ssize_t
 conn_exchange(int fd, const char *frame, size_t len, int timeout_ms,
-    char *reply, size_t cap, char *err, size_t errlen)
+    volatile sig_atomic_t *stop, char *reply, size_t cap, char *err,
+    size_t errlen)
 {
 	ssize_t	 n;
 
@@ -197,7 +197,8 @@ conn_exchange(int fd, const char *frame, size_t len, int timeout_ms,
 		snprintf(err, errlen, "send: %s", strerror(errno));
 		return -1;
 	}
-	n = proto_read_frame_until(fd, reply, cap, io_now_ms() + timeout_ms);
+	n = proto_read_frame_until(fd, reply, cap, io_now_ms() + timeout_ms,
+	    stop);
 	if (n == 0)
 		snprintf(err, errlen, "server closed the connection");
 	else if (n == -1)
@@ -209,17 +210,18 @@ conn_exchange(int fd, const char *frame, size_t len, int timeout_ms,
 }
 
 ssize_t
-conn_request(int fd, enum proto_type type, const char *body, int timeout_ms,
-    char *reply, size_t cap, char *err, size_t errlen)
+conn_request(int fd, const struct proto_msg *m, int timeout_ms,
+    volatile sig_atomic_t *stop, char *reply, size_t cap, char *err,
+    size_t errlen)
 {
 	char	 frame[PROTO_FRAME_MAX];
 	size_t	 len;
 
-	if ((len = proto_encode(frame, type, body, strlen(body))) == 0) {
+	if ((len = proto_encode_msg(frame, m)) == 0) {
 		snprintf(err, errlen, "message too long");
 		return -1;
 	}
-	return conn_exchange(fd, frame, len, timeout_ms, reply, cap, err,
+	return conn_exchange(fd, frame, len, timeout_ms, stop, reply, cap, err,
 	    errlen);
 }
 

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "proto.h"
@@ -36,21 +37,21 @@ int	 conn_open(struct conn_rot *rot, const char *address, int timeout_ms,
 	    char *err, size_t errlen);
 /* The numeric address rot last connected to into buf.  0, or -1 ("?"). */
 int	 conn_peer(const struct conn_rot *rot, char *buf, size_t len);
-/* Send one payload "Type:body" that gets no reply.  0, or -1 with err. */
-int	 conn_send(int fd, enum proto_type, const char *body, char *err,
-	    size_t errlen);
+/* Send one request that gets no reply.  0, or -1 with err. */
+int	 conn_send(int fd, const struct proto_msg *, char *err, size_t errlen);
 /*
  * Send a frame already encoded and read the reply payload into reply
  * (cap >= PROTO_PAYLOAD_MAX + 1, NUL-terminated), which must arrive whole
  * within timeout_ms.  Returns the payload length, or -1 with err (I/O
- * error, timeout, peer closed, bad frame, or a stop asked through
- * io_set_stop).
+ * error, timeout, peer closed, bad frame, or *stop set: stop may be NULL).
  */
 ssize_t	 conn_exchange(int fd, const char *frame, size_t len, int timeout_ms,
-	    char *reply, size_t cap, char *err, size_t errlen);
+	    volatile sig_atomic_t *stop, char *reply, size_t cap, char *err,
+	    size_t errlen);
 /* conn_send of a request that does get a reply, then its reply. */
-ssize_t	 conn_request(int fd, enum proto_type, const char *body,
-	    int timeout_ms, char *reply, size_t cap, char *err, size_t errlen);
+ssize_t	 conn_request(int fd, const struct proto_msg *, int timeout_ms,
+	    volatile sig_atomic_t *stop, char *reply, size_t cap, char *err,
+	    size_t errlen);
 void	 conn_close(int fd);
 
 #endif

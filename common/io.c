@@ -22,37 +22,23 @@ io_now_ms(void)
 
 #define IO_SLICE_MS	200	/* how often a wait looks at the stop flag */
 
-static volatile sig_atomic_t *io_stop;
-
-void
-io_set_stop(volatile sig_atomic_t *flag)
-{
-	io_stop = flag;
-}
-
-/*
- * Wait until fd is readable.  -1 with ETIMEDOUT when the deadline passes,
- * with EINTR when the stop flag is raised.
- */
-static int
-io_wait_readable(int fd, long long deadline)
+int
+io_wait(int fd, long long deadline, volatile sig_atomic_t *stop)
 {
 	struct pollfd	pfd = { fd, POLLIN, 0 };
 	long long	left;
 	int		n;
 
 	for (;;) {
-		if (io_stop != NULL && *io_stop) {
-			errno = EINTR;
-			return -1;
-		}
+		if (stop != NULL && *stop)
+			return 0;
 		if ((left = deadline - io_now_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
 		n = poll(&pfd, 1, left > IO_SLICE_MS ? IO_SLICE_MS : (int)left);
 		if (n > 0)
-			return 0;
+			return 1;
 		if (n == -1 && errno != EINTR)
 			return -1;
 	}
@@ -61,19 +47,24 @@ io_wait_readable(int fd, long long deadline)
 ssize_t
 io_read_full(int fd, void *buf, size_t n)
 {
-	return io_read_until(fd, buf, n, -1);
+	return io_read_until(fd, buf, n, -1, NULL);
 }
 
 ssize_t
-io_read_until(int fd, void *buf, size_t n, long long deadline)
+io_read_until(int fd, void *buf, size_t n, long long deadline,
+    volatile sig_atomic_t *stop)
 {
 	char	*p = buf;
 	size_t	 got = 0;
 	ssize_t	 r;
+	int	 w;
 
 	while (got < n) {
-		if (deadline >= 0 && io_wait_readable(fd, deadline) == -1)
+		if (deadline >= 0 && (w = io_wait(fd, deadline, stop)) != 1) {
+			if (w == 0)
+				errno = EINTR;	/* a stop was asked */
 			return -1;
+		}
 		r = read(fd, p + got, n - got);
 		if (r == -1) {
 			if (errno == EINTR)

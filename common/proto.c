@@ -10,45 +10,18 @@
 
 #include "bet.h"
 #include "io.h"
+#include "num.h"
 #include "proto.h"
 
 #define PROTO_POS_MAX	(1ULL << 53)
 
-static const char *const proto_names[] = {
-	[PROTO_UNKNOWN] = "Unknown",
-	[PROTO_STORE_BET] = "StoreBet",
-	[PROTO_STORE_BATCH] = "StoreBatch",
-	[PROTO_STORE_BATCH_AT] = "StoreBatchAt",
-	[PROTO_AGENCY_CLOSE] = "AgencyClose",
-	[PROTO_WINNERS_REQUEST] = "WinnersRequest",
-	[PROTO_AGENCY_STATUS] = "AgencyStatus",
-	[PROTO_ECHO] = "Echo",
-	[PROTO_WINNERS_PAGE] = "WinnersPage",
-	[PROTO_STORE_RESPONSE] = "StoreResponse",
-	[PROTO_WINNERS_RESPONSE] = "WinnersResponse",
-	[PROTO_NOT_READY] = "NotReadyResponse",
-	[PROTO_STATUS_RESPONSE] = "AgencyStatusResponse",
-	[PROTO_WINNERS_PAGE_RESPONSE] = "WinnersPageResponse",
-};
-#define PROTO_NTYPES	(sizeof(proto_names) / sizeof(proto_names[0]))
-
-const char *
-proto_type_name(enum proto_type t)
+/* Write the length header of a payload of plen bytes; the frame length. */
+static size_t
+proto_frame_header(char *out, size_t plen)
 {
-	if ((unsigned)t >= PROTO_NTYPES)
-		return proto_names[PROTO_UNKNOWN];
-	return proto_names[t];
-}
-
-static enum proto_type
-proto_type_lookup(const char *name)
-{
-	size_t	i;
-
-	for (i = 1; i < PROTO_NTYPES; i++)
-		if (strcmp(name, proto_names[i]) == 0)
-			return (enum proto_type)i;
-	return PROTO_UNKNOWN;
+	out[0] = (char)(plen >> 8);
+	out[1] = (char)(plen & 0xff);
+	return PROTO_HDR_LEN + plen;
 }
 
 /*
@@ -70,26 +43,6 @@ proto_split(char *s, char sep, char **f, int max)
 		*p = '\0';
 		s = p + 1;
 	}
-}
-
-/* Strict decimal: digits only, no sign or space, value <= 2^53. */
-static int
-proto_parse_pos(const char *s, uint64_t *out)
-{
-	uint64_t	v = 0;
-	size_t		i;
-
-	if (s[0] == '\0')
-		return -1;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-		if (v > PROTO_POS_MAX)
-			return -1;
-	}
-	*out = v;
-	return 0;
 }
 
 /* One "first;last;doc;birth;number" into b. */
@@ -133,7 +86,7 @@ proto_decode_batch(char *body, int with_pos, struct proto_msg *m,
 			return -1;
 		}
 		*p = '\0';
-		if (proto_parse_pos(body, &m->pos) == -1) {
+		if (num_parse(body, 0, PROTO_POS_MAX, &m->pos, NULL) == -1) {
 			snprintf(err, errlen, "bad position");
 			return -1;
 		}
@@ -151,15 +104,451 @@ proto_decode_batch(char *body, int with_pos, struct proto_msg *m,
 			return -1;
 		m->nbets++;
 	}
+	m->bets = bets;
 	return 0;
+}
+
+/* StoreBet body "agency;first;last;doc;birth;number". */
+static int
+dec_store_bet(char *body, size_t len, struct proto_msg *m, struct bet *bets,
+    size_t cap, char *err, size_t errlen)
+{
+	char	*f[BET_NFIELDS + 1];
+
+	(void)len;
+	if (proto_split(body, ';', f, BET_NFIELDS + 1) != BET_NFIELDS + 1) {
+		snprintf(err, errlen, "wrong field count");
+		return -1;
+	}
+	if (bet_parse_agency(f[0], &m->agency) == -1) {
+		snprintf(err, errlen, "bad agency");
+		return -1;
+	}
+	if (cap < 1) {
+		snprintf(err, errlen, "too many bets");
+		return -1;
+	}
+	if (bet_from_fields(&bets[0], m->agency, f + 1, err, errlen) == -1)
+		return -1;
+	m->bets = bets;
+	m->nbets = 1;
+	return 0;
+}
+
+static int
+dec_batch(char *body, size_t len, struct proto_msg *m, struct bet *bets,
+    size_t cap, char *err, size_t errlen)
+{
+	(void)len;
+	return proto_decode_batch(body, 0, m, bets, cap, err, errlen);
+}
+
+static int
+dec_batch_at(char *body, size_t len, struct proto_msg *m, struct bet *bets,
+    size_t cap, char *err, size_t errlen)
+{
+	(void)len;
+	return proto_decode_batch(body, 1, m, bets, cap, err, errlen);
+}
+
+/* AgencyClose, WinnersRequest, AgencyStatus: the body is the agency. */
+static int
+dec_agency(char *body, size_t len, struct proto_msg *m, struct bet *bets,
+    size_t cap, char *err, size_t errlen)
+{
+	(void)len, (void)bets, (void)cap;
+	if (bet_parse_agency(body, &m->agency) == -1) {
+		snprintf(err, errlen, "bad agency");
+		return -1;
+	}
+	return 0;
+}
+
+/* WinnersPage body "agency:start". */
+static int
+dec_page_req(char *body, size_t len, struct proto_msg *m, struct bet *bets,
+    size_t cap, char *err, size_t errlen)
+{
+	char	*colon;
+
+	(void)len, (void)bets, (void)cap;
+	if ((colon = strchr(body, ':')) == NULL) {
+		snprintf(err, errlen, "missing start");
+		return -1;
+	}
+	*colon = '\0';
+	if (bet_parse_agency(body, &m->agency) == -1) {
+		snprintf(err, errlen, "bad agency");
+		return -1;
+	}
+	if (num_parse(colon + 1, 0, PROTO_POS_MAX, &m->pos, NULL) == -1) {
+		snprintf(err, errlen, "bad start");
+		return -1;
+	}
+	return 0;
+}
+
+/* Echo: the body is the text, whatever it holds. */
+static int
+dec_text(char *body, size_t len, struct proto_msg *m, struct bet *bets,
+    size_t cap, char *err, size_t errlen)
+{
+	(void)bets, (void)cap, (void)err, (void)errlen;
+	m->text = body;
+	m->textlen = len;
+	return 0;
+}
+
+/* "0" (1) or "1" (0), exactly; -1 otherwise. */
+static int
+proto_parse_flag(const char *s, int zero_is)
+{
+	if (strcmp(s, "0") == 0)
+		return zero_is;
+	if (strcmp(s, "1") == 0)
+		return !zero_is;
+	return -1;
+}
+
+/* StoreResponse body: exactly "0" (stored) or "1" (refused). */
+static int
+dec_store_resp(char *body, size_t len, struct proto_msg *m, struct bet *bets,
+    size_t cap, char *err, size_t errlen)
+{
+	(void)len, (void)bets, (void)cap;
+	if ((m->ok = proto_parse_flag(body, 1)) == -1) {
+		snprintf(err, errlen, "bad store result");
+		return -1;
+	}
+	return 0;
+}
+
+/* AgencyStatusResponse body "stored;0|1". */
+static int
+dec_status(char *body, size_t len, struct proto_msg *m, struct bet *bets,
+    size_t cap, char *err, size_t errlen)
+{
+	const char	*semi;
+
+	(void)len, (void)bets, (void)cap;
+	if ((semi = strchr(body, ';')) == NULL ||
+	    num_parse_len(body, (size_t)(semi - body), 0, PROTO_COUNT_MAX,
+	    &m->stored, NULL) == -1 ||
+	    (m->closed = proto_parse_flag(semi + 1, 0)) == -1) {
+		snprintf(err, errlen, "bad status");
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 when s[0..len) could be a stored document. */
+static int
+proto_doc_ok(const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || len > BET_DOC_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == ':')
+			return 0;
+	}
+	return bet_valid_utf8(s, len);
+}
+
+/*
+ * A list of documents "doc;doc;..." (the empty string is none) into
+ * m->text and m->ndocs; -1 when one is not a document.
+ */
+static int
+proto_decode_docs(const char *s, struct proto_msg *m)
+{
+	const char	*semi;
+	size_t		 n = 0, len;
+
+	m->text = s;
+	m->textlen = strlen(s);
+	m->ndocs = 0;
+	if (*s == '\0')
+		return 0;
+	for (;;) {
+		semi = strchr(s, ';');
+		len = semi != NULL ? (size_t)(semi - s) : strlen(s);
+		if (!proto_doc_ok(s, len))
+			return -1;
+		n++;
+		if (semi == NULL)
+			break;
+		s = semi + 1;
+	}
+	m->ndocs = n;
+	return 0;
+}
+
+/* WinnersResponse body "doc;doc;..." or "". */
+static int
+dec_docs(char *body, size_t len, struct proto_msg *m, struct bet *bets,
+    size_t cap, char *err, size_t errlen)
+{
+	(void)len, (void)bets, (void)cap;
+	if (proto_decode_docs(body, m) == -1) {
+		snprintf(err, errlen, "bad document");
+		return -1;
+	}
+	return 0;
+}
+
+/* WinnersPageResponse body "total" or "total;doc;doc;...". */
+static int
+dec_page_resp(char *body, size_t len, struct proto_msg *m, struct bet *bets,
+    size_t cap, char *err, size_t errlen)
+{
+	const char	*semi;
+
+	(void)bets, (void)cap;
+	semi = strchr(body, ';');
+	if (num_parse_len(body, semi != NULL ? (size_t)(semi - body) : len,
+	    0, PROTO_COUNT_MAX, &m->total, NULL) == -1) {
+		snprintf(err, errlen, "bad total");
+		return -1;
+	}
+	/* "total;" with nothing after it is not a page of documents. */
+	if (semi != NULL && (semi[1] == '\0' ||
+	    proto_decode_docs(semi + 1, m) == -1)) {
+		snprintf(err, errlen, "bad document");
+		return -1;
+	}
+	if (semi == NULL)
+		proto_decode_docs("", m);
+	return 0;
+}
+
+/* NotReadyResponse: nothing after the ':'. */
+static int
+dec_empty(char *body, size_t len, struct proto_msg *m, struct bet *bets,
+    size_t cap, char *err, size_t errlen)
+{
+	(void)body, (void)m, (void)bets, (void)cap;
+	if (len != 0) {
+		snprintf(err, errlen, "unexpected body");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Body encoders: the body of m into out[0..cap).  Each returns its length,
+ * or -1 when it does not fit or m is not well formed.
+ */
+static int
+proto_done(int n, size_t cap)
+{
+	return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+/* Bets of m after "head", each preceded by sep (the first by sep1). */
+static int
+enc_bets_after(const struct proto_msg *m, char *out, size_t cap, int n,
+    char sep1)
+{
+	size_t	 i, l;
+
+	if (n < 0)
+		return -1;
+	for (i = 0; i < m->nbets; i++) {
+		if ((size_t)n + 1 >= cap)
+			return -1;
+		out[n++] = i == 0 ? sep1 : ':';
+		if ((l = proto_bet_format(&m->bets[i], out + n,
+		    cap - (size_t)n)) == 0)
+			return -1;
+		n += (int)l;
+	}
+	return n;
+}
+
+static int
+enc_store_bet(const struct proto_msg *m, char *out, size_t cap)
+{
+	if (m->nbets != 1)
+		return -1;
+	return enc_bets_after(m, out, cap, proto_done(snprintf(out, cap,
+	    "%u", (unsigned)m->agency), cap), ';');
+}
+
+static int
+enc_batch(const struct proto_msg *m, char *out, size_t cap)
+{
+	if (m->nbets == 0)
+		return -1;
+	return enc_bets_after(m, out, cap, proto_done(snprintf(out, cap,
+	    "%u", (unsigned)m->agency), cap), ':');
+}
+
+static int
+enc_batch_at(const struct proto_msg *m, char *out, size_t cap)
+{
+	if (m->nbets == 0)
+		return -1;
+	return enc_bets_after(m, out, cap, proto_done(snprintf(out, cap,
+	    "%u:%llu", (unsigned)m->agency, (unsigned long long)m->pos), cap),
+	    ':');
+}
+
+static int
+enc_agency(const struct proto_msg *m, char *out, size_t cap)
+{
+	return proto_done(snprintf(out, cap, "%u", (unsigned)m->agency), cap);
+}
+
+static int
+enc_page_req(const struct proto_msg *m, char *out, size_t cap)
+{
+	return proto_done(snprintf(out, cap, "%u:%llu", (unsigned)m->agency,
+	    (unsigned long long)m->pos), cap);
+}
+
+static int
+enc_text(const struct proto_msg *m, char *out, size_t cap)
+{
+	if (m->textlen >= cap)
+		return -1;
+	if (m->textlen > 0)
+		memcpy(out, m->text, m->textlen);
+	return (int)m->textlen;
+}
+
+static int
+enc_store_resp(const struct proto_msg *m, char *out, size_t cap)
+{
+	return proto_done(snprintf(out, cap, "%s", m->ok ? "0" : "1"), cap);
+}
+
+static int
+enc_status(const struct proto_msg *m, char *out, size_t cap)
+{
+	return proto_done(snprintf(out, cap, "%llu;%d",
+	    (unsigned long long)m->stored, m->closed ? 1 : 0), cap);
+}
+
+/* m->docs[0..ndocs) after out[0..n), each preceded by ';' (the first
+ * only when sep1). */
+static int
+enc_docs_after(const struct proto_msg *m, char *out, size_t cap, int n,
+    int sep1)
+{
+	size_t	 i, l;
+
+	for (i = 0; n >= 0 && i < m->ndocs; i++) {
+		l = strnlen(m->docs[i], sizeof(m->docs[i]));
+		if (!proto_doc_ok(m->docs[i], l) ||
+		    (size_t)n + l + 1 >= cap)
+			return -1;
+		if (i > 0 || sep1)
+			out[n++] = ';';
+		memcpy(out + n, m->docs[i], l);
+		n += (int)l;
+	}
+	return n;
+}
+
+static int
+enc_docs(const struct proto_msg *m, char *out, size_t cap)
+{
+	return enc_docs_after(m, out, cap, 0, 0);
+}
+
+static int
+enc_page_resp(const struct proto_msg *m, char *out, size_t cap)
+{
+	if (m->total > PROTO_COUNT_MAX)
+		return -1;
+	return enc_docs_after(m, out, cap, proto_done(snprintf(out, cap,
+	    "%llu", (unsigned long long)m->total), cap), 1);
+}
+
+static int
+enc_empty(const struct proto_msg *m, char *out, size_t cap)
+{
+	(void)m, (void)out, (void)cap;
+	return 0;
+}
+
+/*
+ * The protocol: one row per message type, its wire name, its direction
+ * and its body codec.  Adding a message type is one row here (plus its
+ * handler in server/session.c when it is a request).
+ */
+struct proto_row {
+	const char	*name;
+	enum proto_dir	 dir;
+	int		(*enc)(const struct proto_msg *, char *, size_t);
+	int		(*dec)(char *, size_t, struct proto_msg *,
+			    struct bet *, size_t, char *, size_t);
+};
+
+static const struct proto_row proto_rows[] = {
+	[PROTO_UNKNOWN] = { "Unknown", PROTO_REQUEST, NULL, NULL },
+	[PROTO_STORE_BET] = { "StoreBet", PROTO_REQUEST, enc_store_bet,
+	    dec_store_bet },
+	[PROTO_STORE_BATCH] = { "StoreBatch", PROTO_REQUEST, enc_batch,
+	    dec_batch },
+	[PROTO_STORE_BATCH_AT] = { "StoreBatchAt", PROTO_REQUEST,
+	    enc_batch_at, dec_batch_at },
+	[PROTO_AGENCY_CLOSE] = { "AgencyClose", PROTO_REQUEST, enc_agency,
+	    dec_agency },
+	[PROTO_WINNERS_REQUEST] = { "WinnersRequest", PROTO_REQUEST,
+	    enc_agency, dec_agency },
+	[PROTO_AGENCY_STATUS] = { "AgencyStatus", PROTO_REQUEST, enc_agency,
+	    dec_agency },
+	[PROTO_ECHO] = { "Echo", PROTO_REQUEST, enc_text, dec_text },
+	[PROTO_WINNERS_PAGE] = { "WinnersPage", PROTO_REQUEST, enc_page_req,
+	    dec_page_req },
+	[PROTO_STORE_RESPONSE] = { "StoreResponse", PROTO_REPLY,
+	    enc_store_resp, dec_store_resp },
+	[PROTO_WINNERS_RESPONSE] = { "WinnersResponse", PROTO_REPLY,
+	    enc_docs, dec_docs },
+	[PROTO_NOT_READY] = { "NotReadyResponse", PROTO_REPLY, enc_empty,
+	    dec_empty },
+	[PROTO_STATUS_RESPONSE] = { "AgencyStatusResponse", PROTO_REPLY,
+	    enc_status, dec_status },
+	[PROTO_WINNERS_PAGE_RESPONSE] = { "WinnersPageResponse", PROTO_REPLY,
+	    enc_page_resp, dec_page_resp },
+};
+#define PROTO_NTYPES	(sizeof(proto_rows) / sizeof(proto_rows[0]))
+
+const char *
+proto_type_name(enum proto_type t)
+{
+	if ((unsigned)t >= PROTO_NTYPES)
+		return proto_rows[PROTO_UNKNOWN].name;
+	return proto_rows[t].name;
+}
+
+int
+proto_type_dir(enum proto_type t)
+{
+	if (t == PROTO_UNKNOWN || (unsigned)t >= PROTO_NTYPES)
+		return -1;
+	return (int)proto_rows[t].dir;
+}
+
+static enum proto_type
+proto_type_lookup(const char *name)
+{
+	size_t	i;
+
+	for (i = 1; i < PROTO_NTYPES; i++)
+		if (strcmp(name, proto_rows[i].name) == 0)
+			return (enum proto_type)i;
+	return PROTO_UNKNOWN;
 }
 
 int
 proto_decode(char *payload, size_t len, struct proto_msg *m,
     struct bet *bets, size_t cap, char *err, size_t errlen)
 {
-	char	*colon, *body, *f[BET_NFIELDS + 1];
-	size_t	 bodylen;
+	char	*colon, *body;
 
 	memset(m, 0, sizeof(*m));
 	payload[len] = '\0';
@@ -175,65 +564,47 @@ proto_decode(char *payload, size_t len, struct proto_msg *m,
 	}
 	*colon = '\0';
 	body = colon + 1;
-	bodylen = len - (size_t)(body - payload);
 	if ((m->type = proto_type_lookup(payload)) == PROTO_UNKNOWN) {
 		snprintf(err, errlen, "unknown type");
 		return -1;
 	}
+	return proto_rows[m->type].dec(body, len - (size_t)(body - payload), m,
+	    bets, cap, err, errlen);
+}
 
-	switch (m->type) {
-	case PROTO_STORE_BET:
-		if (proto_split(body, ';', f, BET_NFIELDS + 1) !=
-		    BET_NFIELDS + 1) {
-			snprintf(err, errlen, "wrong field count");
-			return -1;
-		}
-		if (bet_parse_agency(f[0], &m->agency) == -1) {
-			snprintf(err, errlen, "bad agency");
-			return -1;
-		}
-		if (cap < 1) {
-			snprintf(err, errlen, "too many bets");
-			return -1;
-		}
-		if (bet_from_fields(&bets[0], m->agency, f + 1, err,
-		    errlen) == -1)
-			return -1;
-		m->nbets = 1;
+size_t
+proto_encode_msg(char out[PROTO_FRAME_MAX], const struct proto_msg *m)
+{
+	char	 body[PROTO_PAYLOAD_MAX + 1];
+	int	 n;
+
+	if (m->type == PROTO_UNKNOWN || (unsigned)m->type >= PROTO_NTYPES)
 		return 0;
-	case PROTO_STORE_BATCH:
-	case PROTO_STORE_BATCH_AT:
-		return proto_decode_batch(body, m->type == PROTO_STORE_BATCH_AT,
-		    m, bets, cap, err, errlen);
-	case PROTO_WINNERS_PAGE:
-		if ((colon = strchr(body, ':')) == NULL) {
-			snprintf(err, errlen, "missing start");
-			return -1;
-		}
-		*colon = '\0';
-		if (bet_parse_agency(body, &m->agency) == -1) {
-			snprintf(err, errlen, "bad agency");
-			return -1;
-		}
-		if (proto_parse_pos(colon + 1, &m->pos) == -1) {
-			snprintf(err, errlen, "bad start");
-			return -1;
-		}
+	/* The encoders may write a NUL after the body, hence the copy. */
+	if ((n = proto_rows[m->type].enc(m, body, sizeof(body))) < 0)
 		return 0;
-	case PROTO_AGENCY_CLOSE:
-	case PROTO_WINNERS_REQUEST:
-	case PROTO_AGENCY_STATUS:
-		if (bet_parse_agency(body, &m->agency) == -1) {
-			snprintf(err, errlen, "bad agency");
-			return -1;
-		}
-		return 0;
-	default:
-		/* Echo and every response: the body is the text. */
-		m->text = body;
-		m->textlen = bodylen;
-		return 0;
+	return proto_encode(out, m->type, body, (size_t)n);
+}
+
+size_t
+proto_docs_fit(const struct proto_msg *m)
+{
+	char	 num[24];
+	size_t	 used, i, l;
+
+	used = strlen(proto_type_name(m->type)) + 1;
+	if (m->type == PROTO_WINNERS_PAGE_RESPONSE)
+		used += (size_t)snprintf(num, sizeof(num), "%llu",
+		    (unsigned long long)m->total);
+	for (i = 0; i < m->ndocs; i++) {
+		l = strnlen(m->docs[i], sizeof(m->docs[i]));
+		/* Every document but a WinnersResponse's first has a ';'. */
+		l += i > 0 || m->type == PROTO_WINNERS_PAGE_RESPONSE;
+		if (used + l > PROTO_PAYLOAD_MAX)
+			break;
+		used += l;
 	}
+	return i;
 }
 
 size_t
@@ -241,22 +612,19 @@ proto_encode(char out[PROTO_FRAME_MAX], enum proto_type t, const char *body,
     size_t bodylen)
 {
 	const char	*name;
-	size_t		 nlen, plen;
+	size_t		 nlen;
 
 	if (t == PROTO_UNKNOWN || (unsigned)t >= PROTO_NTYPES)
 		return 0;
-	name = proto_names[t];
+	name = proto_rows[t].name;
 	nlen = strlen(name);
 	if (bodylen > PROTO_PAYLOAD_MAX - nlen - 1)
 		return 0;
-	plen = nlen + 1 + bodylen;
-	out[0] = (char)(plen >> 8);
-	out[1] = (char)(plen & 0xff);
 	memcpy(out + PROTO_HDR_LEN, name, nlen);
 	out[PROTO_HDR_LEN + nlen] = ':';
 	if (bodylen > 0)
 		memcpy(out + PROTO_HDR_LEN + nlen + 1, body, bodylen);
-	return PROTO_HDR_LEN + plen;
+	return proto_frame_header(out, nlen + 1 + bodylen);
 }
 
 size_t
@@ -278,7 +646,7 @@ proto_batch_init(struct proto_batch *b, uint32_t agency, uint64_t pos)
 
 	/* Always fits: the header text is a few dozen bytes at most. */
 	n = snprintf(b->frame + PROTO_HDR_LEN, PROTO_PAYLOAD_MAX,
-	    "%s:%u:%llu", proto_names[PROTO_STORE_BATCH_AT], (unsigned)agency,
+	    "%s:%u:%llu", proto_rows[PROTO_STORE_BATCH_AT].name, (unsigned)agency,
 	    (unsigned long long)pos);
 	b->len = PROTO_HDR_LEN + (size_t)n;
 	b->count = 0;
@@ -291,7 +659,7 @@ proto_batch_init_base(struct proto_batch *b, uint32_t agency, uint64_t pos)
 	int	n;
 
 	n = snprintf(b->frame + PROTO_HDR_LEN, PROTO_PAYLOAD_MAX, "%s:%u",
-	    proto_names[PROTO_STORE_BATCH], (unsigned)agency);
+	    proto_rows[PROTO_STORE_BATCH].name, (unsigned)agency);
 	b->len = PROTO_HDR_LEN + (size_t)n;
 	b->count = 0;
 	b->pos = pos;
@@ -327,17 +695,18 @@ proto_batch_finish(struct proto_batch *b)
 ssize_t
 proto_read_frame(int fd, char *payload, size_t cap)
 {
-	return proto_read_frame_until(fd, payload, cap, -1);
+	return proto_read_frame_until(fd, payload, cap, -1, NULL);
 }
 
 ssize_t
-proto_read_frame_until(int fd, char *payload, size_t cap, long long deadline)
+proto_read_frame_until(int fd, char *payload, size_t cap, long long deadline,
+    volatile sig_atomic_t *stop)
 {
 	unsigned char	hdr[PROTO_HDR_LEN];
 	size_t		plen;
 	ssize_t		r;
 
-	if ((r = io_read_until(fd, hdr, sizeof(hdr), deadline)) == -1)
+	if ((r = io_read_until(fd, hdr, sizeof(hdr), deadline, stop)) == -1)
 		return -1;
 	if (r == 0)
 		return 0;
@@ -346,7 +715,7 @@ proto_read_frame_until(int fd, char *payload, size_t cap, long long deadline)
 	plen = ((size_t)hdr[0] << 8) | hdr[1];
 	if (plen == 0 || plen > PROTO_PAYLOAD_MAX || plen + 1 > cap)
 		return -2;
-	if ((r = io_read_until(fd, payload, plen, deadline)) == -1)
+	if ((r = io_read_until(fd, payload, plen, deadline, stop)) == -1)
 		return -1;
 	if ((size_t)r != plen)
 		return -2;

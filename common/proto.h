@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,35 +39,77 @@ enum proto_type {
 	PROTO_WINNERS_PAGE_RESPONSE /* WinnersPageResponse:total;doc;doc... */
 };
 
-/* A decoded request.  Strings point into the caller's payload buffer. */
+/* A request or a reply: the server's handlers, the client and lotteryctl
+ * read each other's messages only through this table's codecs. */
+enum proto_dir {
+	PROTO_REQUEST,
+	PROTO_REPLY
+};
+
+#define PROTO_COUNT_MAX	(1ULL << 53)	/* largest count a reply may carry */
+/* The most documents one frame can carry: one byte and a ';' each. */
+#define PROTO_DOCS_MAX	(PROTO_PAYLOAD_MAX / 2 + 1)
+
+/* One winner's document, NUL-terminated. */
+typedef char proto_doc[BET_DOC_MAX + 1];
+
+/*
+ * A message, typed.  Decoding fills the fields of its type (strings point
+ * into the caller's payload buffer, bets into the caller's array);
+ * encoding reads them.
+ */
 struct proto_msg {
 	enum proto_type	 type;
-	uint32_t	 agency;
+	uint32_t	 agency;	/* requests */
 	uint64_t	 pos;		/* StoreBatchAt; WinnersPage's start */
-	size_t		 nbets;		/* bets filled in the caller's array */
-	const char	*text;		/* Echo text, response body */
+	const struct bet *bets;		/* StoreBet, StoreBatch[At] */
+	size_t		 nbets;
+	int		 ok;		/* StoreResponse: 1 for "0" (stored) */
+	uint64_t	 stored;	/* AgencyStatusResponse */
+	int		 closed;
+	uint64_t	 total;		/* WinnersPageResponse */
+	const proto_doc	*docs;		/* encoding Winners[Page]Response */
+	size_t		 ndocs;		/* documents encoded or decoded */
+	const char	*text;		/* Echo text; decoded documents "a;b" */
 	size_t		 textlen;
 };
 
 /* Name of a type as it appears on the wire ("StoreBatch"), or "Unknown". */
 const char *proto_type_name(enum proto_type);
+/* Whether a known type is a request or a reply; -1 for PROTO_UNKNOWN. */
+int	 proto_type_dir(enum proto_type);
 
 /*
  * Decode payload[0..len) in place (it is modified; it must have room for a
  * NUL at payload[len]).  Bets of StoreBet/StoreBatch/StoreBatchAt go into
- * bets[0..cap).  Returns 0, or -1 with a reason in err; a batch with any
- * invalid bet is rejected whole.
+ * bets[0..cap).  Replies are strict: a count is digits only and bounded, a
+ * flag is exactly 0 or 1, a document is what the server could have
+ * stored, and nothing may come before or after.  Returns 0, or -1 with a
+ * reason in err (m->type is still set when the type was known); a batch
+ * with any invalid bet is rejected whole.
  */
 int	 proto_decode(char *payload, size_t len, struct proto_msg *m,
 	    struct bet *bets, size_t cap, char *err, size_t errlen);
 
 /*
- * Encode "Type:body" into a frame at out (header included).  Returns the
- * frame length, or 0 when it would not fit in PROTO_FRAME_MAX.
+ * Encode m as a frame at out (header included) through its type's body
+ * encoder.  Returns the frame length, or 0 when it would not fit in
+ * PROTO_FRAME_MAX or m is not well formed.
+ */
+size_t	 proto_encode_msg(char out[PROTO_FRAME_MAX], const struct proto_msg *m);
+/*
+ * How many of m->docs[0..m->ndocs) fit whole in one frame of m->type
+ * (WinnersResponse, or WinnersPageResponse with m->total).
+ */
+size_t	 proto_docs_fit(const struct proto_msg *m);
+
+/*
+ * Encode "Type:body" into a frame at out (header included), the body
+ * given as text.  Returns the frame length, or 0 when it would not fit in
+ * PROTO_FRAME_MAX.
  */
 size_t	 proto_encode(char out[PROTO_FRAME_MAX], enum proto_type,
 	    const char *body, size_t bodylen);
-
 /*
  * A batch under construction, framed and ready to send.  proto_batch_add
  * returns -1 when the bet would push the frame past PROTO_FRAME_MAX; the
@@ -99,9 +142,12 @@ size_t	 proto_bet_format(const struct bet *, char *dst, size_t cap);
  * a frame cut short.
  */
 ssize_t	 proto_read_frame(int fd, char *payload, size_t cap);
-/* The same, with the whole frame due by deadline (see io_read_until). */
+/*
+ * The same, with the whole frame due by deadline, giving up when *stop is
+ * set (stop may be NULL; see io_read_until).
+ */
 ssize_t	 proto_read_frame_until(int fd, char *payload, size_t cap,
-	    long long deadline);
+	    long long deadline, volatile sig_atomic_t *stop);
 /* Send one whole frame.  0 or -1 (errno). */
 int	 proto_write_frame(int fd, const char *frame, size_t len);
 

@@ -282,15 +282,216 @@ test_text(void **state)
 	assert_int_equal(dec("WinnersResponse:1;22;333", &m), 0);
 	assert_int_equal(m.type, PROTO_WINNERS_RESPONSE);
 	assert_string_equal(m.text, "1;22;333");
+	assert_int_equal(m.ndocs, 3);
 	assert_int_equal(dec("NotReadyResponse:", &m), 0);
 	assert_int_equal(m.type, PROTO_NOT_READY);
-	assert_int_equal(m.textlen, 0);
+	assert_int_equal(dec("NotReadyResponse:x", &m), -1);
+	assert_int_equal(m.type, PROTO_NOT_READY);
 	assert_int_equal(dec("StoreResponse:0", &m), 0);
 	assert_int_equal(m.type, PROTO_STORE_RESPONSE);
-	assert_string_equal(m.text, "0");
+	assert_int_equal(m.ok, 1);
 	assert_int_equal(dec("AgencyStatusResponse:10;1", &m), 0);
 	assert_int_equal(m.type, PROTO_STATUS_RESPONSE);
-	assert_string_equal(m.text, "10;1");
+	assert_int_equal(m.stored, 10);
+	assert_int_equal(m.closed, 1);
+	assert_int_equal(proto_type_dir(PROTO_ECHO), PROTO_REQUEST);
+	assert_int_equal(proto_type_dir(PROTO_NOT_READY), PROTO_REPLY);
+	assert_int_equal(proto_type_dir(PROTO_UNKNOWN), -1);
+}
+
+static void
+test_reply_status(void **state)
+{
+	struct proto_msg	 m;
+
+	(void)state;
+	assert_int_equal(dec("AgencyStatusResponse:12;0", &m), 0);
+	assert_int_equal(m.stored, 12);
+	assert_int_equal(m.closed, 0);
+	assert_int_equal(dec("AgencyStatusResponse:0;1", &m), 0);
+	assert_int_equal(m.closed, 1);
+	assert_int_equal(dec("AgencyStatusResponse:-5;0", &m), -1);
+	assert_int_equal(dec("AgencyStatusResponse:5;2", &m), -1);
+	assert_int_equal(dec("AgencyStatusResponse:5;01", &m), -1);
+	assert_int_equal(dec("AgencyStatusResponse:5;", &m), -1);
+	assert_int_equal(dec("AgencyStatusResponse:;0", &m), -1);
+	assert_int_equal(dec("AgencyStatusResponse:5", &m), -1);
+	assert_int_equal(dec("AgencyStatusResponse:5;0;0", &m), -1);
+	assert_int_equal(dec("AgencyStatusResponse:9007199254740993;0", &m),
+	    -1);
+	assert_int_equal(m.type, PROTO_STATUS_RESPONSE);
+}
+
+static void
+test_reply_store(void **state)
+{
+	struct proto_msg	 m;
+
+	(void)state;
+	assert_int_equal(dec("StoreResponse:0", &m), 0);
+	assert_int_equal(m.ok, 1);
+	assert_int_equal(dec("StoreResponse:1", &m), 0);
+	assert_int_equal(m.ok, 0);
+	assert_int_equal(dec("StoreResponse:", &m), -1);
+	assert_int_equal(dec("StoreResponse:00", &m), -1);
+	assert_int_equal(dec("StoreResponse:2", &m), -1);
+	/* The type must be whole and followed by ':'. */
+	assert_int_equal(dec("StoreResponse0", &m), -1);
+	assert_int_equal(dec("Store:0", &m), -1);
+}
+
+static void
+test_reply_page(void **state)
+{
+	struct proto_msg	 m;
+
+	(void)state;
+	assert_int_equal(dec("WinnersPageResponse:0", &m), 0);
+	assert_int_equal(m.total, 0);
+	assert_int_equal(m.ndocs, 0);
+	assert_int_equal(dec("WinnersPageResponse:3;30904465;1;Pérez", &m),
+	    0);
+	assert_int_equal(m.total, 3);
+	assert_int_equal(m.ndocs, 3);
+	assert_string_equal(m.text, "30904465;1;Pérez");
+	assert_int_equal(dec("WinnersPageResponse:", &m), -1);
+	assert_int_equal(dec("WinnersPageResponse:3;", &m), -1);
+	assert_int_equal(dec("WinnersPageResponse:3;a;;b", &m), -1);
+	assert_int_equal(dec("WinnersPageResponse:x;1", &m), -1);
+	assert_int_equal(dec("WinnersPageResponse:1;12345678901", &m), -1);
+	assert_int_equal(dec("WinnersPageResponse:1;a:b", &m), -1);
+	assert_int_equal(dec("WinnersPageResponse:1;a\x01", &m), -1);
+	assert_int_equal(dec("WinnersPageResponse:1;\xe9", &m), -1);
+	assert_int_equal(dec("WinnersPageResponse:9007199254740993", &m), -1);
+	assert_int_equal(dec("WinnersResponse:", &m), 0);
+	assert_int_equal(m.ndocs, 0);
+	assert_int_equal(dec("WinnersResponse:1;2", &m), 0);
+	assert_int_equal(m.ndocs, 2);
+	assert_int_equal(dec("WinnersResponse:1;", &m), -1);
+	assert_int_equal(dec("WinnersResponse:12345678901", &m), -1);
+}
+
+/* Encode m, then decode the frame's payload into *out. */
+static int
+trip(const struct proto_msg *m, struct proto_msg *out)
+{
+	static char	 frame[PROTO_FRAME_MAX + 1];
+	size_t		 n;
+
+	if ((n = proto_encode_msg(frame, m)) == 0)
+		return -2;
+	assert_int_equal(((size_t)(unsigned char)frame[0] << 8 |
+	    (unsigned char)frame[1]), n - PROTO_HDR_LEN);
+	err[0] = '\0';
+	return proto_decode(frame + PROTO_HDR_LEN, n - PROTO_HDR_LEN, out,
+	    bets, PROTO_BATCH_MAX, err, sizeof(err));
+}
+
+/* Every row of the table: what one side encodes, the other decodes. */
+static void
+test_round_trip(void **state)
+{
+	struct proto_msg	 m, r;
+	struct bet		 two[2];
+	static proto_doc	 docs[PROTO_DOCS_MAX];
+	size_t			 i;
+
+	(void)state;
+	setbet(&two[0], "Ana", "Pérez", "30904465", "1999-03-17", 42);
+	setbet(&two[1], "Juan", "Gómez", "1", "2000-01-01", 7574);
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_STORE_BET, m.agency = 3, m.bets = two, m.nbets = 1;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.type, PROTO_STORE_BET);
+	assert_int_equal(r.agency, 3);
+	assert_int_equal(r.nbets, 1);
+	assert_string_equal(r.bets[0].last, "Pérez");
+	m.nbets = 2;
+	assert_int_equal(trip(&m, &r), -2);	/* StoreBet holds one bet */
+	m.type = PROTO_STORE_BATCH;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.type, PROTO_STORE_BATCH);
+	assert_int_equal(r.nbets, 2);
+	assert_int_equal(r.bets[1].number, 7574);
+	m.type = PROTO_STORE_BATCH_AT, m.pos = 9007199254740992ULL;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_true(r.pos == 9007199254740992ULL);
+	assert_string_equal(r.bets[1].doc, "1");
+	m.nbets = 0;
+	assert_int_equal(trip(&m, &r), -2);	/* a batch is never empty */
+	memset(&m, 0, sizeof(m));
+	m.agency = 7;
+	m.type = PROTO_AGENCY_CLOSE;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.agency, 7);
+	m.type = PROTO_WINNERS_REQUEST;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.type, PROTO_WINNERS_REQUEST);
+	m.type = PROTO_AGENCY_STATUS;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.type, PROTO_AGENCY_STATUS);
+	m.type = PROTO_WINNERS_PAGE, m.pos = 12;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.agency, 7);
+	assert_int_equal(r.pos, 12);
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_ECHO, m.text = "a:b;ñ", m.textlen = strlen("a:b;ñ");
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.textlen, m.textlen);
+	assert_memory_equal(r.text, m.text, m.textlen);
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_STORE_RESPONSE, m.ok = 1;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.ok, 1);
+	m.ok = 0;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.ok, 0);
+	m.type = PROTO_STATUS_RESPONSE, m.stored = 1234, m.closed = 1;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.stored, 1234);
+	assert_int_equal(r.closed, 1);
+	m.type = PROTO_NOT_READY;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.type, PROTO_NOT_READY);
+	memset(&m, 0, sizeof(m));
+	strcpy(docs[0], "30904465");
+	strcpy(docs[1], "Pérez");
+	m.type = PROTO_WINNERS_RESPONSE, m.docs = docs, m.ndocs = 2;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.ndocs, 2);
+	assert_string_equal(r.text, "30904465;Pérez");
+	m.ndocs = 0;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.ndocs, 0);
+	m.type = PROTO_WINNERS_PAGE_RESPONSE, m.total = 5;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.total, 5);
+	assert_int_equal(r.ndocs, 0);
+	m.ndocs = 2;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.total, 5);
+	assert_int_equal(r.ndocs, 2);
+	assert_string_equal(r.text, "30904465;Pérez");
+	/* The encoder refuses what the decoder would. */
+	strcpy(docs[1], "a:b");
+	assert_int_equal(trip(&m, &r), -2);
+	m.total = PROTO_COUNT_MAX + 1, m.ndocs = 0;
+	assert_int_equal(trip(&m, &r), -2);
+	/* A frame holds what proto_docs_fit says, and no more. */
+	for (i = 0; i < PROTO_DOCS_MAX; i++)
+		snprintf(docs[i], sizeof(docs[i]), "%010zu", i);
+	m.total = PROTO_DOCS_MAX, m.ndocs = PROTO_DOCS_MAX;
+	m.ndocs = proto_docs_fit(&m);
+	assert_true(m.ndocs < PROTO_DOCS_MAX);
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.ndocs, m.ndocs);
+	m.ndocs++;
+	assert_int_equal(trip(&m, &r), -2);
+	m.type = PROTO_WINNERS_RESPONSE, m.ndocs = PROTO_DOCS_MAX;
+	m.ndocs = proto_docs_fit(&m);
+	assert_int_equal(trip(&m, &r), 0);
+	m.ndocs++;
+	assert_int_equal(trip(&m, &r), -2);
 }
 
 static void
@@ -403,6 +604,10 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_type_names),
+		cmocka_unit_test(test_reply_status),
+		cmocka_unit_test(test_reply_store),
+		cmocka_unit_test(test_reply_page),
+		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_batch_roundtrip),
 		cmocka_unit_test(test_batch_base),
 		cmocka_unit_test(test_batch_full),

@@ -22,6 +22,7 @@
 
 #include "conn.h"
 #include "io.h"
+#include "num.h"
 #include "proto.h"
 
 enum {
@@ -84,13 +85,11 @@ ctl_ms(const char *s)
 static int
 ctl_count(const char *s, int max)
 {
-	const char	*e;
-	int		 n;
+	uint64_t	n;
 
-	n = (int)strtonum(s, 0, max, &e);
-	if (e != NULL)
+	if (num_parse(s, 0, (uint64_t)max, &n, NULL) == -1)
 		usage();
-	return n;
+	return (int)n;
 }
 
 /* A socket with ctl_timeout_ms as its send (and connect) timeout. */
@@ -190,7 +189,7 @@ ctl_read(int fd)
 	ssize_t	 n;
 
 	n = proto_read_frame_until(fd, ctl_reply, sizeof(ctl_reply),
-	    io_now_ms() + ctl_timeout_ms);
+	    io_now_ms() + ctl_timeout_ms, NULL);
 	return n > 0 ? n : -1;
 }
 
@@ -207,65 +206,100 @@ ctl_print(ssize_t n)
 	return CTL_OK;
 }
 
-/* Send a typed request and read its reply into ctl_reply, or exit. */
-static void
-ctl_request(int fd, enum proto_type type, const char *body)
+/*
+ * Send the request m and decode its reply into *r (strings point into a
+ * static copy of ctl_reply).  The decoder's result, 0 or -1 with e; exits
+ * CTL_CONN when no reply came.
+ */
+static int
+ctl_ask(int fd, const struct proto_msg *m, struct proto_msg *r, char *e,
+    size_t elen)
 {
-	char	 frame[PROTO_FRAME_MAX], e[256];
-	size_t	 len;
+	static char	 rbuf[PROTO_PAYLOAD_MAX + 1];
+	char		 frame[PROTO_FRAME_MAX];
+	size_t		 len;
+	ssize_t		 n;
 
-	if ((len = proto_encode(frame, type, body, strlen(body))) == 0)
+	if ((len = proto_encode_msg(frame, m)) == 0)
 		errx(CTL_USAGE, "request too long");
-	if (conn_exchange(fd, frame, len, ctl_timeout_ms, ctl_reply,
-	    sizeof(ctl_reply), e, sizeof(e)) == -1)
-		errx(CTL_CONN, "%s: %s", proto_type_name(type), e);
+	if ((n = conn_exchange(fd, frame, len, ctl_timeout_ms, NULL, ctl_reply,
+	    sizeof(ctl_reply), e, elen)) == -1)
+		errx(CTL_CONN, "%s: %s", proto_type_name(m->type), e);
+	memcpy(rbuf, ctl_reply, (size_t)n + 1);
+	return proto_decode(rbuf, (size_t)n, r, NULL, 0, e, elen);
 }
 
-/* The body of ctl_reply when it is of type name, else exit CTL_REFUSED. */
-static const char *
-ctl_body(const char *name)
+/*
+ * Go on when the reply r (decoded with result rc) is of type want, else
+ * exit: CTL_NOT_READY for NotReadyResponse, CTL_REFUSED for any other
+ * reply or one that does not parse.
+ */
+static void
+ctl_expect(int rc, const struct proto_msg *r, enum proto_type want,
+    const char *e)
 {
-	size_t	 n = strlen(name);
-
-	if (strncmp(ctl_reply, name, n) == 0 && ctl_reply[n] == ':')
-		return ctl_reply + n + 1;
-	if (strcmp(ctl_reply, "NotReadyResponse:") == 0)
+	if (rc == 0 && r->type == want)
+		return;
+	if (rc == 0 && r->type == PROTO_NOT_READY)
 		errx(CTL_NOT_READY, "not ready: the draw has not been held");
-	errx(CTL_REFUSED, "reply '%s'", ctl_reply);
+	errx(CTL_REFUSED, "reply '%s'%s%s", ctl_reply, rc == -1 ? ": " : "",
+	    rc == -1 ? e : "");
 }
 
-/* A positive agency number as typed, or a usage error. */
-static const char *
+/* ctl_ask, then ctl_expect. */
+static void
+ctl_request(int fd, const struct proto_msg *m, enum proto_type want,
+    struct proto_msg *r)
+{
+	char	 e[256];
+
+	ctl_expect(ctl_ask(fd, m, r, e, sizeof(e)), r, want, e);
+}
+
+/* An agency number as typed (at most 32 bits), or a usage error. */
+static uint32_t
 ctl_agency(const char *s)
 {
-	if (s == NULL || strspn(s, "0123456789") != strlen(s) || *s == '\0')
+	uint64_t	v;
+
+	if (s == NULL || num_parse(s, 0, UINT32_MAX, &v, NULL) == -1)
 		usage();
-	return s;
+	return (uint32_t)v;
 }
 
 static int
 cmd_echo(int argc, char **argv)
 {
-	const char	*text = argc > 1 ? argv[1] : "ping";
-	int		 fd = ctl_connect();
+	const char		*text = argc > 1 ? argv[1] : "ping";
+	struct proto_msg	 m = { .type = PROTO_ECHO, .text = text,
+				    .textlen = strlen(text) }, r;
+	int			 fd = ctl_connect();
 
-	ctl_request(fd, PROTO_ECHO, text);
-	if (strcmp(ctl_body("Echo"), text) != 0)
+	ctl_request(fd, &m, PROTO_ECHO, &r);
+	if (r.textlen != m.textlen || memcmp(r.text, text, r.textlen) != 0)
 		errx(CTL_REFUSED, "echo came back as '%s'", ctl_reply);
 	puts(text);
 	return CTL_OK;
 }
 
+/* Print a status reply as "stored;closed". */
+static void
+ctl_print_status(const struct proto_msg *r)
+{
+	printf("%" PRIu64 ";%d\n", r->stored, r->closed);
+}
+
 static int
 cmd_status(int argc, char **argv)
 {
-	int	 fd;
+	struct proto_msg	 m = { .type = PROTO_AGENCY_STATUS }, r;
+	int			 fd;
 
 	(void)argc;
-	ctl_agency(argv[1]);
+	m.agency = ctl_agency(argv[1]);
 	fd = ctl_connect();
-	ctl_request(fd, PROTO_AGENCY_STATUS, argv[1]);
-	puts(ctl_body("AgencyStatusResponse"));
+	ctl_request(fd, &m, PROTO_STATUS_RESPONSE, &r);
+	ctl_print_status(&r);
 	return CTL_OK;
 }
 
@@ -273,34 +307,38 @@ cmd_status(int argc, char **argv)
 static int
 cmd_close(int argc, char **argv)
 {
-	const char	*body, *semi;
-	char		 e[256];
-	int		 fd;
+	struct proto_msg	 m = { .type = PROTO_AGENCY_CLOSE }, r;
+	char			 e[256];
+	int			 fd;
 
 	(void)argc;
-	ctl_agency(argv[1]);
+	m.agency = ctl_agency(argv[1]);
 	fd = ctl_connect();
-	if (conn_send(fd, PROTO_AGENCY_CLOSE, argv[1], e, sizeof(e)) == -1)
+	if (conn_send(fd, &m, e, sizeof(e)) == -1)
 		errx(CTL_CONN, "AgencyClose: %s", e);
-	ctl_request(fd, PROTO_AGENCY_STATUS, argv[1]);
-	body = ctl_body("AgencyStatusResponse");
-	puts(body);
-	semi = strchr(body, ';');
-	return semi != NULL && strcmp(semi, ";1") == 0 ? CTL_OK : CTL_REFUSED;
+	m.type = PROTO_AGENCY_STATUS;
+	ctl_request(fd, &m, PROTO_STATUS_RESPONSE, &r);
+	ctl_print_status(&r);
+	return r.closed ? CTL_OK : CTL_REFUSED;
 }
 
-/* Print each document of a ';'-separated list; how many there were. */
+/* Print each document of a decoded reply; how many there were. */
 static uint64_t
-ctl_docs(char *p)
+ctl_docs(const struct proto_msg *r)
 {
-	uint64_t	 n = 0;
-	char		*doc;
+	const char	*p = r->text, *semi;
 
-	while ((doc = strsep(&p, ";")) != NULL) {
-		puts(doc);
-		n++;
+	if (r->ndocs == 0)
+		return 0;
+	for (;;) {
+		semi = strchr(p, ';');
+		printf("%.*s\n", (int)(semi != NULL ? semi - p :
+		    (ptrdiff_t)strlen(p)), p);
+		if (semi == NULL)
+			break;
+		p = semi + 1;
 	}
-	return n;
+	return r->ndocs;
 }
 
 /*
@@ -313,36 +351,32 @@ ctl_docs(char *p)
 static int
 cmd_winners(int argc, char **argv)
 {
-	char		 body[64], *p, *end;
-	uint64_t	 start = 0, total = 0, t;
-	int		 fd;
+	struct proto_msg	 m = { .type = PROTO_WINNERS_PAGE }, r;
+	uint64_t		 total = 0;
+	char			 e[256];
+	int			 fd, rc;
 
 	(void)argc;
-	ctl_agency(argv[1]);
+	m.agency = ctl_agency(argv[1]);
 	fd = ctl_connect();
 	do {
-		snprintf(body, sizeof(body), "%s:%" PRIu64, argv[1], start);
-		ctl_request(fd, PROTO_WINNERS_PAGE, body);
-		if (start == 0 && strcmp(ctl_reply, "StoreResponse:1") == 0) {
-			ctl_request(fd, PROTO_WINNERS_REQUEST, argv[1]);
-			p = (char *)ctl_body("WinnersResponse");
-			if (*p != '\0')
-				ctl_docs(p);
+		rc = ctl_ask(fd, &m, &r, e, sizeof(e));
+		if (m.pos == 0 && rc == 0 && r.type == PROTO_STORE_RESPONSE &&
+		    !r.ok) {
+			m.type = PROTO_WINNERS_REQUEST;
+			ctl_request(fd, &m, PROTO_WINNERS_RESPONSE, &r);
+			ctl_docs(&r);
 			return CTL_OK;
 		}
-		p = (char *)ctl_body("WinnersPageResponse");
-		errno = 0;
-		t = strtoull(p, &end, 10);
-		if (errno != 0 || end == p || (*end != '\0' && *end != ';') ||
-		    (start > 0 && t != total))
+		ctl_expect(rc, &r, PROTO_WINNERS_PAGE_RESPONSE, e);
+		if (m.pos > 0 && r.total != total)
 			errx(CTL_REFUSED, "bad page '%s'", ctl_reply);
-		total = t;
-		p = *end == ';' ? end + 1 : NULL;
-		if (p == NULL && start < total)
-			errx(CTL_REFUSED, "empty page at %" PRIu64, start);
-		start += ctl_docs(p);
-	} while (start < total);
-	return start == total ? CTL_OK : CTL_REFUSED;
+		total = r.total;
+		if (r.ndocs == 0 && m.pos < total)
+			errx(CTL_REFUSED, "empty page at %" PRIu64, m.pos);
+		m.pos += ctl_docs(&r);
+	} while (m.pos < total);
+	return m.pos == total ? CTL_OK : CTL_REFUSED;
 }
 
 /* Frame and write one payload; a write error is left to the read. */

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "log.h"
 #include "net.h"
+#include "proto.h"
 #include "sig.h"
 #include "store.h"
 
@@ -60,6 +61,7 @@ main(int argc, char *argv[])
 		err(1, "sigaction");
 	sopts.agencies = (uint32_t)cfg.agencies;
 	sopts.lock_timeout_ms = cfg.lock_timeout_ms;
+	sopts.batch_max = PROTO_BATCH_MAX;
 	sopts.stop = &sig_stop;
 	if ((store = store_open(cfg.state_dir, &sopts, why,
 	    sizeof(why))) == NULL)

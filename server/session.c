@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,8 +17,6 @@
 #include "log.h"
 #include "session.h"
 
-#define SESSION_TICK_MS	200
-
 /*
  * 1 when a frame is waiting, 0 on stop, -1 on idle timeout or error.  The
  * deadline counts from the last request that did work, not the last frame.
@@ -27,38 +24,24 @@
 static int
 session_wait(struct session *s)
 {
-	struct pollfd	pfd = { s->fd, POLLIN, 0 };
-	long long	deadline = s->last_work + s->cfg->conn_timeout_ms;
-	long long	left;
-	int		n;
+	int	n;
 
-	while (!*s->stop) {
-		if ((left = deadline - io_now_ms()) <= 0) {
-			log_warn("conexion", "fail",
-			    "peer: %s | motivo: idle timeout", s->peer);
-			return -1;
-		}
-		n = poll(&pfd, 1, left < SESSION_TICK_MS ? (int)left :
-		    SESSION_TICK_MS);
-		if (n > 0)
-			return 1;
-		if (n == -1 && errno != EINTR) {
-			log_warn_errno("conexion", "fail", "peer: %s",
-			    s->peer);
-			return -1;
-		}
-	}
-	return 0;
+	n = io_wait(s->fd, s->last_work + s->cfg->conn_timeout_ms, s->stop);
+	if (n == -1 && errno == ETIMEDOUT)
+		log_warn("conexion", "fail", "peer: %s | motivo: idle timeout",
+		    s->peer);
+	else if (n == -1)
+		log_warn_errno("conexion", "fail", "peer: %s", s->peer);
+	return n;
 }
 
-/* Send "Type:body".  0, or -1 when the peer is gone. */
+/* Send the reply m.  0, or -1 when the peer is gone. */
 static int
-session_reply(struct session *s, enum proto_type type, const char *body,
-    size_t len)
+session_send(struct session *s, const struct proto_msg *m)
 {
 	size_t	n;
 
-	if ((n = proto_encode(s->reply, type, body, len)) == 0) {
+	if ((n = proto_encode_msg(s->reply, m)) == 0) {
 		log_error("responder", "fail", "peer: %s | motivo: too long",
 		    s->peer);
 		return -1;
@@ -73,7 +56,17 @@ session_reply(struct session *s, enum proto_type type, const char *body,
 static int
 reply_store(struct session *s, int ok)
 {
-	return session_reply(s, PROTO_STORE_RESPONSE, ok ? "0" : "1", 1);
+	struct proto_msg	m = { .type = PROTO_STORE_RESPONSE, .ok = ok };
+
+	return session_send(s, &m);
+}
+
+static int
+reply_not_ready(struct session *s)
+{
+	struct proto_msg	m = { .type = PROTO_NOT_READY };
+
+	return session_send(s, &m);
 }
 
 static const char *
@@ -152,16 +145,19 @@ handle_close(struct session *s, const struct proto_msg *m)
 	return 0;
 }
 
+/*
+ * WinnersResponse: every winner of the agency in one frame, or
+ * StoreResponse:1 when they do not all fit (WinnersPage pages them).
+ */
 static int
 handle_winners(struct session *s, const struct proto_msg *m)
 {
-	/* The response must fit one frame with its "WinnersResponse:". */
-	char		docs[PROTO_PAYLOAD_MAX - sizeof("WinnersResponse:") + 2];
-	size_t		len, count;
-	uint64_t	total;
-	int		rc;
+	struct proto_msg	r = { .type = PROTO_WINNERS_RESPONSE };
+	size_t			count;
+	uint64_t		total;
+	int			rc;
 
-	rc = store_winners(s->store, m->agency, 0, docs, sizeof(docs), &len,
+	rc = store_winners(s->store, m->agency, 0, s->docs, PROTO_DOCS_MAX,
 	    &count, &total);
 	if (rc == -1) {
 		log_warn("consulta_ganadores", "fail", "agencia: %u | motivo: "
@@ -171,9 +167,11 @@ handle_winners(struct session *s, const struct proto_msg *m)
 	if (rc == 0) {
 		log_debug("consulta_ganadores", "in_progress", "agencia: %u",
 		    m->agency);
-		return session_reply(s, PROTO_NOT_READY, "", 0);
+		return reply_not_ready(s);
 	}
-	if (count < total) {
+	r.docs = s->docs;
+	r.ndocs = count;
+	if ((r.ndocs = proto_docs_fit(&r)) < total) {
 		log_warn("consulta_ganadores", "fail", "agencia: %u | "
 		    "cant_ganadores: %llu | motivo: winners do not fit in one "
 		    "frame, use WinnersPage", m->agency,
@@ -181,42 +179,23 @@ handle_winners(struct session *s, const struct proto_msg *m)
 		return reply_store(s, 0);
 	}
 	log_info("consulta_ganadores", "success", "agencia: %u | "
-	    "cant_ganadores: %zu", m->agency, count);
-	return session_reply(s, PROTO_WINNERS_RESPONSE, docs, len);
-}
-
-/* Drop the last document of a ';'-joined list of count of them. */
-static void
-docs_drop_last(char *docs, size_t *len, size_t *count)
-{
-	char	*semi;
-
-	docs[*len] = '\0';
-	if (*count > 1 && (semi = strrchr(docs, ';')) != NULL)
-		*len = (size_t)(semi - docs);
-	else
-		*len = 0;
-	(*count)--;
+	    "cant_ganadores: %zu", m->agency, r.ndocs);
+	return session_send(s, &r);
 }
 
 /*
  * "WinnersPageResponse:total;doc;doc..." with as many documents from
- * m->pos on as fit whole in the frame.  The documents are fetched with
- * room for the shortest prefix ("0;"); the ones the real prefix pushes out
- * of the frame are dropped again.
+ * m->pos on as fit whole in the frame.
  */
 static int
 handle_page(struct session *s, const struct proto_msg *m)
 {
-	enum { BODY_MAX = PROTO_PAYLOAD_MAX - sizeof("WinnersPageResponse:") +
-	    1 };
-	char		docs[BODY_MAX - 2 + 1], body[BODY_MAX + 1];
-	size_t		len, count, pre;
-	uint64_t	total;
-	int		rc, n;
+	struct proto_msg	r = { .type = PROTO_WINNERS_PAGE_RESPONSE };
+	size_t			count;
+	int			rc;
 
-	rc = store_winners(s->store, m->agency, m->pos, docs, sizeof(docs),
-	    &len, &count, &total);
+	rc = store_winners(s->store, m->agency, m->pos, s->docs,
+	    PROTO_DOCS_MAX, &count, &r.total);
 	if (rc == -1) {
 		log_warn("consulta_ganadores", "fail", "agencia: %u | desde: "
 		    "%llu | motivo: %s", m->agency, (unsigned long long)m->pos,
@@ -226,126 +205,130 @@ handle_page(struct session *s, const struct proto_msg *m)
 	if (rc == 0) {
 		log_debug("consulta_ganadores", "in_progress", "agencia: %u",
 		    m->agency);
-		return session_reply(s, PROTO_NOT_READY, "", 0);
+		return reply_not_ready(s);
 	}
-	n = snprintf(body, sizeof(body), "%llu", (unsigned long long)total);
-	pre = (size_t)n + 1;
-	while (count > 0 && pre + len > BODY_MAX)
-		docs_drop_last(docs, &len, &count);
-	if (count > 0) {
-		body[n] = ';';
-		memcpy(body + pre, docs, len);
-		n = (int)(pre + len);
-	}
+	r.docs = s->docs;
+	r.ndocs = count;
+	r.ndocs = proto_docs_fit(&r);
 	log_info("consulta_ganadores", "success", "agencia: %u | "
 	    "cant_ganadores: %llu | desde: %llu | enviados: %zu", m->agency,
-	    (unsigned long long)total, (unsigned long long)m->pos, count);
-	return session_reply(s, PROTO_WINNERS_PAGE_RESPONSE, body, (size_t)n);
+	    (unsigned long long)r.total, (unsigned long long)m->pos, r.ndocs);
+	return session_send(s, &r);
 }
 
 static int
 handle_status(struct session *s, const struct proto_msg *m)
 {
-	char		body[48];
-	uint64_t	stored;
-	int		closed, n;
+	struct proto_msg	r = { .type = PROTO_STATUS_RESPONSE };
 
-	if (store_status(s->store, m->agency, &stored, &closed) == -1) {
+	if (store_status(s->store, m->agency, &r.stored, &r.closed) == -1) {
 		log_warn("estado_agencia", "fail", "agencia: %u | motivo: %s",
 		    m->agency, store_fail_reason(s));
 		return reply_store(s, 0);
 	}
-	n = snprintf(body, sizeof(body), "%llu;%d",
-	    (unsigned long long)stored, closed);
 	log_info("estado_agencia", "success", "agencia: %u | almacenadas: "
-	    "%llu | cerrada: %d", m->agency, (unsigned long long)stored, closed);
-	return session_reply(s, PROTO_STATUS_RESPONSE, body, (size_t)n);
+	    "%llu | cerrada: %d", m->agency, (unsigned long long)r.stored,
+	    r.closed);
+	return session_send(s, &r);
+}
+
+static int
+handle_echo(struct session *s, const struct proto_msg *m)
+{
+	struct proto_msg	r = { .type = PROTO_ECHO, .text = m->text,
+				    .textlen = m->textlen };
+
+	log_debug("echo", "success", "peer: %s", s->peer);
+	return session_send(s, &r);
 }
 
 /*
- * Serve a request of a known agency.  Every one of these does work, so it
- * restarts the connection's idle clock once served.  -1 drops the
- * connection.
+ * The requests served, one row each.  SESSION_WORK: serving it restarts
+ * the connection's idle clock.  SESSION_BASE: part of the original
+ * exercise, all that PROTOCOL=base serves.  SESSION_NO_REPLY: never
+ * answered, not even when refused.
  */
-static int
-session_work(struct session *s, const struct proto_msg *m)
-{
-	int	rc;
+enum {
+	SESSION_WORK = 1,
+	SESSION_BASE = 2,
+	SESSION_NO_REPLY = 4
+};
 
-	switch (m->type) {
-	case PROTO_STORE_BET:
-	case PROTO_STORE_BATCH:
-	case PROTO_STORE_BATCH_AT:
-		rc = handle_store(s, m);
-		break;
-	case PROTO_AGENCY_CLOSE:
-		rc = handle_close(s, m);
-		break;
-	case PROTO_WINNERS_REQUEST:
-		rc = handle_winners(s, m);
-		break;
-	case PROTO_WINNERS_PAGE:
-		rc = handle_page(s, m);
-		break;
-	case PROTO_AGENCY_STATUS:
-		rc = handle_status(s, m);
-		break;
-	default:
-		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: "
-		    "not a request", s->peer, proto_type_name(m->type));
-		return reply_store(s, 0);
-	}
-	s->last_work = io_now_ms();
-	return rc;
-}
+static const struct session_handler {
+	enum proto_type	 type;
+	int		(*fn)(struct session *, const struct proto_msg *);
+	unsigned	 flags;
+} session_handlers[] = {
+	{ PROTO_STORE_BET, handle_store, SESSION_WORK | SESSION_BASE },
+	{ PROTO_STORE_BATCH, handle_store, SESSION_WORK | SESSION_BASE },
+	{ PROTO_STORE_BATCH_AT, handle_store, SESSION_WORK },
+	{ PROTO_AGENCY_CLOSE, handle_close,
+	    SESSION_WORK | SESSION_BASE | SESSION_NO_REPLY },
+	{ PROTO_WINNERS_REQUEST, handle_winners, SESSION_WORK | SESSION_BASE },
+	{ PROTO_WINNERS_PAGE, handle_page, SESSION_WORK },
+	{ PROTO_AGENCY_STATUS, handle_status, SESSION_WORK },
+	{ PROTO_ECHO, handle_echo, 0 },
+};
 
-/* The original exercise's requests: all that PROTOCOL=base serves. */
-static int
-session_base_type(enum proto_type t)
+/* The handler row of t, or NULL for a reply or an unknown type. */
+static const struct session_handler *
+session_handler(enum proto_type t)
 {
-	return t == PROTO_STORE_BET || t == PROTO_STORE_BATCH ||
-	    t == PROTO_AGENCY_CLOSE || t == PROTO_WINNERS_REQUEST;
+	size_t	i;
+
+	for (i = 0; i < sizeof(session_handlers) /
+	    sizeof(session_handlers[0]); i++)
+		if (session_handlers[i].type == t)
+			return &session_handlers[i];
+	return NULL;
 }
 
 /*
  * Serve one frame.  -1 drops the connection, as does any request outside
  * the base protocol when PROTOCOL=base (no reply: such a client speaks
  * another protocol, and a reply could be taken for an answer).  A request
- * refused here is answered StoreResponse:1, except AgencyClose, which
- * never has a reply.
+ * refused here is answered StoreResponse:1, except one marked
+ * SESSION_NO_REPLY (AgencyClose).  A request of a known agency restarts
+ * the idle clock once served when it does work.
  */
 static int
 session_handle(struct session *s, size_t len)
 {
-	struct proto_msg	m;
-	char			why[128];
-	int			rc;
+	const struct session_handler	*h;
+	struct proto_msg		 m;
+	char				 why[128];
+	int				 rc;
 
 	rc = proto_decode(s->payload, len, &m, s->bets, PROTO_BATCH_MAX, why,
 	    sizeof(why));
-	if (s->cfg->base && !session_base_type(m.type)) {
+	h = session_handler(m.type);
+	if (s->cfg->base && (h == NULL || !(h->flags & SESSION_BASE))) {
 		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: not "
 		    "in the base protocol", s->peer, proto_type_name(m.type));
 		return -1;
 	}
+	if (h == NULL && m.type != PROTO_UNKNOWN) {
+		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: "
+		    "not a request", s->peer, proto_type_name(m.type));
+		return reply_store(s, 0);
+	}
 	if (rc == -1) {
 		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: %s",
 		    s->peer, proto_type_name(m.type), why);
-		return m.type == PROTO_AGENCY_CLOSE ? 0 : reply_store(s, 0);
-	}
-	if (m.type == PROTO_ECHO) {
-		log_debug("echo", "success", "peer: %s", s->peer);
-		return session_reply(s, PROTO_ECHO, m.text, m.textlen);
+		return h != NULL && (h->flags & SESSION_NO_REPLY) ? 0 :
+		    reply_store(s, 0);
 	}
 	if (m.agency > (uint32_t)s->cfg->agencies) {
 		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: "
 		    "unknown agency %u", s->peer, proto_type_name(m.type),
 		    m.agency);
-		return m.type == PROTO_AGENCY_CLOSE ? 0 : reply_store(s, 0);
+		return h->flags & SESSION_NO_REPLY ? 0 : reply_store(s, 0);
 	}
-	return session_work(s, &m);
+	rc = h->fn(s, &m);
+	if (h->flags & SESSION_WORK)
+		s->last_work = io_now_ms();
+	return rc;
 }
-
 void
 session_run(struct session *s)
 {
@@ -356,7 +339,7 @@ session_run(struct session *s)
 	while (session_wait(s) == 1) {
 		/* A whole frame is due within the timeout, however it trickles. */
 		n = proto_read_frame_until(s->fd, s->payload, sizeof(s->payload),
-		    io_now_ms() + s->cfg->conn_timeout_ms);
+		    io_now_ms() + s->cfg->conn_timeout_ms, NULL);
 		if (n == 0)
 			break;
 		if (n == -1) {

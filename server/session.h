@@ -24,6 +24,7 @@ struct session {
 	char			 payload[PROTO_PAYLOAD_MAX + 1];
 	char			 reply[PROTO_FRAME_MAX];
 	struct bet		 bets[PROTO_BATCH_MAX];
+	proto_doc		 docs[PROTO_DOCS_MAX];	/* winners to send */
 };
 
 /*

@@ -65,6 +65,7 @@ fuzz_open(void)
 
 	opts.agencies = FUZZ_AGENCIES;
 	opts.lock_timeout_ms = 1000;
+	opts.batch_max = PROTO_BATCH_MAX;
 	opts.stop = &stop;
 	if ((store = store_open(dir, &opts, err, sizeof(err))) == NULL)
 		fuzz_fatal(dir, err);

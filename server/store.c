@@ -25,7 +25,6 @@
 #include "log.h"
 #include "meta.h"
 #include "num.h"
-#include "proto.h"
 #include "sfile.h"
 #include "store.h"
 
@@ -250,10 +249,9 @@ struct winners {
 	struct store	*s;
 	uint32_t	 agency;
 	uint64_t	 start;		/* winners to pass over first */
-	char		*out;
-	size_t		 cap, len, count;
+	char		(*docs)[BET_DOC_MAX + 1];
+	size_t		 max, count;
 	uint64_t	 total;		/* every winner of the agency */
-	int		 full;		/* out took its last document */
 };
 
 static void
@@ -262,40 +260,30 @@ collect_winner(void *arg, char *line)
 	struct winners	*w = arg;
 	char		*f[6];
 	uint64_t	 num;
-	size_t		 dl;
 
 	if (line_agency(w->s, line) != w->agency ||
 	    csv_split(line, f, 6) != 6 ||
 	    num_parse(f[5], 0, BET_NUMBER_MAX, &num, NULL) == -1 ||
 	    num != BET_WINNING_NUMBER)
 		return;
-	if (w->total++ < w->start || w->full)
+	if (w->total++ < w->start || w->count == w->max)
 		return;
-	dl = strlen(f[3]);
-	if (w->len + dl + (w->count > 0) + 1 > w->cap) {
-		w->full = 1;
-		return;
-	}
-	if (w->count > 0)
-		w->out[w->len++] = ';';
-	memcpy(w->out + w->len, f[3], dl);
-	w->len += dl;
-	w->out[w->len] = '\0';
-	w->count++;
+	/* A stored document is at most BET_DOC_MAX bytes; longer is cut. */
+	snprintf(w->docs[w->count++], sizeof(w->docs[0]), "%s", f[3]);
 }
 
 int
-store_winners(struct store *s, uint32_t agency, uint64_t start, char *out,
-    size_t cap, size_t *len, size_t *count, uint64_t *total)
+store_winners(struct store *s, uint32_t agency, uint64_t start,
+    char (*docs)[BET_DOC_MAX + 1], size_t max, size_t *count,
+    uint64_t *total)
 {
-	struct winners	w = { s, agency, start, out, cap, 0, 0, 0, 0 };
+	struct winners	w = { s, agency, start, docs, max, 0, 0 };
 	int		rc = 0;
 
-	*len = *count = 0;
+	*count = 0;
 	*total = 0;
-	if (agency == 0 || agency > s->agencies || cap == 0)
+	if (agency == 0 || agency > s->agencies)
 		return -1;
-	out[0] = '\0';
 	if (store_enter(s, F_RDLCK, F_RDLCK) == -1)
 		return -1;
 	if (s->nclosed == s->agencies) {
@@ -303,7 +291,6 @@ store_winners(struct store *s, uint32_t agency, uint64_t start, char *out,
 		rc = 1;
 	}
 	store_leave(s);
-	*len = w.len;
 	*count = w.count;
 	*total = w.total;
 	return rc;
@@ -323,7 +310,7 @@ store_open(const char *dir, const struct store_opts *o, char *err,
 	s->agencies = o->agencies;
 	s->lock_timeout_ms = o->lock_timeout_ms;
 	s->stop = o->stop;
-	s->rowscap = (size_t)PROTO_BATCH_MAX * CSV_ROW_MAX;
+	s->rowscap = o->batch_max * CSV_ROW_MAX;
 	s->stored = calloc(s->agencies + 1, sizeof(*s->stored));
 	s->is_closed = calloc(s->agencies + 1, 1);
 	s->rows = malloc(s->rowscap);

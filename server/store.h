@@ -34,6 +34,7 @@ struct store_opts {
 	uint32_t		 agencies;	/* AGENCIES_AMOUNT */
 	int			 lock_timeout_ms; /* bound on every lock wait */
 	volatile sig_atomic_t	*stop;		/* set: lock waits give up */
+	size_t			 batch_max;	/* most bets one append takes */
 };
 
 /*
@@ -63,13 +64,13 @@ int		 store_status(struct store *, uint32_t agency, uint64_t *stored,
 		    int *closed);
 /*
  * Once every agency has closed: the agency's winning documents, in the
- * order they were stored, from the start-th (0-based) on, joined by ';'
- * into out[0..cap) for as many as fit whole; *count of them, *total of
- * all the agency's winners; returns 1.  Before the draw returns 0.  -1 on
- * I/O error or STORE_BUSY's causes.
+ * order they were stored, from the start-th (0-based) on, into
+ * docs[0..max) (each NUL-terminated); *count of them, *total of all the
+ * agency's winners; returns 1.  Before the draw returns 0.  -1 on I/O
+ * error or STORE_BUSY's causes.
  */
 int		 store_winners(struct store *, uint32_t agency, uint64_t start,
-		    char *out, size_t cap, size_t *len, size_t *count,
+		    char (*docs)[BET_DOC_MAX + 1], size_t max, size_t *count,
 		    uint64_t *total);
 
 #endif

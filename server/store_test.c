@@ -79,7 +79,7 @@ open_store(uint32_t agencies)
 	struct store	*s;
 
 	static volatile sig_atomic_t	 stop;
-	struct store_opts		 o = { agencies, 1000, &stop };
+	struct store_opts		 o = { agencies, 1000, &stop, 500 };
 
 	s = store_open(dir, &o, err, sizeof(err));
 	if (s == NULL)
@@ -163,15 +163,15 @@ test_draw_once_and_winners_per_agency(void **state)
 	struct store	*a = open_store(2), *b = open_store(2);
 	struct bet	 one[2] = { mkbet(1, "111", 7574), mkbet(1, "112", 1) };
 	struct bet	 two[2] = { mkbet(2, "221", 7574), mkbet(2, "222", 7574) };
-	char		 out[128];
-	size_t		 w, len, n;
+	char		 out[4][BET_DOC_MAX + 1];
+	size_t		 w, n;
 	uint64_t	 t;
 	int		 draw;
 
 	(void)state;
 	assert_int_equal(store_append(a, 1, one, 2, 0, &w), STORE_OK);
 	assert_int_equal(store_append(b, 2, two, 2, 0, &w), STORE_OK);
-	assert_int_equal(store_winners(a, 1, 0, out, sizeof(out), &len, &n, &t), 0);
+	assert_int_equal(store_winners(a, 1, 0, out, 4, &n, &t), 0);
 	assert_int_equal(store_close_agency(a, 1, &draw), 0);
 	assert_int_equal(draw, 0);
 	assert_int_equal(store_close_agency(b, 1, &draw), 0);
@@ -179,28 +179,29 @@ test_draw_once_and_winners_per_agency(void **state)
 	/* A closed agency stores nothing more. */
 	assert_int_equal(store_append(b, 1, one, 1, STORE_NO_POS, &w),
 	    STORE_CLOSED);
-	assert_int_equal(store_winners(b, 2, 0, out, sizeof(out), &len, &n, &t), 0);
+	assert_int_equal(store_winners(b, 2, 0, out, 4, &n, &t), 0);
 	assert_int_equal(store_close_agency(b, 2, &draw), 0);
 	assert_int_equal(draw, 1);
 	assert_int_equal(store_close_agency(a, 2, &draw), 0);
 	assert_int_equal(draw, 0);
 	assert_string_equal(slurp("agencies_closed.txt"), "1\n2\n");
-	assert_int_equal(store_winners(a, 1, 0, out, sizeof(out), &len, &n, &t), 1);
-	assert_string_equal(out, "111");
+	assert_int_equal(store_winners(a, 1, 0, out, 4, &n, &t), 1);
+	assert_string_equal(out[0], "111");
 	assert_int_equal(n, 1);
-	assert_int_equal(store_winners(a, 2, 0, out, sizeof(out), &len, &n, &t), 1);
-	assert_string_equal(out, "221;222");
-	assert_int_equal(len, 7);
+	assert_int_equal(store_winners(a, 2, 0, out, 4, &n, &t), 1);
+	assert_string_equal(out[0], "221");
+	assert_string_equal(out[1], "222");
 	assert_int_equal(n, 2);
 	assert_int_equal(t, 2);
-	/* A page holds what fits whole; the next starts where it ended. */
-	assert_int_equal(store_winners(a, 2, 0, out, 5, &len, &n, &t), 1);
-	assert_string_equal(out, "221");
+	/* A page holds what the caller has room for; the next starts where
+	 * it ended. */
+	assert_int_equal(store_winners(a, 2, 0, out, 1, &n, &t), 1);
+	assert_string_equal(out[0], "221");
 	assert_int_equal(n, 1);
 	assert_int_equal(t, 2);
-	assert_int_equal(store_winners(a, 2, 1, out, 5, &len, &n, &t), 1);
-	assert_string_equal(out, "222");
-	assert_int_equal(store_winners(a, 2, 2, out, 5, &len, &n, &t), 1);
+	assert_int_equal(store_winners(a, 2, 1, out, 1, &n, &t), 1);
+	assert_string_equal(out[0], "222");
+	assert_int_equal(store_winners(a, 2, 2, out, 1, &n, &t), 1);
 	assert_int_equal(n, 0);
 	assert_int_equal(t, 2);
 	store_close(a);
@@ -294,7 +295,7 @@ static void
 test_agency_count_is_recorded(void **state)
 {
 	static volatile sig_atomic_t	 stop;
-	struct store_opts		 o = { 3, 1000, &stop };
+	struct store_opts		 o = { 3, 1000, &stop, 500 };
 	struct store			*s = open_store(2);
 	char				 err[256];
 
@@ -329,7 +330,7 @@ static void
 test_lock_wait_has_a_deadline(void **state)
 {
 	static volatile sig_atomic_t	 stop;
-	struct store_opts		 o = { 2, 300, &stop };
+	struct store_opts		 o = { 2, 300, &stop, 500 };
 	struct store			*s;
 	struct bet			 b = mkbet(1, "11", 1);
 	char				 err[128];
