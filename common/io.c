@@ -50,11 +50,14 @@ io_read_full(int fd, void *buf, size_t n)
 	return io_read_until(fd, buf, n, -1, NULL);
 }
 
-ssize_t
-io_read_until(int fd, void *buf, size_t n, long long deadline,
+/*
+ * The one read loop: n bytes from fd, at its offset (off < 0) or at off,
+ * each read waited for by deadline (< 0: none) unless *stop is raised.
+ */
+static ssize_t
+io_read_loop(int fd, char *p, size_t n, off_t off, long long deadline,
     volatile sig_atomic_t *stop)
 {
-	char	*p = buf;
 	size_t	 got = 0;
 	ssize_t	 r;
 	int	 w;
@@ -65,7 +68,8 @@ io_read_until(int fd, void *buf, size_t n, long long deadline,
 				errno = EINTR;	/* a stop was asked */
 			return -1;
 		}
-		r = read(fd, p + got, n - got);
+		r = off < 0 ? read(fd, p + got, n - got) :
+		    pread(fd, p + got, n - got, off + (off_t)got);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
@@ -79,24 +83,16 @@ io_read_until(int fd, void *buf, size_t n, long long deadline,
 }
 
 ssize_t
+io_read_until(int fd, void *buf, size_t n, long long deadline,
+    volatile sig_atomic_t *stop)
+{
+	return io_read_loop(fd, buf, n, -1, deadline, stop);
+}
+
+ssize_t
 io_pread_full(int fd, void *buf, size_t n, off_t off)
 {
-	char	*p = buf;
-	size_t	 got = 0;
-	ssize_t	 r;
-
-	while (got < n) {
-		r = pread(fd, p + got, n - got, off + (off_t)got);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
+	return io_read_loop(fd, buf, n, off, -1, NULL);
 }
 
 int

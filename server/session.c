@@ -146,6 +146,39 @@ handle_close(struct session *s, const struct proto_msg *m)
 }
 
 /*
+ * The agency's winners from start on, into s->docs as r's documents.
+ * Returns 1 when r is ready to send; else the refusal or the
+ * NotReadyResponse has been sent and 0 or -1 is the session's result.
+ */
+static int
+session_winners(struct session *s, const struct proto_msg *m, uint64_t start,
+    struct proto_msg *r, int *result)
+{
+	size_t	count;
+	int	rc;
+
+	rc = store_winners(s->store, m->agency, start, s->docs, PROTO_DOCS_MAX,
+	    &count, &r->total);
+	if (rc == -1) {
+		log_warn("consulta_ganadores", "fail", "agencia: %u | desde: "
+		    "%llu | motivo: %s", m->agency, (unsigned long long)start,
+		    store_fail_reason(s));
+		*result = reply_store(s, 0);
+		return 0;
+	}
+	if (rc == 0) {
+		log_debug("consulta_ganadores", "in_progress", "agencia: %u",
+		    m->agency);
+		*result = reply_not_ready(s);
+		return 0;
+	}
+	r->docs = s->docs;
+	r->ndocs = count;
+	r->ndocs = proto_docs_fit(r);
+	return 1;
+}
+
+/*
  * WinnersResponse: every winner of the agency in one frame, or
  * StoreResponse:1 when they do not all fit (WinnersPage pages them).
  */
@@ -153,29 +186,15 @@ static int
 handle_winners(struct session *s, const struct proto_msg *m)
 {
 	struct proto_msg	r = { .type = PROTO_WINNERS_RESPONSE };
-	size_t			count;
-	uint64_t		total;
-	int			rc;
+	int			result;
 
-	rc = store_winners(s->store, m->agency, 0, s->docs, PROTO_DOCS_MAX,
-	    &count, &total);
-	if (rc == -1) {
-		log_warn("consulta_ganadores", "fail", "agencia: %u | motivo: "
-		    "%s", m->agency, store_fail_reason(s));
-		return reply_store(s, 0);
-	}
-	if (rc == 0) {
-		log_debug("consulta_ganadores", "in_progress", "agencia: %u",
-		    m->agency);
-		return reply_not_ready(s);
-	}
-	r.docs = s->docs;
-	r.ndocs = count;
-	if ((r.ndocs = proto_docs_fit(&r)) < total) {
+	if (!session_winners(s, m, 0, &r, &result))
+		return result;
+	if (r.ndocs < r.total) {
 		log_warn("consulta_ganadores", "fail", "agencia: %u | "
 		    "cant_ganadores: %llu | motivo: winners do not fit in one "
 		    "frame, use WinnersPage", m->agency,
-		    (unsigned long long)total);
+		    (unsigned long long)r.total);
 		return reply_store(s, 0);
 	}
 	log_info("consulta_ganadores", "success", "agencia: %u | "
@@ -191,25 +210,10 @@ static int
 handle_page(struct session *s, const struct proto_msg *m)
 {
 	struct proto_msg	r = { .type = PROTO_WINNERS_PAGE_RESPONSE };
-	size_t			count;
-	int			rc;
+	int			result;
 
-	rc = store_winners(s->store, m->agency, m->pos, s->docs,
-	    PROTO_DOCS_MAX, &count, &r.total);
-	if (rc == -1) {
-		log_warn("consulta_ganadores", "fail", "agencia: %u | desde: "
-		    "%llu | motivo: %s", m->agency, (unsigned long long)m->pos,
-		    store_fail_reason(s));
-		return reply_store(s, 0);
-	}
-	if (rc == 0) {
-		log_debug("consulta_ganadores", "in_progress", "agencia: %u",
-		    m->agency);
-		return reply_not_ready(s);
-	}
-	r.docs = s->docs;
-	r.ndocs = count;
-	r.ndocs = proto_docs_fit(&r);
+	if (!session_winners(s, m, m->pos, &r, &result))
+		return result;
 	log_info("consulta_ganadores", "success", "agencia: %u | "
 	    "cant_ganadores: %llu | desde: %llu | enviados: %zu", m->agency,
 	    (unsigned long long)r.total, (unsigned long long)m->pos, r.ndocs);
