@@ -1509,47 +1509,13 @@ t_ctl() {
 	ctl_rc 1 close 9
 }
 
-# start_base NAME PORT STATE_DIR AGENCIES [VAR=value...]: start_server for
-# a PROTOCOL=base replica.  Such a replica closes on Echo, so it is probed
-# with a WinnersRequest of agency 1, which stores nothing.
-start_base() {
-	local name=$1 port=$2 state=$3 agencies=$4 i r
-	shift 4
-	mkdir -p "$state"
-	server_conf "$TD/$name.ini" "$port" "$state" "$agencies"
-	env PROTOCOL=base "$@" "$BIN/server" -c "$TD/$name.ini" \
-	    >>"$TD/$name.log" 2>&1 &
-	SPID[$name]=$!
-	PIDS+=($!)
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "${SPID[$name]}" 2>/dev/null || return 1
-		r=$(req "$port" WinnersRequest:1 2>/dev/null)
-		case $r in
-		NotReadyResponse: | WinnersResponse:*) return 0 ;;
-		esac
-		sleep 0.1
-	done
-	return 1
-}
-
-# base_replicas N AGENCIES [VAR=value...]: replicas, with PROTOCOL=base.
-base_replicas() {
-	local n=$1 ag=$2 i
-	shift 2
-	for ((i = 1; i <= n; i++)); do
-		PORT[$i]=$(free_port)
-		start_base srv$i "${PORT[$i]}" "$TD/state" "$ag" "$@" ||
-		    bad "replica $i did not start ($(tail -n 2 "$TD/srv$i.log"))"
-	done
-}
-
 # w: three agencies with the default client (protocol auto) on replicas
 # serving the base protocol only: each falls back to it, logs so, and
 # every row is stored once; the draw and the winners work as usual.
 t_base_fallback() {
 	local a
 	gen 3 5000
-	base_replicas 3 3
+	replicas 3 3 PROTOCOL=base
 	for a in 1 2 3; do
 		start_client $a "${PORT[$a]}" "$TD/data"
 	done
@@ -1567,7 +1533,7 @@ t_base_fallback() {
 # and closes the connection after answering a base request.
 t_base_strict() {
 	local r p
-	base_replicas 1 2
+	replicas 1 2 PROTOCOL=base
 	for p in AgencyStatus:1 Echo:x WinnersPage:1:0 Foo:1 \
 	    "StoreBatchAt:1:0:Ana;Paz;30000009;1990-01-01;1"; do
 		r=$(req "${PORT[1]}" "$p")
@@ -1593,7 +1559,7 @@ t_base_strict() {
 t_protocol_setting() {
 	local rc port
 	gen 2 2000
-	base_replicas 1 2
+	replicas 1 2 PROTOCOL=base
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_PROTOCOL=extended \
 	    CLI_RETRY_MAX=4
 	wait_pid "${CPID[1]}" 60

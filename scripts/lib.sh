@@ -113,7 +113,7 @@ server_conf() {
 # in the background with its log in $TD/NAME.log; sets SPID[NAME].  Extra
 # arguments are environment overrides; a SERVER_IP=... among them makes it
 # listen, and be probed, on that loopback address.  Returns 1 when it does
-# not answer an Echo within 10 seconds.
+# not answer an Echo (or, PROTOCOL=base, a WinnersRequest) within 10 seconds.
 declare -A SPID
 start_server() {
 	local name=$1 port=$2 state=$3 agencies=$4 i
@@ -130,6 +130,10 @@ start_server() {
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "${SPID[$name]}" 2>/dev/null || return 1
 		[ "$(req "$port" "Echo:up" 2>/dev/null)" = "Echo:up" ] && return 0
+		# A PROTOCOL=base replica drops Echo: ask what it serves.
+		case $(req "$port" WinnersRequest:1 2>/dev/null) in
+		NotReadyResponse: | WinnersResponse:*) return 0 ;;
+		esac
 		sleep 0.1
 	done
 	return 1
