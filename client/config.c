@@ -11,6 +11,7 @@
 
 #include <yaml.h>
 
+#include "cfg.h"
 #include "config.h"
 
 #define KEY_MAX		128	/* longest dotted name accepted */
@@ -26,36 +27,33 @@ struct walk {
 	int		 done;			/* first document finished */
 };
 
-/* The key table.  It points into c, so c must not be copied afterwards. */
-static void
-config_table(struct client_conf *c)
-{
-	struct cfg_key	 t[CONFIG_NKEYS + 1] = {
-		{ "id", "CLI_ID", CFG_INT, 1, 2147483647, NULL,
-		    &c->id, 0, 0 },
-		{ "server.address", "CLI_SERVER_ADDRESS", CFG_STR, 0, 0,
-		    "server:12345", c->address, sizeof(c->address), 0 },
-		{ "batch.maxAmount", "CLI_BATCH_MAXAMOUNT", CFG_INT, 1,
-		    1000000, "100", &c->max_amount, 0, 0 },
-		{ "retry_sleep", "CLI_RETRY_SLEEP", CFG_DURATION, 1, 3600000,
-		    "100ms", &c->retry_ms, 0, 0 },
-		{ "retry_sleep_max", "CLI_RETRY_SLEEP_MAX", CFG_DURATION, 1,
-		    3600000, "5s", &c->retry_max_ms, 0, 0 },
-		{ "retry_max", "CLI_RETRY_MAX", CFG_INT, 1, 1000000, "30",
-		    &c->retry_max, 0, 0 },
-		{ "timeout", "CLI_TIMEOUT", CFG_DURATION, 1, 3600000, "10s",
-		    &c->timeout_ms, 0, 0 },
-		{ "log.level", "CLI_LOG_LEVEL", CFG_LEVEL, 0, 0, "INFO",
-		    &c->level, 0, 0 },
-		{ "data.dir", "CLI_DATA_DIR", CFG_STR, 0, 0, "./data",
-		    c->data_dir, sizeof(c->data_dir), 0 },
-		{ "protocol", "CLI_PROTOCOL", CFG_STR, 0, 0, "auto",
-		    c->protocol_name, sizeof(c->protocol_name), 0 },
-		{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0 }
-	};
+/* The key table, filled into cfg_values; config_load copies it out. */
+static struct client_conf cfg_values;
 
-	memcpy(c->keys, t, sizeof(t));
-}
+static struct cfg_key keys[] = {
+	{ "id", "CLI_ID", CFG_INT, 1, 2147483647, NULL,
+	    &cfg_values.id, 0, 0 },
+	{ "server.address", "CLI_SERVER_ADDRESS", CFG_STR, 0, 0,
+	    "server:12345", cfg_values.address, sizeof(cfg_values.address),
+	    0 },
+	{ "batch.maxAmount", "CLI_BATCH_MAXAMOUNT", CFG_INT, 1, 1000000,
+	    "100", &cfg_values.max_amount, 0, 0 },
+	{ "retry_sleep", "CLI_RETRY_SLEEP", CFG_DURATION, 1, 3600000,
+	    "100ms", &cfg_values.retry_ms, 0, 0 },
+	{ "retry_sleep_max", "CLI_RETRY_SLEEP_MAX", CFG_DURATION, 1, 3600000,
+	    "5s", &cfg_values.retry_max_ms, 0, 0 },
+	{ "retry_max", "CLI_RETRY_MAX", CFG_INT, 1, 1000000, "30",
+	    &cfg_values.retry_max, 0, 0 },
+	{ "timeout", "CLI_TIMEOUT", CFG_DURATION, 1, 3600000, "10s",
+	    &cfg_values.timeout_ms, 0, 0 },
+	{ "log.level", "CLI_LOG_LEVEL", CFG_LEVEL, 0, 0, "INFO",
+	    &cfg_values.level, 0, 0 },
+	{ "data.dir", "CLI_DATA_DIR", CFG_STR, 0, 0, "./data",
+	    cfg_values.data_dir, sizeof(cfg_values.data_dir), 0 },
+	{ "protocol", "CLI_PROTOCOL", CFG_STR, 0, 0, "auto",
+	    cfg_values.protocol_name, sizeof(cfg_values.protocol_name), 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0 }
+};
 
 /* The dotted name of the pending key, for error messages. */
 static const char *
@@ -171,10 +169,9 @@ config_load(struct client_conf *c, const char *path, char *err,
 	char		 why[512];
 	int		 end, rc = -1;
 
-	memset(c, 0, sizeof(*c));
+	memset(&cfg_values, 0, sizeof(cfg_values));
 	memset(&w, 0, sizeof(w));
-	config_table(c);
-	cfg_defaults(c->keys);
+	cfg_defaults(keys);
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -194,7 +191,7 @@ config_load(struct client_conf *c, const char *path, char *err,
 			goto fail;
 		}
 		end = ev.type == YAML_STREAM_END_EVENT;
-		if (walk_event(&w, c->keys, &ev, why, sizeof(why)) == -1) {
+		if (walk_event(&w, keys, &ev, why, sizeof(why)) == -1) {
 			yaml_event_delete(&ev);
 			snprintf(err, errlen, "%s:%s", path, why);
 			goto fail;
@@ -203,15 +200,16 @@ config_load(struct client_conf *c, const char *path, char *err,
 		if (end)
 			break;
 	}
-	if (cfg_env(c->keys, why, sizeof(why)) == -1) {
+	if (cfg_env(keys, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s: %s", path, why);
 		goto fail;
 	}
-	if (config_protocol(c) == -1) {
+	if (config_protocol(&cfg_values) == -1) {
 		snprintf(err, errlen, "%s: protocol: '%s', want auto, base or "
-		    "extended", path, c->protocol_name);
+		    "extended", path, cfg_values.protocol_name);
 		goto fail;
 	}
+	*c = cfg_values;
 	rc = 0;
  fail:
 	yaml_parser_delete(&parser);
@@ -220,7 +218,7 @@ config_load(struct client_conf *c, const char *path, char *err,
 }
 
 void
-config_log(const struct client_conf *c)
+config_log(void)
 {
-	cfg_log(c->keys);
+	cfg_log(keys);
 }

@@ -10,10 +10,8 @@
 #include <limits.h>
 #include <stddef.h>
 
-#include "cfg.h"
 #include "log.h"
 
-#define CONFIG_NKEYS	10	/* rows of the key table, terminator excluded */
 #define CONFIG_ADDR_MAX	256
 
 /* Which protocol the client speaks (docs/protocol.md). */
@@ -35,7 +33,6 @@ struct client_conf {
 	char		 data_dir[PATH_MAX];
 	char		 protocol_name[16];	/* as configured */
 	enum config_protocol protocol;
-	struct cfg_key	 keys[CONFIG_NKEYS + 1];
 };
 
 /*
@@ -44,7 +41,7 @@ struct client_conf {
  */
 int	 config_load(struct client_conf *c, const char *path, char *err,
 	    size_t errlen);
-/* The "action: config" line with every effective value. */
-void	 config_log(const struct client_conf *c);
+/* The "action: config" line with every effective value loaded last. */
+void	 config_log(void);
 
 #endif

@@ -105,7 +105,7 @@ main(int argc, char *argv[])
 	if (sig_install() == -1)
 		err(1, "sigaction");
 	log_set_level(conf.level);
-	config_log(&conf);
+	config_log();
 	file.fd = -1;
 
 	if (single_bet(&b)) {

@@ -45,158 +45,140 @@ proto_split(char *s, char sep, char **f, int max)
 	}
 }
 
-/* One "first;last;doc;birth;number" into b. */
-static int
-proto_decode_bet(char *s, uint32_t agency, struct bet *b, size_t idx,
-    char *err, size_t errlen)
+/*
+ * What a body decoder works on: the body (modified in place), its length,
+ * the message it fills, the caller's bet array, and a buffer for reasons
+ * that need formatting.  A decoder returns NULL, or why the body is bad.
+ */
+struct proto_in {
+	char			*body;
+	size_t			 len;
+	struct proto_msg	*m;
+	struct bet		*bets;
+	size_t			 cap;
+	char			 why[96];
+};
+
+/* The bet at index idx of a batch, "first;last;doc;birth;number". */
+static const char *
+proto_decode_bet(struct proto_in *in, char *s, size_t idx)
 {
 	char	*f[BET_NFIELDS], why[64];
 
-	if (proto_split(s, ';', f, BET_NFIELDS) != BET_NFIELDS) {
-		snprintf(err, errlen, "bet %zu: wrong field count", idx + 1);
-		return -1;
-	}
-	if (bet_from_fields(b, agency, f, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "bet %zu: %s", idx + 1, why);
-		return -1;
-	}
-	return 0;
+	if (proto_split(s, ';', f, BET_NFIELDS) != BET_NFIELDS)
+		snprintf(why, sizeof(why), "wrong field count");
+	else if (bet_from_fields(&in->bets[idx], in->m->agency, f, why,
+	    sizeof(why)) == 0)
+		return NULL;
+	snprintf(in->why, sizeof(in->why), "bet %zu: %s", idx + 1, why);
+	return in->why;
+}
+
+/* Cut s at the first sep: the rest, or NULL when there is no sep. */
+static char *
+proto_cut(char *s, char sep)
+{
+	char	*p;
+
+	if ((p = strchr(s, sep)) == NULL)
+		return NULL;
+	*p = '\0';
+	return p + 1;
 }
 
 /* Body "agency:[pos:]bet:bet...". */
-static int
-proto_decode_batch(char *body, int with_pos, struct proto_msg *m,
-    struct bet *bets, size_t cap, char *err, size_t errlen)
+static const char *
+proto_decode_batch(struct proto_in *in, int with_pos)
 {
-	char	*p, *next;
+	struct proto_msg	*m = in->m;
+	const char		*why;
+	char			*body, *next;
 
-	if ((p = strchr(body, ':')) == NULL) {
-		snprintf(err, errlen, "empty batch");
-		return -1;
-	}
-	*p = '\0';
-	if (bet_parse_agency(body, &m->agency) == -1) {
-		snprintf(err, errlen, "bad agency");
-		return -1;
-	}
-	body = p + 1;
+	if ((body = proto_cut(in->body, ':')) == NULL)
+		return "empty batch";
+	if (bet_parse_agency(in->body, &m->agency) == -1)
+		return "bad agency";
 	if (with_pos) {
-		if ((p = strchr(body, ':')) == NULL) {
-			snprintf(err, errlen, "empty batch");
-			return -1;
-		}
-		*p = '\0';
-		if (num_parse(body, 0, PROTO_POS_MAX, &m->pos, NULL) == -1) {
-			snprintf(err, errlen, "bad position");
-			return -1;
-		}
-		body = p + 1;
+		if ((next = proto_cut(body, ':')) == NULL)
+			return "empty batch";
+		if (num_parse(body, 0, PROTO_POS_MAX, &m->pos, NULL) == -1)
+			return "bad position";
+		body = next;
 	}
 	for (; body != NULL; body = next) {
-		if ((next = strchr(body, ':')) != NULL)
-			*next++ = '\0';
-		if (m->nbets == cap) {
-			snprintf(err, errlen, "too many bets");
-			return -1;
-		}
-		if (proto_decode_bet(body, m->agency, &bets[m->nbets],
-		    m->nbets, err, errlen) == -1)
-			return -1;
+		next = proto_cut(body, ':');
+		if (m->nbets == in->cap)
+			return "too many bets";
+		if ((why = proto_decode_bet(in, body, m->nbets)) != NULL)
+			return why;
 		m->nbets++;
 	}
-	m->bets = bets;
-	return 0;
+	m->bets = in->bets;
+	return NULL;
 }
 
 /* StoreBet body "agency;first;last;doc;birth;number". */
-static int
-dec_store_bet(char *body, size_t len, struct proto_msg *m, struct bet *bets,
-    size_t cap, char *err, size_t errlen)
+static const char *
+dec_store_bet(struct proto_in *in)
 {
 	char	*f[BET_NFIELDS + 1];
 
-	(void)len;
-	if (proto_split(body, ';', f, BET_NFIELDS + 1) != BET_NFIELDS + 1) {
-		snprintf(err, errlen, "wrong field count");
-		return -1;
-	}
-	if (bet_parse_agency(f[0], &m->agency) == -1) {
-		snprintf(err, errlen, "bad agency");
-		return -1;
-	}
-	if (cap < 1) {
-		snprintf(err, errlen, "too many bets");
-		return -1;
-	}
-	if (bet_from_fields(&bets[0], m->agency, f + 1, err, errlen) == -1)
-		return -1;
-	m->bets = bets;
-	m->nbets = 1;
-	return 0;
+	if (proto_split(in->body, ';', f, BET_NFIELDS + 1) != BET_NFIELDS + 1)
+		return "wrong field count";
+	if (bet_parse_agency(f[0], &in->m->agency) == -1)
+		return "bad agency";
+	if (in->cap < 1)
+		return "too many bets";
+	if (bet_from_fields(&in->bets[0], in->m->agency, f + 1, in->why,
+	    sizeof(in->why)) == -1)
+		return in->why;
+	in->m->bets = in->bets;
+	in->m->nbets = 1;
+	return NULL;
 }
 
-static int
-dec_batch(char *body, size_t len, struct proto_msg *m, struct bet *bets,
-    size_t cap, char *err, size_t errlen)
+static const char *
+dec_batch(struct proto_in *in)
 {
-	(void)len;
-	return proto_decode_batch(body, 0, m, bets, cap, err, errlen);
+	return proto_decode_batch(in, 0);
 }
 
-static int
-dec_batch_at(char *body, size_t len, struct proto_msg *m, struct bet *bets,
-    size_t cap, char *err, size_t errlen)
+static const char *
+dec_batch_at(struct proto_in *in)
 {
-	(void)len;
-	return proto_decode_batch(body, 1, m, bets, cap, err, errlen);
+	return proto_decode_batch(in, 1);
 }
 
 /* AgencyClose, WinnersRequest, AgencyStatus: the body is the agency. */
-static int
-dec_agency(char *body, size_t len, struct proto_msg *m, struct bet *bets,
-    size_t cap, char *err, size_t errlen)
+static const char *
+dec_agency(struct proto_in *in)
 {
-	(void)len, (void)bets, (void)cap;
-	if (bet_parse_agency(body, &m->agency) == -1) {
-		snprintf(err, errlen, "bad agency");
-		return -1;
-	}
-	return 0;
+	return bet_parse_agency(in->body, &in->m->agency) == -1 ?
+	    "bad agency" : NULL;
 }
 
 /* WinnersPage body "agency:start". */
-static int
-dec_page_req(char *body, size_t len, struct proto_msg *m, struct bet *bets,
-    size_t cap, char *err, size_t errlen)
+static const char *
+dec_page_req(struct proto_in *in)
 {
-	char	*colon;
+	char	*start;
 
-	(void)len, (void)bets, (void)cap;
-	if ((colon = strchr(body, ':')) == NULL) {
-		snprintf(err, errlen, "missing start");
-		return -1;
-	}
-	*colon = '\0';
-	if (bet_parse_agency(body, &m->agency) == -1) {
-		snprintf(err, errlen, "bad agency");
-		return -1;
-	}
-	if (num_parse(colon + 1, 0, PROTO_POS_MAX, &m->pos, NULL) == -1) {
-		snprintf(err, errlen, "bad start");
-		return -1;
-	}
-	return 0;
+	if ((start = proto_cut(in->body, ':')) == NULL)
+		return "missing start";
+	if (bet_parse_agency(in->body, &in->m->agency) == -1)
+		return "bad agency";
+	if (num_parse(start, 0, PROTO_POS_MAX, &in->m->pos, NULL) == -1)
+		return "bad start";
+	return NULL;
 }
 
 /* Echo: the body is the text, whatever it holds. */
-static int
-dec_text(char *body, size_t len, struct proto_msg *m, struct bet *bets,
-    size_t cap, char *err, size_t errlen)
+static const char *
+dec_text(struct proto_in *in)
 {
-	(void)bets, (void)cap, (void)err, (void)errlen;
-	m->text = body;
-	m->textlen = len;
-	return 0;
+	in->m->text = in->body;
+	in->m->textlen = in->len;
+	return NULL;
 }
 
 /* "0" (1) or "1" (0), exactly; -1 otherwise. */
@@ -211,34 +193,32 @@ proto_parse_flag(const char *s, int zero_is)
 }
 
 /* StoreResponse body: exactly "0" (stored) or "1" (refused). */
-static int
-dec_store_resp(char *body, size_t len, struct proto_msg *m, struct bet *bets,
-    size_t cap, char *err, size_t errlen)
+static const char *
+dec_store_resp(struct proto_in *in)
 {
-	(void)len, (void)bets, (void)cap;
-	if ((m->ok = proto_parse_flag(body, 1)) == -1) {
-		snprintf(err, errlen, "bad store result");
-		return -1;
-	}
-	return 0;
+	return (in->m->ok = proto_parse_flag(in->body, 1)) == -1 ?
+	    "bad store result" : NULL;
+}
+
+/* A count of the length len at s, into *out.  0 or -1. */
+static int
+proto_count(const char *s, size_t len, uint64_t *out)
+{
+	return num_parse_len(s, len, 0, PROTO_COUNT_MAX, out, NULL);
 }
 
 /* AgencyStatusResponse body "stored;0|1". */
-static int
-dec_status(char *body, size_t len, struct proto_msg *m, struct bet *bets,
-    size_t cap, char *err, size_t errlen)
+static const char *
+dec_status(struct proto_in *in)
 {
-	const char	*semi;
+	const char	*semi = strchr(in->body, ';');
 
-	(void)len, (void)bets, (void)cap;
-	if ((semi = strchr(body, ';')) == NULL ||
-	    num_parse_len(body, (size_t)(semi - body), 0, PROTO_COUNT_MAX,
-	    &m->stored, NULL) == -1 ||
-	    (m->closed = proto_parse_flag(semi + 1, 0)) == -1) {
-		snprintf(err, errlen, "bad status");
-		return -1;
-	}
-	return 0;
+	if (semi == NULL ||
+	    proto_count(in->body, (size_t)(semi - in->body),
+	    &in->m->stored) == -1 ||
+	    (in->m->closed = proto_parse_flag(semi + 1, 0)) == -1)
+		return "bad status";
+	return NULL;
 }
 
 /* 1 when s[0..len) could be a stored document. */
@@ -286,54 +266,37 @@ proto_decode_docs(const char *s, struct proto_msg *m)
 }
 
 /* WinnersResponse body "doc;doc;..." or "". */
-static int
-dec_docs(char *body, size_t len, struct proto_msg *m, struct bet *bets,
-    size_t cap, char *err, size_t errlen)
+static const char *
+dec_docs(struct proto_in *in)
 {
-	(void)len, (void)bets, (void)cap;
-	if (proto_decode_docs(body, m) == -1) {
-		snprintf(err, errlen, "bad document");
-		return -1;
-	}
-	return 0;
+	return proto_decode_docs(in->body, in->m) == -1 ? "bad document" :
+	    NULL;
 }
 
 /* WinnersPageResponse body "total" or "total;doc;doc;...". */
-static int
-dec_page_resp(char *body, size_t len, struct proto_msg *m, struct bet *bets,
-    size_t cap, char *err, size_t errlen)
+static const char *
+dec_page_resp(struct proto_in *in)
 {
-	const char	*semi;
+	const char	*semi = strchr(in->body, ';');
 
-	(void)bets, (void)cap;
-	semi = strchr(body, ';');
-	if (num_parse_len(body, semi != NULL ? (size_t)(semi - body) : len,
-	    0, PROTO_COUNT_MAX, &m->total, NULL) == -1) {
-		snprintf(err, errlen, "bad total");
-		return -1;
+	if (proto_count(in->body, semi != NULL ? (size_t)(semi - in->body) :
+	    in->len, &in->m->total) == -1)
+		return "bad total";
+	if (semi == NULL) {
+		proto_decode_docs("", in->m);	/* a page of no documents */
+		return NULL;
 	}
 	/* "total;" with nothing after it is not a page of documents. */
-	if (semi != NULL && (semi[1] == '\0' ||
-	    proto_decode_docs(semi + 1, m) == -1)) {
-		snprintf(err, errlen, "bad document");
-		return -1;
-	}
-	if (semi == NULL)
-		proto_decode_docs("", m);
-	return 0;
+	if (semi[1] == '\0' || proto_decode_docs(semi + 1, in->m) == -1)
+		return "bad document";
+	return NULL;
 }
 
 /* NotReadyResponse: nothing after the ':'. */
-static int
-dec_empty(char *body, size_t len, struct proto_msg *m, struct bet *bets,
-    size_t cap, char *err, size_t errlen)
+static const char *
+dec_empty(struct proto_in *in)
 {
-	(void)body, (void)m, (void)bets, (void)cap;
-	if (len != 0) {
-		snprintf(err, errlen, "unexpected body");
-		return -1;
-	}
-	return 0;
+	return in->len != 0 ? "unexpected body" : NULL;
 }
 
 /*
@@ -376,23 +339,20 @@ enc_store_bet(const struct proto_msg *m, char *out, size_t cap)
 	    "%u", (unsigned)m->agency), cap), ';');
 }
 
+/* StoreBatch "agency:bet:..." and StoreBatchAt "agency:pos:bet:...". */
 static int
 enc_batch(const struct proto_msg *m, char *out, size_t cap)
 {
-	if (m->nbets == 0)
-		return -1;
-	return enc_bets_after(m, out, cap, proto_done(snprintf(out, cap,
-	    "%u", (unsigned)m->agency), cap), ':');
-}
+	int	n;
 
-static int
-enc_batch_at(const struct proto_msg *m, char *out, size_t cap)
-{
 	if (m->nbets == 0)
 		return -1;
-	return enc_bets_after(m, out, cap, proto_done(snprintf(out, cap,
-	    "%u:%llu", (unsigned)m->agency, (unsigned long long)m->pos), cap),
-	    ':');
+	if (m->type == PROTO_STORE_BATCH_AT)
+		n = snprintf(out, cap, "%u:%llu", (unsigned)m->agency,
+		    (unsigned long long)m->pos);
+	else
+		n = snprintf(out, cap, "%u", (unsigned)m->agency);
+	return enc_bets_after(m, out, cap, proto_done(n, cap), ':');
 }
 
 static int
@@ -483,8 +443,7 @@ struct proto_row {
 	const char	*name;
 	enum proto_dir	 dir;
 	int		(*enc)(const struct proto_msg *, char *, size_t);
-	int		(*dec)(char *, size_t, struct proto_msg *,
-			    struct bet *, size_t, char *, size_t);
+	const char	*(*dec)(struct proto_in *);
 };
 
 static const struct proto_row proto_rows[] = {
@@ -494,7 +453,7 @@ static const struct proto_row proto_rows[] = {
 	[PROTO_STORE_BATCH] = { "StoreBatch", PROTO_REQUEST, enc_batch,
 	    dec_batch },
 	[PROTO_STORE_BATCH_AT] = { "StoreBatchAt", PROTO_REQUEST,
-	    enc_batch_at, dec_batch_at },
+	    enc_batch, dec_batch_at },
 	[PROTO_AGENCY_CLOSE] = { "AgencyClose", PROTO_REQUEST, enc_agency,
 	    dec_agency },
 	[PROTO_WINNERS_REQUEST] = { "WinnersRequest", PROTO_REQUEST,
@@ -548,7 +507,9 @@ int
 proto_decode(char *payload, size_t len, struct proto_msg *m,
     struct bet *bets, size_t cap, char *err, size_t errlen)
 {
-	char	*colon, *body;
+	struct proto_in	 in;
+	const char	*why;
+	char		*colon, *body;
 
 	memset(m, 0, sizeof(*m));
 	payload[len] = '\0';
@@ -568,8 +529,15 @@ proto_decode(char *payload, size_t len, struct proto_msg *m,
 		snprintf(err, errlen, "unknown type");
 		return -1;
 	}
-	return proto_rows[m->type].dec(body, len - (size_t)(body - payload), m,
-	    bets, cap, err, errlen);
+	in.body = body;
+	in.len = len - (size_t)(body - payload);
+	in.m = m;
+	in.bets = bets;
+	in.cap = cap;
+	if ((why = proto_rows[m->type].dec(&in)) == NULL)
+		return 0;
+	snprintf(err, errlen, "%s", why);
+	return -1;
 }
 
 size_t
