@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -56,11 +57,15 @@ meta_create(const char *dir, const char *path, uint32_t agencies, char *err,
 	char	tmp[PATH_MAX], line[64];
 	int	fd, len, rc = -1;
 
-	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld", dir, META_FILE, (long)getpid());
+	/* A random name: replicas in containers may all be pid 1. */
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%08x", dir, META_FILE, arc4random());
 	len = snprintf(line, sizeof(line), META_KEY "%u\n", agencies);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1 || io_write_full(fd, line, (size_t)len) == -1 ||
-	    fsync(fd) == -1) {
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (io_write_full(fd, line, (size_t)len) == -1 || fsync(fd) == -1) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
@@ -72,8 +77,7 @@ meta_create(const char *dir, const char *path, uint32_t agencies, char *err,
 	}
 	rc = 0;
 out:
-	if (fd != -1)
-		close(fd);
+	close(fd);
 	unlink(tmp);
 	return rc;
 }
