@@ -36,6 +36,7 @@ enum step {
 	STEP_RETRY,		/* failed (u->cause): reconnect and resume */
 	STEP_RESYNC,		/* batch rejected: ask status and resume */
 	STEP_WAIT,		/* the draw has not happened yet */
+	STEP_REFUSED,		/* a winners request refused (StoreResponse:1) */
 	STEP_BASE,		/* the server lacks the extensions */
 	STEP_STOP,
 	STEP_FAIL
@@ -466,6 +467,35 @@ upload_stream(struct upload *u, uint64_t stored, int closed)
 }
 
 /*
+ * Send m, a WinnersPage or a WinnersRequest, and read its reply of type
+ * want: STEP_OK with the agency's *total and the *count documents it
+ * holds, STEP_WAIT before the draw, STEP_REFUSED for StoreResponse:1.
+ */
+static enum step
+upload_winners_ask(struct upload *u, struct proto_msg *m,
+    enum proto_type want, uint64_t *total, size_t *count)
+{
+	enum step	 s;
+
+	if ((s = upload_ask(u, m, "consulta_ganadores")) != STEP_OK)
+		return s;
+	if (upload_malformed(u, want))
+		return upload_bad_reply(u, "consulta_ganadores",
+		    "malformed reply");
+	if (upload_got(u, want)) {
+		*count = u->rep.ndocs;
+		*total = want == PROTO_WINNERS_PAGE_RESPONSE ? u->rep.total :
+		    *count;
+		return STEP_OK;
+	}
+	if (upload_got(u, PROTO_NOT_READY))
+		return STEP_WAIT;
+	if (upload_refused(u))
+		return STEP_REFUSED;
+	return upload_bad_reply(u, "consulta_ganadores", "unexpected reply");
+}
+
+/*
  * A replica without WinnersPage refuses it (StoreResponse:1); the same
  * connection then asks the base WinnersRequest, whose one frame holds
  * every winner when they fit.
@@ -477,24 +507,13 @@ upload_winners_base(struct upload *u, uint64_t *total, size_t *count)
 				    .agency = (uint32_t)u->conf->id };
 	enum step		 s;
 
-	if ((s = upload_ask(u, &m, "consulta_ganadores")) != STEP_OK)
+	s = upload_winners_ask(u, &m, PROTO_WINNERS_RESPONSE, total, count);
+	if (s != STEP_REFUSED)
 		return s;
-	if (upload_malformed(u, PROTO_WINNERS_RESPONSE))
-		return upload_bad_reply(u, "consulta_ganadores",
-		    "malformed reply");
-	if (upload_got(u, PROTO_WINNERS_RESPONSE)) {
-		*count = u->rep.ndocs;
-		*total = *count;
-		return STEP_OK;
-	}
-	if (upload_got(u, PROTO_NOT_READY))
-		return STEP_WAIT;
-	if (upload_refused(u))
-		return upload_retry(u, "consulta_ganadores", u->base ?
-		    "refused by server (a base WinnersRequest is refused when "
-		    "the winners do not fit one frame, or the replica is busy)" :
-		    "refused by server", "%s", "");
-	return upload_bad_reply(u, "consulta_ganadores", "unexpected reply");
+	return upload_retry(u, "consulta_ganadores", u->base ?
+	    "refused by server (a base WinnersRequest is refused when the "
+	    "winners do not fit one frame, or the replica is busy)" :
+	    "refused by server", "%s", "");
 }
 
 /*
@@ -511,26 +530,16 @@ upload_winners_page(struct upload *u, uint64_t start, uint64_t *total,
 
 	if (u->legacy)
 		return upload_winners_base(u, total, count);
-	if ((s = upload_ask(u, &m, "consulta_ganadores")) != STEP_OK)
+	s = upload_winners_ask(u, &m, PROTO_WINNERS_PAGE_RESPONSE, total,
+	    count);
+	if (s != STEP_REFUSED)
 		return s;
-	if (upload_malformed(u, PROTO_WINNERS_PAGE_RESPONSE))
-		return upload_bad_reply(u, "consulta_ganadores",
-		    "malformed reply");
-	if (upload_got(u, PROTO_WINNERS_PAGE_RESPONSE)) {
-		*total = u->rep.total;
-		*count = u->rep.ndocs;
-		return STEP_OK;
-	}
-	if (upload_got(u, PROTO_NOT_READY))
-		return STEP_WAIT;
-	if (upload_refused(u) && start == 0) {
+	if (start == 0) {
 		u->legacy = 1;
 		return upload_winners_base(u, total, count);
 	}
-	if (upload_refused(u))
-		return upload_retry(u, "consulta_ganadores",
-		    "refused by server", "%s", "");
-	return upload_bad_reply(u, "consulta_ganadores", "unexpected reply");
+	return upload_retry(u, "consulta_ganadores", "refused by server", "%s",
+	    "");
 }
 
 /*
