@@ -6,7 +6,7 @@
 CC	?= cc
 SANITIZER ?=
 OUT	?= $(if $(SANITIZER),build-asan,build)
-PKGS	:= libbsd-overlay inih yaml-0.1
+PKGS	:= libbsd-overlay inih yaml-0.1 libsodium
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wno-format-zero-length
@@ -17,7 +17,7 @@ ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -pthread -Icommon \
 LDLIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(if $(SANITIZER),-fsanitize=$(SANITIZER))
 
-COMMON_SRC := common/log.c common/io.c common/num.c common/bet.c \
+COMMON_SRC := common/log.c common/io.c common/num.c common/auth.c common/bet.c \
 	      common/proto.c common/csv.c common/cfg.c common/backoff.c \
 	      common/sig.c common/conn.c
 SERVER_SRC := $(filter-out %_test.c %_fuzz.c,$(wildcard server/*.c))

@@ -52,6 +52,8 @@ static struct cfg_key keys[] = {
 	    cfg_values.data_dir, sizeof(cfg_values.data_dir), 0 },
 	{ "protocol", "CLI_PROTOCOL", CFG_STR, 0, 0, "auto",
 	    cfg_values.protocol_name, sizeof(cfg_values.protocol_name), 0 },
+	{ "key_file", "CLI_KEY_FILE", CFG_STR, 0, 0, NULL,
+	    cfg_values.key_file, sizeof(cfg_values.key_file), 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0 }
 };
 
@@ -158,6 +160,30 @@ config_protocol(struct client_conf *c)
 	return 0;
 }
 
+/*
+ * The agency's key, when key_file names a file.  Base-protocol servers
+ * know no handshake, so a key rules the base protocol out.  0 or -1.
+ */
+static int
+config_key(struct client_conf *c, char *err, size_t errlen)
+{
+	if (c->key_file[0] == '\0')
+		return 0;
+	if (c->protocol == CONFIG_PROTO_BASE) {
+		snprintf(err, errlen, "the base protocol has no "
+		    "authentication; use protocol auto or extended");
+		return -1;
+	}
+	if (auth_init() == -1) {
+		snprintf(err, errlen, "libsodium: cannot initialise");
+		return -1;
+	}
+	if (auth_key_file(c->key_file, c->key, err, errlen) == -1)
+		return -1;
+	c->has_key = 1;
+	return 0;
+}
+
 int
 config_load(struct client_conf *c, const char *path, char *err,
     size_t errlen)
@@ -207,6 +233,10 @@ config_load(struct client_conf *c, const char *path, char *err,
 	if (config_protocol(&cfg_values) == -1) {
 		snprintf(err, errlen, "%s: protocol: '%s', want auto, base or "
 		    "extended", path, cfg_values.protocol_name);
+		goto fail;
+	}
+	if (config_key(&cfg_values, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: key_file: %s", path, why);
 		goto fail;
 	}
 	*c = cfg_values;

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include "auth.h"
 #include "log.h"
 
 #define CONFIG_ADDR_MAX	256
@@ -33,10 +34,14 @@ struct client_conf {
 	char		 data_dir[PATH_MAX];
 	char		 protocol_name[16];	/* as configured */
 	enum config_protocol protocol;
+	char		 key_file[PATH_MAX];	/* "": no authentication */
+	int		 has_key;
+	uint8_t		 key[AUTH_KEY_LEN];	/* read from key_file */
 };
 
 /*
- * Fill c from the YAML file at path (defaults first, environment last).
+ * Fill c from the YAML file at path (defaults first, environment last),
+ * then read the agency's key when key_file names one.
  * Returns 0, or -1 with "file:line: key: reason" (or "file: reason") in err.
  */
 int	 config_load(struct client_conf *c, const char *path, char *err,

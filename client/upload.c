@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "io.h"
 #include "log.h"
@@ -119,42 +120,6 @@ upload_give_up(struct upload *u)
 	return 1;
 }
 
-/* Connect, retrying with backoff until it works, a stop or retry_max. */
-static enum step
-upload_connect(struct upload *u)
-{
-	char		 err[256], addr[LOG_VALUE_MAX], peer[64];
-	unsigned	 ms;
-
-	log_clean(addr, u->conf->address);
-	while (!*u->stop) {
-		u->fd = conn_open(&u->rot, u->conf->address,
-		    u->conf->timeout_ms, err, sizeof(err));
-		if (u->fd != -1) {
-			conn_peer(&u->rot, peer, sizeof(peer));
-			/* One connection a request would flood the log. */
-			if (u->oneshot == 1)
-				log_debug("connect", "success", "address: %s | "
-				    "peer: %s", addr, peer);
-			else
-				log_info("connect", "success", "address: %s | "
-				    "peer: %s", addr, peer);
-			u->legacy = 0;
-			u->served = 0;
-			return STEP_OK;
-		}
-		snprintf(u->cause, sizeof(u->cause), "connect: %s", err);
-		if (upload_give_up(u))
-			return STEP_FAIL;
-		ms = backoff_next(&u->bo);
-		log_warn("connect", "fail", "address: %s | error: %s | "
-		    "retry_in_ms: %u", addr, err, ms);
-		if (backoff_sleep(ms, u->stop))
-			break;
-	}
-	return STEP_STOP;
-}
-
 /*
  * Decode the reply u->reply[0..n) into u->rep through the protocol's
  * strict decoders, on a copy so u->reply stays whole for the log.
@@ -202,6 +167,90 @@ static int
 upload_refused(const struct upload *u)
 {
 	return upload_got(u, PROTO_STORE_RESPONSE) && !u->rep.ok;
+}
+
+/*
+ * Prove the agency's key on the new connection.  STEP_OK; STEP_RETRY when
+ * the handshake was refused before the proof (this address failed too
+ * often lately, or the server has no keys) or the connection failed;
+ * STEP_FAIL when the proof itself was refused: a wrong key stays wrong.
+ */
+static enum step
+upload_auth(struct upload *u)
+{
+	struct proto_msg	 hello = { .type = PROTO_AUTH_HELLO,
+				    .agency = (uint32_t)u->conf->id };
+	struct proto_msg	 proof = { .type = PROTO_AUTH_PROOF };
+	enum step		 s;
+
+	if ((s = upload_ask(u, &hello, "auth")) != STEP_OK)
+		return s;
+	if (upload_refused(u))
+		return upload_retry(u, "auth", "handshake refused by server",
+		    "agencia: %d", u->conf->id);
+	if (!upload_got(u, PROTO_AUTH_CHALLENGE))
+		return upload_bad_reply(u, "auth", "expected AuthChallenge");
+	auth_proof(u->conf->key, (uint32_t)u->conf->id, u->rep.token,
+	    proof.token);
+	if ((s = upload_ask(u, &proof, "auth")) != STEP_OK)
+		return s;
+	if (upload_refused(u)) {
+		log_error("auth", "fail", "agencia: %d | motivo: key refused by "
+		    "server: key_file does not hold this agency's key, or the "
+		    "agency was revoked", u->conf->id);
+		return STEP_FAIL;
+	}
+	if (!upload_got(u, PROTO_STORE_RESPONSE))
+		return upload_bad_reply(u, "auth", "expected StoreResponse");
+	log_debug("auth", "success", "agencia: %d", u->conf->id);
+	u->decided = 1;		/* it speaks the extensions */
+	return STEP_OK;
+}
+
+/*
+ * Connect (and authenticate, with a key), retrying with backoff until it
+ * works, a stop or retry_max.
+ */
+static enum step
+upload_connect(struct upload *u)
+{
+	char		 err[256], addr[LOG_VALUE_MAX], peer[64];
+	unsigned	 ms;
+	enum step	 s;
+
+	log_clean(addr, u->conf->address);
+	while (!*u->stop) {
+		u->fd = conn_open(&u->rot, u->conf->address,
+		    u->conf->timeout_ms, err, sizeof(err));
+		if (u->fd != -1) {
+			conn_peer(&u->rot, peer, sizeof(peer));
+			/* One connection a request would flood the log. */
+			if (u->oneshot == 1)
+				log_debug("connect", "success", "address: %s | "
+				    "peer: %s", addr, peer);
+			else
+				log_info("connect", "success", "address: %s | "
+				    "peer: %s", addr, peer);
+			u->legacy = 0;
+			u->served = 0;
+			if (!u->conf->has_key || (s = upload_auth(u)) == STEP_OK)
+				return STEP_OK;
+			upload_close(u);
+			if (s == STEP_FAIL)
+				return STEP_FAIL;
+		} else {
+			snprintf(u->cause, sizeof(u->cause), "connect: %s",
+			    err);
+		}
+		if (upload_give_up(u))
+			return STEP_FAIL;
+		ms = backoff_next(&u->bo);
+		log_warn("connect", "fail", "address: %s | error: %s | "
+		    "retry_in_ms: %u", addr, u->cause, ms);
+		if (backoff_sleep(ms, u->stop))
+			break;
+	}
+	return STEP_STOP;
 }
 
 /*

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "bet.h"
 #include "io.h"
 #include "num.h"
@@ -179,6 +180,14 @@ dec_text(struct proto_in *in)
 	in->m->text = in->body;
 	in->m->textlen = in->len;
 	return NULL;
+}
+
+/* AuthChallenge and AuthProof: exactly 64 hex digits. */
+static const char *
+dec_token(struct proto_in *in)
+{
+	return auth_unhex(in->body, in->len, in->m->token,
+	    sizeof(in->m->token)) == -1 ? "want 64 hex digits" : NULL;
 }
 
 /* "0" (1) or "1" (0), exactly; -1 otherwise. */
@@ -428,6 +437,15 @@ enc_page_resp(const struct proto_msg *m, char *out, size_t cap)
 }
 
 static int
+enc_token(const struct proto_msg *m, char *out, size_t cap)
+{
+	if (cap <= AUTH_HEX_LEN)
+		return -1;
+	auth_hex(m->token, sizeof(m->token), out);
+	return AUTH_HEX_LEN;
+}
+
+static int
 enc_empty(const struct proto_msg *m, char *out, size_t cap)
 {
 	(void)m, (void)out, (void)cap;
@@ -473,6 +491,12 @@ static const struct proto_row proto_rows[] = {
 	    enc_status, dec_status },
 	[PROTO_WINNERS_PAGE_RESPONSE] = { "WinnersPageResponse", PROTO_REPLY,
 	    enc_page_resp, dec_page_resp },
+	[PROTO_AUTH_HELLO] = { "AuthHello", PROTO_REQUEST, enc_agency,
+	    dec_agency },
+	[PROTO_AUTH_CHALLENGE] = { "AuthChallenge", PROTO_REPLY, enc_token,
+	    dec_token },
+	[PROTO_AUTH_PROOF] = { "AuthProof", PROTO_REQUEST, enc_token,
+	    dec_token },
 };
 #define PROTO_NTYPES	(sizeof(proto_rows) / sizeof(proto_rows[0]))
 

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "bet.h"
 
 #define PROTO_FRAME_MAX		8192
@@ -36,7 +37,10 @@ enum proto_type {
 	PROTO_WINNERS_RESPONSE,	/* WinnersResponse:doc;doc... */
 	PROTO_NOT_READY,	/* NotReadyResponse: */
 	PROTO_STATUS_RESPONSE,	/* AgencyStatusResponse:stored;closed */
-	PROTO_WINNERS_PAGE_RESPONSE /* WinnersPageResponse:total;doc;doc... */
+	PROTO_WINNERS_PAGE_RESPONSE, /* WinnersPageResponse:total;doc;doc... */
+	PROTO_AUTH_HELLO,	/* AuthHello:agency */
+	PROTO_AUTH_CHALLENGE,	/* AuthChallenge:nonce (64 hex digits) */
+	PROTO_AUTH_PROOF	/* AuthProof:mac (64 hex digits) */
 };
 
 /* A request or a reply: the server's handlers, the client and lotteryctl
@@ -72,6 +76,8 @@ struct proto_msg {
 	size_t		 ndocs;		/* documents encoded or decoded */
 	const char	*text;		/* Echo text; decoded documents "a;b" */
 	size_t		 textlen;
+	uint8_t		 token[AUTH_MAC_LEN]; /* AuthChallenge's nonce,
+					   AuthProof's MAC */
 };
 
 /* Name of a type as it appears on the wire ("StoreBatch"), or "Unknown". */

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "io.h"
 #include "num.h"
@@ -40,6 +41,9 @@ static const char	*ctl_source;		/* -b: bind here first */
 static int		 ctl_timeout_ms = 5000;	/* -t */
 static int		 ctl_wait_ms;		/* -w: pause between payloads */
 static int		 ctl_no_reply;		/* -n: raw does not wait */
+static uint32_t		 ctl_id;		/* -i: authenticate as */
+static int		 ctl_has_key;		/* -k given */
+static uint8_t		 ctl_key[AUTH_KEY_LEN];	/* -k: the agency's key */
 static char		 ctl_reply[PROTO_PAYLOAD_MAX + 1];
 
 static __attribute__((noreturn)) void
@@ -47,7 +51,9 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: lotteryctl [-n] [-a host:port] [-b source] [-t seconds]"
-	    " [-w seconds] command\n"
+	    " [-w seconds]\n"
+	    "                  [-i agency -k keyfile] command\n"
+	    "  -i -k: every connection first authenticates as the agency\n"
 	    "  echo [TEXT]            Echo; succeeds when it comes back\n"
 	    "  status AGENCY          print stored;closed\n"
 	    "  close AGENCY           AgencyClose, then print its status\n"
@@ -62,6 +68,9 @@ usage(void)
 	    "  trickle SECONDS PAYLOAD one byte of the frame every SECONDS\n"
 	    "  flood SECONDS PAYLOAD  send the frame without reading, for"
 	    " SECONDS\n"
+	    "  auth [COUNT]           COUNT handshakes (-i -k), one a "
+	    "connection; print the\n"
+	    "                         last exchange and the time each took\n"
 	    "exit: 0 ok, 1 refused or unexpected reply, 2 usage, 3 connection"
 	    " failed, lost or timed out, 4 winners not drawn yet\n");
 	exit(CTL_USAGE);
@@ -149,7 +158,7 @@ ctl_connect_from(void)
 
 /* A connection to ctl_address, or exit CTL_CONN. */
 static int
-ctl_connect(void)
+ctl_dial(void)
 {
 	struct conn_rot	 rot;
 	char		 e[256];
@@ -254,6 +263,44 @@ ctl_request(int fd, const struct proto_msg *m, enum proto_type want,
 	char	 e[256];
 
 	ctl_expect(ctl_ask(fd, m, r, e, sizeof(e)), r, want, e);
+}
+
+/*
+ * The handshake of -i -k on fd: AuthHello, then the proof of the
+ * challenge.  The challenge and the proof are left in the arguments for
+ * `auth` to print; exits CTL_REFUSED when either step is refused.
+ */
+static void
+ctl_handshake(int fd, uint8_t nonce[AUTH_NONCE_LEN],
+    uint8_t mac[AUTH_MAC_LEN])
+{
+	struct proto_msg	 m = { .type = PROTO_AUTH_HELLO, .agency = ctl_id };
+	struct proto_msg	 r;
+	char			 e[256];
+	int			 rc;
+
+	rc = ctl_ask(fd, &m, &r, e, sizeof(e));
+	ctl_expect(rc, &r, PROTO_AUTH_CHALLENGE, e);
+	memcpy(nonce, r.token, AUTH_NONCE_LEN);
+	m.type = PROTO_AUTH_PROOF;
+	auth_proof(ctl_key, ctl_id, nonce, m.token);
+	memcpy(mac, m.token, AUTH_MAC_LEN);
+	rc = ctl_ask(fd, &m, &r, e, sizeof(e));
+	ctl_expect(rc, &r, PROTO_STORE_RESPONSE, e);
+	if (!r.ok)
+		errx(CTL_REFUSED, "agency %u: key refused", ctl_id);
+}
+
+/* ctl_dial, then the handshake when -k was given. */
+static int
+ctl_connect(void)
+{
+	uint8_t	 nonce[AUTH_NONCE_LEN], mac[AUTH_MAC_LEN];
+	int	 fd = ctl_dial();
+
+	if (ctl_has_key)
+		ctl_handshake(fd, nonce, mac);
+	return fd;
 }
 
 /* An agency number as typed (at most 32 bits), or a usage error. */
@@ -556,6 +603,38 @@ cmd_flood(int argc, char **argv)
 	return CTL_OK;
 }
 
+/*
+ * COUNT connections, each with its handshake, one after the other: the
+ * handshake's cost per connection, connect and close included.
+ */
+static int
+cmd_auth(int argc, char **argv)
+{
+	uint8_t		 nonce[AUTH_NONCE_LEN], mac[AUTH_MAC_LEN];
+	char		 hex[AUTH_HEX_LEN + 1];
+	long long	 t0;
+	struct timespec	 a, b;
+	int		 i, count = argc > 1 ? ctl_count(argv[1], 1000000) : 1;
+
+	if (!ctl_has_key || count < 1)
+		usage();
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (i = 0; i < count; i++) {
+		int fd = ctl_dial();
+
+		ctl_handshake(fd, nonce, mac);
+		conn_close(fd);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	t0 = (b.tv_sec - a.tv_sec) * 1000000LL + (b.tv_nsec - a.tv_nsec) / 1000;
+	auth_hex(nonce, sizeof(nonce), hex);
+	printf("AuthChallenge:%s\n", hex);
+	auth_hex(mac, sizeof(mac), hex);
+	printf("AuthProof:%s\n", hex);
+	printf("handshakes: %d | us_each: %lld\n", count, t0 / count);
+	return CTL_OK;
+}
+
 static const struct {
 	const char	*name;
 	int		 min_args;	/* argument count, the command's included */
@@ -572,21 +651,25 @@ static const struct {
 	{ "hold",	2, cmd_hold },
 	{ "trickle",	3, cmd_trickle },
 	{ "flood",	3, cmd_flood },
+	{ "auth",	1, cmd_auth },
 };
 
 int
 main(int argc, char **argv)
 {
-	const char	*env;
+	const char	*env, *key = NULL;
+	char		 e[512];
 	size_t		 i;
 	int		 ch;
 
 	if ((env = getenv("LOTTERY_ADDRESS")) != NULL && *env != '\0')
 		ctl_address = env;
-	while ((ch = getopt(argc, argv, "+a:b:nt:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "+a:b:i:k:nt:w:")) != -1) {
 		switch (ch) {
 		case 'a': ctl_address = optarg; break;
 		case 'b': ctl_source = optarg; break;
+		case 'i': ctl_id = ctl_agency(optarg); break;
+		case 'k': key = optarg; break;
 		case 'n': ctl_no_reply = 1; break;
 		case 't': ctl_timeout_ms = ctl_ms(optarg); break;
 		case 'w': ctl_wait_ms = ctl_ms(optarg); break;
@@ -595,8 +678,15 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || ctl_timeout_ms <= 0)
+	if (argc < 1 || ctl_timeout_ms <= 0 || (key != NULL) != (ctl_id != 0))
 		usage();
+	if (key != NULL) {
+		if (auth_init() == -1)
+			errx(CTL_USAGE, "libsodium: cannot initialise");
+		if (auth_key_file(key, ctl_key, e, sizeof(e)) == -1)
+			errx(CTL_USAGE, "%s", e);
+		ctl_has_key = 1;
+	}
 	/* A peer that hangs up makes a write fail, not kill the tool. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		err(CTL_USAGE, "signal");

@@ -38,6 +38,8 @@ static struct cfg_key keys[] = {
 	    &cfg_values.lock_timeout_ms, 0, 0 },
 	{ "PROTOCOL", "PROTOCOL", CFG_STR, 0, 0, "extended",
 	    cfg_values.protocol, sizeof(cfg_values.protocol), 0 },
+	{ "AGENCY_KEYS", "AGENCY_KEYS", CFG_STR, 0, 0, NULL,
+	    cfg_values.agency_keys, sizeof(cfg_values.agency_keys), 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0 }
 };
 
@@ -93,6 +95,8 @@ config_load(struct config *out, const char *path, char *err, size_t errlen)
 
 	if (path == NULL)
 		path = "config.ini";
+	/* Keys without a default (AGENCY_KEYS) start empty on every load. */
+	memset(&cfg_values, 0, sizeof(cfg_values));
 	cfg_defaults(keys);
 	if ((fp = fopen(path, "re")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -114,6 +118,12 @@ config_load(struct config *out, const char *path, char *err, size_t errlen)
 	if (config_protocol(&cfg_values) == -1) {
 		snprintf(err, errlen, "PROTOCOL: '%s', want extended or base",
 		    cfg_values.protocol);
+		return -1;
+	}
+	/* Base clients cannot authenticate, so they would all be refused. */
+	if (cfg_values.base && cfg_values.agency_keys[0] != '\0') {
+		snprintf(err, errlen, "AGENCY_KEYS needs PROTOCOL=extended: "
+		    "base-protocol clients cannot authenticate");
 		return -1;
 	}
 	*out = cfg_values;

@@ -25,6 +25,7 @@ struct config {
 	char		 protocol[16];	/* "extended" or "base" */
 	int		 base;		/* PROTOCOL=base: the original
 					   exercise's protocol only */
+	char		 agency_keys[PATH_MAX]; /* "": no authentication */
 };
 
 /*

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
+#include "keys.h"
 #include "log.h"
 #include "net.h"
 #include "proto.h"
@@ -25,12 +27,36 @@ usage(void)
 	exit(1);
 }
 
+/*
+ * The agencies' keys when AGENCY_KEYS names a file; without it, a warning
+ * that any peer may act for any agency.  0, or -1 with err.
+ */
+static int
+server_keys(const struct config *cfg, struct keys *k, char *err,
+    size_t errlen)
+{
+	memset(k, 0, sizeof(*k));
+	if (cfg->agency_keys[0] == '\0') {
+		log_warn("auth", "success", "modo: off | motivo: AGENCY_KEYS "
+		    "not set, agencies are not authenticated: any peer may "
+		    "store, close or read for any agency");
+		return 0;
+	}
+	if (keys_load(k, cfg->agency_keys, (uint32_t)cfg->agencies, err,
+	    errlen) == -1)
+		return -1;
+	log_info("auth", "success", "modo: on | archivo: %s | agencias: %d",
+	    cfg->agency_keys, cfg->agencies);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct config	 cfg;
 	struct store	*store;
 	struct store_opts sopts;
+	struct keys	 keys;
 	const char	*path = NULL;
 	char		 why[512];
 	int		 ch, check_only = 0, lfd;
@@ -55,6 +81,10 @@ main(int argc, char *argv[])
 	config_log();
 	if (net_limits(&cfg, why, sizeof(why)) == -1)
 		errx(1, "%s", why);
+	if (auth_init() == -1)
+		errx(1, "libsodium: cannot initialise");
+	if (server_keys(&cfg, &keys, why, sizeof(why)) == -1)
+		errx(1, "AGENCY_KEYS: %s", why);
 	if (check_only)
 		return 0;
 	if (sig_install() == -1)
@@ -70,9 +100,11 @@ main(int argc, char *argv[])
 		errx(1, "listen: %s", why);
 	log_info("server_start", "success", "ip: %s | port: %d", cfg.ip,
 	    cfg.port);
-	net_serve(lfd, store, &cfg, &sig_stop);
+	net_serve(lfd, store, &cfg, cfg.agency_keys[0] != '\0' ? &keys : NULL,
+	    &sig_stop);
 	log_info("shutdown", "in_progress", "");
 	store_close(store);
+	keys_free(&keys);
 	log_info("shutdown", "success", "");
 	log_info("exit", "success", "code: 0");
 	return 0;

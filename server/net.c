@@ -231,7 +231,7 @@ net_count_host(const struct net *n, const char *host)
 
 static void
 net_start(struct net *n, int fd, const char *peer, const char *host,
-    struct store *store, const struct config *cfg,
+    struct store *store, const struct config *cfg, const struct keys *keys,
     volatile sig_atomic_t *stop)
 {
 	struct slot	*sl = NULL;
@@ -254,16 +254,19 @@ net_start(struct net *n, int fd, const char *peer, const char *host,
 		close(fd);
 		return;
 	}
+	/* calloc: a fresh session starts unauthenticated. */
 	if (net_tune(fd, cfg->conn_timeout_ms) == -1 ||
-	    (sl->sess = malloc(sizeof(*sl->sess))) == NULL) {
+	    (sl->sess = calloc(1, sizeof(*sl->sess))) == NULL) {
 		log_warn_errno("conexion", "fail", "peer: %s", peer);
 		close(fd);
 		return;
 	}
 	sl->sess->fd = fd;
 	strlcpy(sl->sess->peer, peer, sizeof(sl->sess->peer));
+	strlcpy(sl->sess->host, host, sizeof(sl->sess->host));
 	sl->sess->store = store;
 	sl->sess->cfg = cfg;
+	sl->sess->keys = keys;
 	sl->sess->stop = stop;
 	strlcpy(sl->host, host, sizeof(sl->host));
 	sl->state = SLOT_BUSY;
@@ -373,7 +376,7 @@ net_drain(struct net *n)
 
 void
 net_serve(int lfd, struct store *store, const struct config *cfg,
-    volatile sig_atomic_t *stop)
+    const struct keys *keys, volatile sig_atomic_t *stop)
 {
 	struct net		 n;
 	struct sockaddr_storage	 ss;
@@ -405,7 +408,7 @@ net_serve(int lfd, struct store *store, const struct config *cfg,
 		if (n.spare == -1)	/* descriptors are back: refill */
 			n.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		peer_name(&ss, peer, sizeof(peer), host);
-		net_start(&n, fd, peer, host, store, cfg, stop);
+		net_start(&n, fd, peer, host, store, cfg, keys, stop);
 	}
 out:
 	if (close(lfd) == -1)

@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include "config.h"
+#include "keys.h"
 #include "store.h"
 
 /*
@@ -23,9 +24,10 @@ int	 net_listen(const struct config *, char *err, size_t errlen);
 /*
  * Accept and serve until *stop is set, then wait for every connection to
  * finish its request in flight (a reply its peer does not read is cut
- * short after a moment) and close.  Closes lfd.
+ * short after a moment) and close.  Closes lfd.  keys: NULL, or the
+ * agencies' keys every connection must prove one of before acting.
  */
 void	 net_serve(int lfd, struct store *, const struct config *,
-	    volatile sig_atomic_t *stop);
+	    const struct keys *, volatile sig_atomic_t *stop);
 
 #endif

@@ -4,7 +4,9 @@
  * request in flight is always finished, so a stop never leaves half a batch.
  * A connection lives CONN_TIMEOUT past its last request that did work, so
  * a peer sending only Echo or garbage cannot hold a slot for good.
- * With PROTOCOL=base the connection ends after its first request.
+ * With PROTOCOL=base the connection ends after its first request.  With
+ * AGENCY_KEYS a connection acts for an agency only after proving, through
+ * AuthHello and AuthProof, that it holds that agency's key.
  */
 #include <sys/socket.h>
 
@@ -16,6 +18,7 @@
 #include "io.h"
 #include "log.h"
 #include "session.h"
+#include "throttle.h"
 
 /*
  * 1 when a frame is waiting, 0 on stop, -1 on idle timeout or error.  The
@@ -246,16 +249,89 @@ handle_echo(struct session *s, const struct proto_msg *m)
 	return session_send(s, &r);
 }
 
+/* Refuse a handshake step: log why, answer StoreResponse:1. */
+static int
+auth_refuse(struct session *s, uint32_t agency, const char *why)
+{
+	log_warn("auth", "fail", "peer: %s | agencia: %u | motivo: %s",
+	    s->peer, agency, why);
+	return reply_store(s, 0);
+}
+
+/*
+ * AuthHello:agency: a fresh nonce for this connection, unless the peer's
+ * address has failed too often lately.  A wait is logged once per
+ * failure, so a flood of hellos does not flood the log.
+ */
+static int
+handle_hello(struct session *s, const struct proto_msg *m)
+{
+	struct proto_msg	 r = { .type = PROTO_AUTH_CHALLENGE };
+	long long		 wait;
+	int			 first;
+
+	s->hello = 0;
+	if (s->keys == NULL)
+		return auth_refuse(s, m->agency, "authentication not "
+		    "configured on this server");
+	if (s->agency != 0)
+		return auth_refuse(s, m->agency, "connection already "
+		    "authenticated");
+	if ((wait = throttle_wait(s->host, io_now_ms(), &first)) > 0) {
+		if (first)
+			log_warn("auth", "fail", "peer: %s | agencia: %u | "
+			    "motivo: too many failed handshakes from this "
+			    "address | retry_in_ms: %lld", s->peer, m->agency,
+			    wait);
+		return reply_store(s, 0);
+	}
+	auth_nonce(s->nonce);
+	s->hello = m->agency;
+	memcpy(r.token, s->nonce, sizeof(r.token));
+	log_debug("auth", "in_progress", "peer: %s | agencia: %u", s->peer,
+	    m->agency);
+	return session_send(s, &r);
+}
+
+/*
+ * AuthProof:mac: the answer to this connection's nonce.  A nonce serves
+ * one proof only.  A wrong proof counts against the address and ends the
+ * connection, so every guess costs a new connection and a new nonce.
+ */
+static int
+handle_proof(struct session *s, const struct proto_msg *m)
+{
+	const uint8_t	*key;
+	uint32_t	 agency = s->hello;
+
+	s->hello = 0;
+	if (agency == 0)
+		return auth_refuse(s, 0, "no AuthHello before AuthProof");
+	key = keys_get(s->keys, agency);
+	if (key == NULL || !auth_verify(key, agency, s->nonce, m->token)) {
+		throttle_fail(s->host, io_now_ms());
+		auth_refuse(s, agency, key == NULL ? "agency revoked" :
+		    "wrong proof");
+		return -1;
+	}
+	s->agency = agency;
+	log_info("auth", "success", "peer: %s | agencia: %u", s->peer, agency);
+	return reply_store(s, 1);
+}
+
 /*
  * The requests served, one row each.  SESSION_WORK: serving it restarts
  * the connection's idle clock.  SESSION_BASE: part of the original
  * exercise, all that PROTOCOL=base serves.  SESSION_NO_REPLY: never
- * answered, not even when refused.
+ * answered, not even when refused.  SESSION_AGENCY: acts for the agency
+ * it names, so with AGENCY_KEYS only a connection authenticated as that
+ * agency may send it.
  */
 enum {
 	SESSION_WORK = 1,
 	SESSION_BASE = 2,
-	SESSION_NO_REPLY = 4
+	SESSION_NO_REPLY = 4,
+	SESSION_AGENCY = 8
 };
 
 static const struct session_handler {
@@ -263,15 +339,21 @@ static const struct session_handler {
 	int		(*fn)(struct session *, const struct proto_msg *);
 	unsigned	 flags;
 } session_handlers[] = {
-	{ PROTO_STORE_BET, handle_store, SESSION_WORK | SESSION_BASE },
-	{ PROTO_STORE_BATCH, handle_store, SESSION_WORK | SESSION_BASE },
-	{ PROTO_STORE_BATCH_AT, handle_store, SESSION_WORK },
+	{ PROTO_STORE_BET, handle_store,
+	    SESSION_WORK | SESSION_BASE | SESSION_AGENCY },
+	{ PROTO_STORE_BATCH, handle_store,
+	    SESSION_WORK | SESSION_BASE | SESSION_AGENCY },
+	{ PROTO_STORE_BATCH_AT, handle_store, SESSION_WORK | SESSION_AGENCY },
 	{ PROTO_AGENCY_CLOSE, handle_close,
-	    SESSION_WORK | SESSION_BASE | SESSION_NO_REPLY },
-	{ PROTO_WINNERS_REQUEST, handle_winners, SESSION_WORK | SESSION_BASE },
-	{ PROTO_WINNERS_PAGE, handle_page, SESSION_WORK },
-	{ PROTO_AGENCY_STATUS, handle_status, SESSION_WORK },
+	    SESSION_WORK | SESSION_BASE | SESSION_NO_REPLY | SESSION_AGENCY },
+	{ PROTO_WINNERS_REQUEST, handle_winners,
+	    SESSION_WORK | SESSION_BASE | SESSION_AGENCY },
+	{ PROTO_WINNERS_PAGE, handle_page, SESSION_WORK | SESSION_AGENCY },
+	{ PROTO_AGENCY_STATUS, handle_status, SESSION_WORK | SESSION_AGENCY },
 	{ PROTO_ECHO, handle_echo, 0 },
+	{ PROTO_AUTH_HELLO, handle_hello, 0 },
+	/* A wrong proof ends the connection, so only a good one counts. */
+	{ PROTO_AUTH_PROOF, handle_proof, SESSION_WORK },
 };
 
 /* The handler row of t, or NULL for a reply or an unknown type. */
@@ -285,6 +367,21 @@ session_handler(enum proto_type t)
 		if (session_handlers[i].type == t)
 			return &session_handlers[i];
 	return NULL;
+}
+
+/* Log a request refused for want of the agency's authentication. */
+static void
+session_unauthorized(const struct session *s, const struct proto_msg *m)
+{
+	char	 who[48];
+
+	if (s->agency == 0)
+		snprintf(who, sizeof(who), "not authenticated");
+	else
+		snprintf(who, sizeof(who), "authenticated as agency %u",
+		    s->agency);
+	log_warn("auth", "fail", "peer: %s | tipo: %s | agencia: %u | motivo: "
+	    "%s", s->peer, proto_type_name(m->type), m->agency, who);
 }
 
 /*
@@ -326,6 +423,11 @@ session_handle(struct session *s, size_t len)
 		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: "
 		    "unknown agency %u", s->peer, proto_type_name(m.type),
 		    m.agency);
+		return h->flags & SESSION_NO_REPLY ? 0 : reply_store(s, 0);
+	}
+	if ((h->flags & SESSION_AGENCY) && s->keys != NULL &&
+	    s->agency != m.agency) {
+		session_unauthorized(s, &m);
 		return h->flags & SESSION_NO_REPLY ? 0 : reply_store(s, 0);
 	}
 	rc = h->fn(s, &m);

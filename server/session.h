@@ -6,18 +6,27 @@
 #ifndef SESSION_H
 #define SESSION_H
 
+#include <netinet/in.h>
+
 #include <signal.h>
 
+#include "auth.h"
 #include "bet.h"
 #include "config.h"
+#include "keys.h"
 #include "proto.h"
 #include "store.h"
 
 struct session {
 	int			 fd;		/* owned by the net slot */
 	char			 peer[64];
+	char			 host[INET6_ADDRSTRLEN]; /* peer, port aside */
 	struct store		*store;
 	const struct config	*cfg;
+	const struct keys	*keys;		/* NULL: no authentication */
+	uint32_t		 agency;	/* authenticated as, or 0 */
+	uint32_t		 hello;		/* challenged for, or 0 */
+	uint8_t			 nonce[AUTH_NONCE_LEN]; /* while hello */
 	volatile sig_atomic_t	*stop;
 	long long		 last_work;	/* io_now_ms(): last request
 						   that did work, or start */
@@ -28,7 +37,8 @@ struct session {
 };
 
 /*
- * Serve s->fd until the peer hangs up, a frame is malformed, *s->stop is
+ * Serve s->fd (s zeroed, then fd, peer, host, store, cfg, keys and stop
+ * set) until the peer hangs up, a frame is malformed, *s->stop is
  * set between requests, or CONN_TIMEOUT passes since the last request
  * that did work (an Echo or a refused request does not count), or, with
  * PROTOCOL=base, after its first request; then shut
