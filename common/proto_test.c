@@ -388,6 +388,43 @@ trip(const struct proto_msg *m, struct proto_msg *out)
 }
 
 /* Every row of the table: what one side encodes, the other decodes. */
+/* The handshake: AuthHello names the agency, the others carry 32 bytes. */
+static void
+test_auth(void **state)
+{
+	struct proto_msg	 m, r;
+	char			 frame[PROTO_FRAME_MAX];
+	size_t			 len;
+
+	(void)state;
+	assert_int_equal(dec("AuthHello:7", &m), 0);
+	assert_int_equal(m.type, PROTO_AUTH_HELLO);
+	assert_int_equal(m.agency, 7);
+	assert_int_equal(proto_type_dir(PROTO_AUTH_HELLO), PROTO_REQUEST);
+	assert_int_equal(proto_type_dir(PROTO_AUTH_PROOF), PROTO_REQUEST);
+	assert_int_equal(proto_type_dir(PROTO_AUTH_CHALLENGE), PROTO_REPLY);
+	assert_int_equal(dec("AuthProof:00ff00ff00ff00ff00ff00ff00ff00ff"
+	    "00ff00ff00ff00ff00ff00ff00ff00fF", &m), 0);
+	assert_int_equal(m.type, PROTO_AUTH_PROOF);
+	assert_int_equal(m.token[0], 0x00);
+	assert_int_equal(m.token[31], 0xff);
+	assert_int_equal(dec("AuthProof:00ff", &m), -1);
+	assert_string_equal(err, "want 64 hex digits");
+	assert_int_equal(dec("AuthChallenge:", &m), -1);
+	assert_int_equal(dec("AuthChallenge:00ff00ff00ff00ff00ff00ff00ff00ff"
+	    "00ff00ff00ff00ff00ff00ff00ff00zz", &m), -1);
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_AUTH_CHALLENGE;
+	for (size_t i = 0; i < sizeof(m.token); i++)
+		m.token[i] = (uint8_t)(i * 37);
+	assert_true((len = proto_encode_msg(frame, &m)) ==
+	    PROTO_HDR_LEN + strlen("AuthChallenge:") + 64);
+	frame[len] = '\0';
+	assert_int_equal(dec(frame + PROTO_HDR_LEN, &r), 0);
+	assert_int_equal(r.type, PROTO_AUTH_CHALLENGE);
+	assert_memory_equal(r.token, m.token, sizeof(m.token));
+}
+
 static void
 test_round_trip(void **state)
 {
@@ -608,6 +645,7 @@ main(void)
 		cmocka_unit_test(test_reply_store),
 		cmocka_unit_test(test_reply_page),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_batch_roundtrip),
 		cmocka_unit_test(test_batch_base),
 		cmocka_unit_test(test_batch_full),

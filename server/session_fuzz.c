@@ -23,7 +23,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
+#include "keys.h"
 #include "log.h"
 #include "session.h"
 #include "store.h"
@@ -48,6 +50,7 @@ static struct store		*store;
 static volatile sig_atomic_t	 stop;
 static struct session		 sess;	/* large: keep it off the stack */
 static unsigned			 inputs;
+static struct keys		 fuzz_keys;	/* zero keys; the last revoked */
 static size_t			 input_max;	/* what the buffers hold */
 
 static void __attribute__((noreturn))
@@ -181,6 +184,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (mkdtemp(dir) == NULL)
 		fuzz_fatal(dir, strerror(errno));
 	cfg.agencies = FUZZ_AGENCIES;
+	if (auth_init() == -1)
+		fuzz_fatal("libsodium", "cannot initialise");
+	fuzz_keys.agencies = FUZZ_AGENCIES;
+	fuzz_keys.key = calloc(FUZZ_AGENCIES + 1, sizeof(*fuzz_keys.key));
+	fuzz_keys.revoked = calloc(FUZZ_AGENCIES + 1, 1);
+	if (fuzz_keys.key == NULL || fuzz_keys.revoked == NULL)
+		fuzz_fatal("calloc", strerror(errno));
+	fuzz_keys.revoked[FUZZ_AGENCIES] = 1;
 	cfg.conn_timeout_ms = 1000;
 	cfg.lock_timeout_ms = 1000;
 	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", dir);
@@ -216,6 +227,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	sess.store = store;
 	sess.cfg = &cfg;
 	sess.stop = &stop;
+	/*
+	 * A third of the inputs meet a replica without keys, a third one
+	 * with keys, and a third a connection already authenticated as
+	 * agency 1 (no input can forge a proof).
+	 */
+	if (inputs % 3 != 0)
+		sess.keys = &fuzz_keys;
+	if (inputs % 3 == 2)
+		sess.agency = 1;
 	session_run(&sess);
 	/* session_run shut its end down, so the drain ends at EOF. */
 	fuzz_drain(sv[0]);
