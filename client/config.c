@@ -52,7 +52,7 @@ static struct cfg_key keys[] = {
 	    cfg_values.data_dir, sizeof(cfg_values.data_dir), 0 },
 	{ "protocol", "CLI_PROTOCOL", CFG_STR, 0, 0, "auto",
 	    cfg_values.protocol_name, sizeof(cfg_values.protocol_name), 0 },
-	{ "key_file", "CLI_KEY_FILE", CFG_STR, 0, 0, NULL,
+	{ "key_file", "CLI_KEY_FILE", CFG_STR, 0, 0, "",
 	    cfg_values.key_file, sizeof(cfg_values.key_file), 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0 }
 };

@@ -103,6 +103,12 @@ cfg_defaults(struct cfg_key *tab)
 
 	for (k = tab; k->name != NULL; k++) {
 		k->set = 0;
+		/* An optional string: empty until given. */
+		if (k->type == CFG_STR && k->def != NULL && k->def[0] == '\0') {
+			((char *)k->dest)[0] = '\0';
+			k->set = 1;
+			continue;
+		}
 		/* Defaults are written by us; a bad one is a bug, not input. */
 		if (k->def != NULL &&
 		    cfg_set_value(k, k->name, k->def, err, sizeof(err)) == -1)

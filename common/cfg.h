@@ -22,7 +22,8 @@ struct cfg_key {
 	const char	*env;		/* environment override, or NULL */
 	enum cfg_type	 type;
 	long long	 min, max;	/* CFG_INT, CFG_DURATION */
-	const char	*def;		/* default as text; NULL: required */
+	const char	*def;		/* default as text; NULL: required;
+					   "" (CFG_STR): optional, empty */
 	void		*dest;
 	size_t		 destlen;	/* CFG_STR */
 	int		 set;		/* filled in by cfg_* */

@@ -20,7 +20,8 @@ agencies_meta frozen_lock fs_cluster fs_eio fs_write_eio fs_estale
 fs_enotconn fs_enospc_only_truncates tail_not_cut fd_limit fd_exhaustion
 echo_hold peer_cap close_no_reply winners_pages stop_frozen_peer
 rotation retry_max bad_reply refused_status many_winners nul_row
-close_race dup_sync ctl base_fallback base_strict protocol_setting progress"
+close_race dup_sync ctl base_fallback base_strict protocol_setting progress
+auth_forged auth_replay auth_wrong_key auth_key_file auth_cluster auth_off"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -99,7 +100,7 @@ check_winners() {
 		docs=$(expected $a 4)
 		[ "$docs" = - ] && docs=
 		want="WinnersResponse:$docs"
-		k=$(req "$port" "WinnersRequest:$a")
+		k=$(as_agency "$port" $a send "WinnersRequest:$a")
 		[ "$k" = "$want" ] || bad "agency $a: '$k', want '$want'"
 	done
 }
@@ -1613,6 +1614,251 @@ t_progress() {
 	    [ $((stored + skipped)) -eq 40000 ] ||
 	    bad "summary '$line': want ya_almacenadas > 0, sum 40000"
 	check_store 1
+}
+
+# ---- agency authentication (AGENCY_KEYS, docs/security.md) ----
+
+# auth_keys AGENCIES: keys for agencies 1..AGENCIES in $TD/keys; from now
+# on the helpers that act for an agency authenticate as it.
+auth_keys() {
+	scripts/keys.sh ensure "$TD/keys" "$1" >/dev/null || bad "keys.sh failed"
+	KEYS=$TD/keys
+}
+
+# as_agency PORT AGENCY ARG...: lotteryctl against PORT, authenticated as
+# AGENCY when auth_keys was called.
+as_agency() {
+	local port=$1 a=$2
+	shift 2
+	if [ -n "${KEYS:-}" ]; then
+		ctl -a "127.0.0.1:$port" -i "$a" -k "$KEYS/agency-$a.key" "$@"
+	else
+		ctl -a "127.0.0.1:$port" "$@"
+	fi
+}
+
+# snapshot NAME: copy the state files to $TD/NAME, for byte comparisons.
+snapshot() {
+	mkdir -p "$TD/$1"
+	cp "$TD/state/bets.csv" "$TD/state/agencies_closed.txt" "$TD/$1/" \
+	    2>/dev/null
+	ls "$TD/$1" >"$TD/$1.list"
+}
+
+# same_state NAME: the state files are byte for byte as at snapshot NAME.
+same_state() {
+	local f
+	snapshot now
+	cmp -s "$TD/$1.list" "$TD/now.list" || bad "state files came or went"
+	for f in $(cat "$TD/$1.list"); do
+		cmp -s "$TD/$1/$f" "$TD/now/$f" || bad "$f changed"
+	done
+}
+
+# forge PORT [ctl options]: every request acting for agency 2 on one
+# connection (not as agency 2), AgencyClose:2 on another; each reply must
+# be StoreResponse:1.
+forge() {
+	local port=$1 b="Eve;Mal;99999999;1990-01-01;7574" r n
+	shift
+	r=$(ctl -a "127.0.0.1:$port" "$@" send "StoreBatchAt:2:10:$b" \
+	    "StoreBatch:2:$b" "StoreBet:2;$b" "AgencyStatus:2" \
+	    "WinnersRequest:2" "WinnersPage:2:0" Echo:still-open)
+	n=$(grep -c '^StoreResponse:1$' <<<"$r")
+	[ "$n" -eq 6 ] && [ "$(tail -n 1 <<<"$r")" = Echo:still-open ] ||
+	    bad "forged requests ($*) on $port: '$(echo $r)', want 6 refusals"
+	ctl -a "127.0.0.1:$port" "$@" post AgencyClose:2 ||
+	    bad "could not send the forged close"
+}
+
+# a1: with AGENCY_KEYS, stores, closes, status and winners for agency 2
+# are refused unauthenticated and as agency 1, and change no byte; the
+# refused close does not count toward the draw.
+t_auth_forged() {
+	local p r
+	gen 2 100
+	auth_keys 2
+	replicas 2 2 AGENCY_KEYS="$KEYS/agencies.keys"
+	r=$(as_agency "${PORT[1]}" 2 send "$(batch_of 2 0 10)")
+	[ "$r" = StoreResponse:0 ] || bad "agency 2's own batch: '$r'"
+	snapshot before
+	for p in "${PORT[1]}" "${PORT[2]}"; do
+		forge "$p"
+		forge "$p" -i 1 -k "$KEYS/agency-1.key"
+	done
+	sleep 0.3
+	same_state before
+	for p in 1 2; do
+		grep -q 'action: auth | result: fail | .* | tipo: AgencyClose | agencia: 2 | motivo: not authenticated' \
+		    "$TD/srv$p.log" || bad "replica $p logged no refused close"
+		grep -q 'action: auth | result: fail | .* | tipo: StoreBatchAt | agencia: 2 | motivo: authenticated as agency 1' \
+		    "$TD/srv$p.log" || bad "replica $p logged no refused store"
+	done
+	as_agency "${PORT[1]}" 1 close 1 >/dev/null || bad "agency 1's close"
+	r=$(as_agency "${PORT[2]}" 2 status 2)
+	[ "$r" = "10;0" ] || bad "agency 2 status '$r', want 10;0"
+	grep -q 'action: sorteo' "$TD"/srv*.log &&
+	    bad "a draw with agency 2 still open"
+	as_agency "${PORT[2]}" 2 close 2 >/dev/null || bad "agency 2's close"
+	sorteo_once
+}
+
+# a2: a captured handshake replayed on a new connection fails, and that
+# connection can act for nobody.
+t_auth_replay() {
+	local r proof
+	auth_keys 2
+	replicas 1 2 AGENCY_KEYS="$KEYS/agencies.keys"
+	as_agency "${PORT[1]}" 1 auth >"$TD/exchange" || bad "handshake failed"
+	proof=$(grep '^AuthProof:' "$TD/exchange")
+	[ ${#proof} -eq 74 ] || bad "no proof captured: '$proof'"
+	snapshot before
+	r=$(req "${PORT[1]}" AuthHello:1 "$proof" AgencyClose:1 AgencyStatus:1)
+	[ "$(sed -n 1p <<<"$r" | cut -c1-14)" = AuthChallenge: ] &&
+	    [ "$(sed -n 2p <<<"$r")" = StoreResponse:1 ] &&
+	    [ "$(sed -n 3p <<<"$r")" = "<closed>" ] ||
+	    bad "replayed proof: '$(echo $r)'"
+	r=$(req "${PORT[1]}" "$proof")
+	[ "$r" = StoreResponse:1 ] || bad "proof without a hello: '$r'"
+	same_state before
+	grep -q 'action: auth | result: fail | .* | agencia: 1 | motivo: wrong proof' \
+	    "$TD/srv1.log" || bad "no wrong-proof line"
+}
+
+# a3: a wrong key fails the client at once (exit 1, nothing stored); an
+# address that keeps failing is made to wait, while an agency at another
+# address goes on unhindered.
+t_auth_wrong_key() {
+	local r i refused=0
+	gen 2 300
+	auth_keys 2
+	replicas 1 2 AGENCY_KEYS="$KEYS/agencies.keys"
+	start_client 1 "${PORT[1]}" "$TD/data" CLI_KEY_FILE="$KEYS/agency-2.key"
+	wait_pid "${CPID[1]}" 20
+	r=$?
+	[ $r -eq 1 ] || bad "client with agency 2's key exited $r, want 1"
+	grep -q 'action: auth | result: fail | agencia: 1 | motivo: key refused' \
+	    "$TD/client-1.log" || bad "client logged no key refusal"
+	[ "$(lines "$TD/state/bets.csv" 2>/dev/null || echo 0)" -eq 0 ] ||
+	    bad "bets stored with a wrong key"
+	for ((i = 0; i < 8; i++)); do
+		ctl -b 127.0.0.3 -a "127.0.0.1:${PORT[1]}" -i 2 \
+		    -k "$KEYS/agency-1.key" status 2 >/dev/null
+	done
+	grep -q 'motivo: too many failed handshakes from this address' \
+	    "$TD/srv1.log" || bad "repeated failures were not slowed down"
+	r=$(ctl -b 127.0.0.3 -a "127.0.0.1:${PORT[1]}" send AuthHello:2)
+	[ "$r" = StoreResponse:1 ] || bad "hello from a failing address: '$r'"
+	start_client 2 "${PORT[1]}" "$TD/data" CLI_KEY_FILE="$KEYS/agency-2.key"
+	wait_lines "$TD/state/bets.csv" "$(expected 2 2)" 30 ||
+	    bad "agency 2 did not store its bets"
+	as_agency "${PORT[1]}" 1 close 1 >/dev/null || bad "agency 1's close"
+	wait_clients 30 2
+	r=$(as_agency "${PORT[1]}" 2 status 2)
+	[ "$r" = "$(expected 2 2);1" ] || bad "agency 2 status '$r'"
+}
+
+# a4: a key file that is not private, has a bad line, a duplicate or lacks
+# an agency stops the replica with the file and line named; so does a
+# client key file that is not private.
+t_auth_key_file() {
+	local out rc
+	auth_keys 3
+	server_conf "$TD/s.ini" "$(free_port)" "$TD/state" 3
+	try_keys() {
+		AGENCY_KEYS=$1 timeout 5 "$BIN/server" -n -c "$TD/s.ini" \
+		    >"$TD/out" 2>&1
+		rc=$?
+		[ $rc -ne 0 ] || bad "server accepted $2"
+		grep -q -- "$3" "$TD/out" ||
+		    bad "$2: '$(grep -v 'action: config' "$TD/out" | tail -n 1)'," \
+		    "want '$3'"
+	}
+	AGENCY_KEYS=$KEYS/agencies.keys "$BIN/server" -n -c "$TD/s.ini" \
+	    >"$TD/out" 2>&1 || bad "good key file refused: $(tail -n 1 "$TD/out")"
+	cp "$KEYS/agencies.keys" "$TD/k"
+	chmod 644 "$TD/k"
+	try_keys "$TD/k" "a world-readable file" "$TD/k: mode 0644"
+	chmod 640 "$TD/k"
+	try_keys "$TD/k" "a group-readable file" "$TD/k: mode 0640"
+	chmod 600 "$TD/k"
+	sed -i '3s/$/0/' "$TD/k"
+	try_keys "$TD/k" "a bad line" "$TD/k:3: agency 3: the key is not 64"
+	sed -n 1p "$KEYS/agencies.keys" >"$TD/k"
+	sed -n 1,2p "$KEYS/agencies.keys" >>"$TD/k"
+	try_keys "$TD/k" "a duplicate" "$TD/k:2: agency 1 appears twice"
+	sed -n 1,2p "$KEYS/agencies.keys" >"$TD/k"
+	try_keys "$TD/k" "a missing agency" "no line for agency 3"
+	try_keys "$TD/nonexistent" "a missing file" "No such file"
+	PROTOCOL=base try_keys "$KEYS/agencies.keys" "keys with PROTOCOL=base" \
+	    "AGENCY_KEYS needs PROTOCOL=extended"
+	client_conf "$TD/c.yaml" 1 "127.0.0.1:1" "$TD/data"
+	cp "$KEYS/agency-1.key" "$TD/ck"
+	chmod 644 "$TD/ck"
+	CLI_KEY_FILE=$TD/ck timeout 5 "$BIN/client" -c "$TD/c.yaml" \
+	    >"$TD/out" 2>&1 && bad "client accepted a world-readable key"
+	grep -q "key_file: $TD/ck: mode 0644" "$TD/out" ||
+	    bad "client key error: '$(tail -n 1 "$TD/out")'"
+}
+
+# a5: five authenticated agencies on three replicas finish exactly while
+# a forger, from another address, hammers every replica with forged
+# requests and wrong keys.
+t_auth_cluster() {
+	local a p forger
+	gen 5 20000
+	auth_keys 5
+	replicas 3 5 AGENCY_KEYS="$KEYS/agencies.keys"
+	(
+		b="Eve;Mal;99999999;1990-01-01;7574"
+		f() { ctl -t 2 -b 127.0.0.2 -a "127.0.0.1:$p" "$@" >/dev/null; }
+		while :; do
+			for p in "${PORT[@]}"; do
+				f send "StoreBatchAt:3:0:$b" WinnersRequest:1 \
+				    AgencyStatus:4
+				f post AgencyClose:4
+				f -i 5 -k "$KEYS/agency-1.key" status 5
+				f -i 1 -k "$KEYS/agency-1.key" send \
+				    "StoreBatchAt:2:0:$b"
+				f -i 1 -k "$KEYS/agency-1.key" post AgencyClose:2
+			done
+		done
+	) &
+	forger=$!
+	PIDS+=($forger)
+	for a in 1 2 3 4 5; do
+		start_client $a "${PORT[$(((a - 1) % 3 + 1))]}" "$TD/data" \
+		    CLI_KEY_FILE="$KEYS/agency-$a.key"
+	done
+	wait_clients 120 1 2 3 4 5
+	kill "$forger" 2>/dev/null
+	wait "$forger" 2>/dev/null
+	check_store 5
+	check_winners "${PORT[1]}" 5
+	sorteo_once
+	grep -q 'tipo: AgencyClose | agencia: 4 | motivo: not authenticated' \
+	    "$TD"/srv*.log || bad "the forger's closes were never refused"
+	grep -q 'motivo: wrong proof' "$TD"/srv*.log ||
+	    bad "the forger's wrong keys were never refused"
+}
+
+# a6: without AGENCY_KEYS a replica says once that agencies are not
+# authenticated, refuses AuthHello, and base-protocol clients work.
+t_auth_off() {
+	local a n r
+	gen 2 2000
+	replicas 1 2
+	n=$(grep -c 'WARNING action: auth | result: success | modo: off' \
+	    "$TD/srv1.log")
+	[ "$n" -eq 1 ] || bad "$n 'agencies are not authenticated' lines, want 1"
+	r=$(req "${PORT[1]}" AuthHello:1)
+	[ "$r" = StoreResponse:1 ] || bad "AuthHello without keys: '$r'"
+	for a in 1 2; do
+		start_client $a "${PORT[1]}" "$TD/data" CLI_PROTOCOL=base
+	done
+	wait_clients 60 1 2
+	check_store 2
+	check_winners "${PORT[1]}" 2
 }
 
 echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"

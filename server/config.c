@@ -38,7 +38,7 @@ static struct cfg_key keys[] = {
 	    &cfg_values.lock_timeout_ms, 0, 0 },
 	{ "PROTOCOL", "PROTOCOL", CFG_STR, 0, 0, "extended",
 	    cfg_values.protocol, sizeof(cfg_values.protocol), 0 },
-	{ "AGENCY_KEYS", "AGENCY_KEYS", CFG_STR, 0, 0, NULL,
+	{ "AGENCY_KEYS", "AGENCY_KEYS", CFG_STR, 0, 0, "",
 	    cfg_values.agency_keys, sizeof(cfg_values.agency_keys), 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0 }
 };
@@ -95,8 +95,6 @@ config_load(struct config *out, const char *path, char *err, size_t errlen)
 
 	if (path == NULL)
 		path = "config.ini";
-	/* Keys without a default (AGENCY_KEYS) start empty on every load. */
-	memset(&cfg_values, 0, sizeof(cfg_values));
 	cfg_defaults(keys);
 	if ((fp = fopen(path, "re")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
