@@ -4,7 +4,8 @@
 # showing its logs.  Settings come from .env (see .env.example); CLIENTS,
 # SERVERS and BIN_DIR in the environment override it.
 #
-# usage: scripts/docker-cluster.sh image|up|down|logs
+# usage: scripts/docker-cluster.sh image|up|down|logs|keys|keys-remove
+#        scripts/docker-cluster.sh keys-rotate|keys-revoke AGENCY
 set -eu
 . "$(dirname "$0")/docker-lib.sh"
 
@@ -70,8 +71,22 @@ logs)
 	[ -f "$COMPOSE_FILE_OUT" ] || dl_die "no $COMPOSE_FILE_OUT: run make docker-compose-up"
 	dl_compose logs -f
 	;;
+keys)
+	dl_load_env
+	scripts/keys.sh ensure "$KEYS_DIR" "$CLIENTS"
+	;;
+keys-rotate | keys-revoke)
+	dl_load_env
+	[ -n "${2-}" ] || dl_die "say which agency: make $cmd AGENCY=N"
+	scripts/keys.sh "${cmd#keys-}" "$KEYS_DIR" "$2"
+	;;
+keys-remove)
+	dl_load_env
+	rm -rf "$KEYS_DIR"
+	echo "removed $KEYS_DIR"
+	;;
 *)
-	echo "usage: $0 image|up|down|logs" >&2
+	echo "usage: $0 image|up|down|logs|keys|keys-remove|keys-rotate N|keys-revoke N" >&2
 	exit 2
 	;;
 esac

@@ -27,12 +27,13 @@ dl_die() {
 # Loads .env (or .env.example when .env is missing; dl_create_env makes
 # the copy), then the counts the last `make docker-compose-up` used
 # (.cluster.env), so the scripts work on the cluster that was brought up.
-# CLIENTS and SERVERS already set and non-empty in the environment win, so
-# `make docker-compose-up CLIENTS=10` overrides .env.  `up` itself sets
+# CLIENTS, SERVERS and AUTH already set and non-empty in the environment
+# win, so `make docker-compose-up CLIENTS=10` overrides .env.  `up` itself sets
 # DL_FRESH to start from .env alone.
 dl_load_env() {
 	_dl_c=${CLIENTS-}
 	_dl_s=${SERVERS-}
+	_dl_a=${AUTH-}
 	if [ -f .env ]; then
 		. ./.env
 	elif [ -f .env.example ]; then
@@ -43,6 +44,7 @@ dl_load_env() {
 	fi
 	[ -n "$_dl_c" ] && CLIENTS=$_dl_c
 	[ -n "$_dl_s" ] && SERVERS=$_dl_s
+	[ -n "$_dl_a" ] && AUTH=$_dl_a
 	CLIENTS=${CLIENTS:-5}
 	SERVERS=${SERVERS:-3}
 	SERVER_NAME=${SERVER_NAME:-server}
@@ -57,10 +59,12 @@ dl_load_env() {
 	GEN_SEED=${GEN_SEED:-1}
 	GEN_WINNERS=${GEN_WINNERS:-3}
 	BIN_DIR=${BIN_DIR:-${OUT:-build}/bin}
+	AUTH=${AUTH:-on}
+	KEYS_DIR=${KEYS_DIR:-./.keys}
 	STATE_DIR_HOST=./shared-volume
 	export CLIENTS SERVERS SERVER_NAME SERVER_PORT DOCKER_SUBNET \
 	    COMPOSE_FILE_OUT COMPOSE_PROJECT_NAME SERVER_IMAGE CLIENT_IMAGE \
-	    DATA_DIR GEN_BETS GEN_SEED GEN_WINNERS BIN_DIR
+	    DATA_DIR GEN_BETS GEN_SEED GEN_WINNERS BIN_DIR AUTH KEYS_DIR
 }
 
 # Serialises the scripts that start and stop the cluster: two of them at

@@ -10,7 +10,8 @@ DOCKER_BIN ?= $(OUT)/bin
 DOCKER_ENV := CLIENTS="$(CLIENTS)" SERVERS="$(SERVERS)" BIN_DIR="$(DOCKER_BIN)" \
 	      OUT="$(OUT)"
 
-.PHONY: docker-image docker-compose-up docker-compose-down docker-compose-logs
+.PHONY: docker-image docker-compose-up docker-compose-down docker-compose-logs \
+	keys keys-rotate keys-revoke keys-remove
 
 docker-image: build ## build the server and client images
 	@$(DOCKER_ENV) scripts/docker-cluster.sh image
@@ -23,3 +24,19 @@ docker-compose-down: ## stop and remove the cluster's containers and network
 
 docker-compose-logs: ## follow the logs of every container of the cluster
 	@$(DOCKER_ENV) scripts/docker-cluster.sh logs
+
+# The agencies' keys (docs/security.md), in KEYS_DIR of .env (./.keys).
+# docker-compose-up makes the missing ones itself; these targets are for
+# the operator.  AGENCY=N picks the agency to rotate or revoke.
+AGENCY	?=
+keys: ## make the missing agency keys for CLIENTS agencies (kept otherwise)
+	@$(DOCKER_ENV) scripts/docker-cluster.sh keys
+
+keys-rotate: ## a new key for agency AGENCY=N; restart replicas and agency N
+	@$(DOCKER_ENV) scripts/docker-cluster.sh keys-rotate "$(AGENCY)"
+
+keys-revoke: ## agency AGENCY=N may no longer authenticate; restart replicas
+	@$(DOCKER_ENV) scripts/docker-cluster.sh keys-revoke "$(AGENCY)"
+
+keys-remove: ## delete every agency key (docker-compose-up makes new ones)
+	@$(DOCKER_ENV) scripts/docker-cluster.sh keys-remove

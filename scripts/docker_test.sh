@@ -44,6 +44,7 @@ running_clients() {
 }
 
 echo "docker: using '$DL_COMPOSE'"
+KEYS_ABS=$(cd "$DL_ROOT" && mkdir -p "$KEYS_DIR" && cd "$KEYS_DIR" && pwd)
 
 # Images, and their sizes.
 if make -s docker-image >/dev/null; then
@@ -87,6 +88,35 @@ done
 rm -rf "$tmpd"
 check "compose-args rejected" $ok
 
+# AUTH=on: the replicas mount the whole key file, each agency only its
+# own key; the keys are private and survive a regeneration.  AUTH=off:
+# no key anywhere.
+ok=true
+tmpd=$(mktemp -d)
+scripts/generar-compose.sh "$tmpd/on.yaml" 3 2 2>/dev/null || ok=false
+AUTH=off scripts/generar-compose.sh "$tmpd/off.yaml" 3 2 || ok=false
+k2=$(cat "$KEYS_DIR/agency-2.key" 2>/dev/null)
+scripts/generar-compose.sh "$tmpd/on.yaml" 3 2 2>/dev/null || ok=false
+[ -n "$k2" ] && [ "$k2" = "$(cat "$KEYS_DIR/agency-2.key")" ] ||
+    { echo "agency 2's key changed on regeneration"; ok=false; }
+[ "$(stat -c %a "$KEYS_DIR/agencies.keys" "$KEYS_DIR/agency-2.key" | sort -u)" = 600 ] ||
+    { echo "key files are not 0600"; ok=false; }
+# The key lines of one service's block of the file.
+block_keys() {
+	awk -v s="  $2:" '$0 == s { on = 1; next } /^  [a-z]/ { on = 0 }
+	    on && /key/' "$1" | tr '\n' ' ' | tr -s ' '
+}
+got=$(block_keys "$tmpd/on.yaml" client2)
+[ "$got" = " CLI_KEY_FILE: /keys/agency.key - $KEYS_ABS/agency-2.key:/keys/agency.key:ro " ] ||
+    { echo "client2's key lines: '$got'"; ok=false; }
+got=$(block_keys "$tmpd/on.yaml" server)
+[ "$got" = " AGENCY_KEYS: /keys/agencies.keys - $KEYS_ABS/agencies.keys:/keys/agencies.keys:ro " ] ||
+    { echo "server's key lines: '$got'"; ok=false; }
+! grep -q key "$tmpd/off.yaml" || { echo "AUTH=off file names keys"; ok=false; }
+$DL_COMPOSE -f "$tmpd/on.yaml" config -q || ok=false
+rm -rf "$tmpd"
+check "compose-auth keys per service" $ok
+
 dl_prepare >/dev/null
 check "integration 3 runs" scripts/integration_test.sh 3
 
@@ -110,6 +140,12 @@ if wait_lines "$STATE_DIR_HOST/bets.csv" 1 "$TIMEOUT"; then
 	busy=$(running_clients | wc -w)
 	docker kill "$victim" >/dev/null
 	echo "killed $(dl_name "$victim") with $busy agencies still running"
+	ok=true
+	for id in $(dl_service_ids server); do
+		docker logs "$id" 2>&1 | grep -q 'action: auth | result: success | modo: on' ||
+		    ok=false
+	done
+	check "auth on by default" $ok
 	if dl_wait_clients "$TIMEOUT" && why=$(dl_check_run); then
 		pass "replica-kill"
 	else
@@ -156,10 +192,27 @@ if ! wait_lines "$STATE_DIR_HOST/agencies_closed.txt" $((last - 1)) \
 	fail "agencies closed: $(lines "$STATE_DIR_HOST/agencies_closed.txt") of $((last - 1))"
 fi
 
+# Another container on the network forges agency N's close: refused and
+# logged, nothing recorded (agency N stays open: the single bet below).
+docker run --rm --network "$(dl_network)" --entrypoint /lotteryctl \
+    "$SERVER_IMAGE" -t 3 -a "$SERVER_NAME:$SERVER_PORT" post "AgencyClose:$last"
+sleep 1
+refused=0
+for id in $(dl_running_server_ids); do
+	docker logs "$id" 2>&1 | grep -q "tipo: AgencyClose | agencia: $last | motivo: not authenticated" &&
+	    refused=1
+done
+ok=false
+[ $refused -eq 1 ] && [ "$(lines "$STATE_DIR_HOST/agencies_closed.txt")" -eq $((last - 1)) ] &&
+    ok=true
+check "forged close from another container refused" $ok
+
 # The client binary resolves the alias through glibc and nsswitch.conf:
-# one bet for agency N, which is still open.
-out=$(docker run --rm --network "$(dl_network)" \
+# one bet for agency N, which is still open, authenticated with its key.
+out=$(docker run --rm --network "$(dl_network)" --user "$(id -u):$(id -g)" \
     -v "$DL_ROOT/client/config.yaml:/config.yaml:ro" \
+    -v "$KEYS_ABS/agency-$last.key:/keys/agency.key:ro" \
+    -e CLI_KEY_FILE=/keys/agency.key \
     -e CLI_ID="$last" -e CLI_SERVER_ADDRESS="$SERVER_NAME:$SERVER_PORT" \
     -e NOMBRE=Ana -e APELLIDO=Prueba -e DOCUMENTO=99999999 \
     -e NACIMIENTO=1990-01-01 -e NUMERO=1 "$CLIENT_IMAGE" 2>&1)
@@ -186,6 +239,29 @@ for id in $(running_clients) $(dl_running_server_ids); do
 		fail "graceful-stop $name: exit $rc (want $want) after ${secs}s"
 	fi
 done
+
+# AUTH=off: the replicas warn that agencies are not authenticated and a
+# client of the base protocol stores its bet.
+AUTH=off dl_prepare >/dev/null
+fresh_cluster server
+ok=false
+for _ in $(seq 30); do
+	scripts/validar-echo-server.sh >/dev/null && break
+	sleep 1
+done
+out=$(docker run --rm --network "$(dl_network)" \
+    -v "$DL_ROOT/client/config.yaml:/config.yaml:ro" \
+    -e CLI_ID=1 -e CLI_SERVER_ADDRESS="$SERVER_NAME:$SERVER_PORT" \
+    -e CLI_PROTOCOL=base \
+    -e NOMBRE=Ana -e APELLIDO=Prueba -e DOCUMENTO=99999998 \
+    -e NACIMIENTO=1990-01-01 -e NUMERO=1 "$CLIENT_IMAGE" 2>&1)
+rc=$?
+id=$(dl_running_server_ids | head -n 1)
+[ $rc -eq 0 ] && echo "$out" | grep -q 'action: apuesta_enviada | result: success' &&
+    docker logs "$id" 2>&1 | grep -q 'action: auth | result: success | modo: off' &&
+    ok=true
+check "AUTH=off serves a base-protocol client" $ok
+dl_prepare >/dev/null
 
 # make docker-compose-down leaves neither containers nor networks.
 make -s docker-compose-down >/dev/null 2>&1

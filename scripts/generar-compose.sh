@@ -57,14 +57,49 @@ if [ "$(cd "$outdir" && pwd)" = "$DL_ROOT" ]; then
 else
 	base=$DL_ROOT
 fi
-data=${DATA_DIR#./}
-case $data in
-/*) ;;
-*) data=$base/$data ;;
+# rel PATH: PATH as the compose file names it.
+rel() {
+	case ${1#./} in
+	/*) echo "${1#./}" ;;
+	*) echo "$base/${1#./}" ;;
+	esac
+}
+data=$(rel "$DATA_DIR")
+keys=$(rel "$KEYS_DIR")
+# With AUTH=on (the default) every agency gets a key, made on first use
+# and kept; the replicas mount the whole key file, each agency its own.
+case $AUTH in
+on)
+	if [ "$nclients" -gt 0 ]; then
+		scripts/keys.sh ensure "$KEYS_DIR" "$nclients" >&2 ||
+		    dl_die "cannot make the agency keys in $KEYS_DIR"
+	fi
+	;;
+off) ;;
+*) dl_die "AUTH must be on or off: '$AUTH'" ;;
 esac
 user="$(id -u):$(id -g)"
 net=lottery_net
 
+
+# The lines authentication adds, none with AUTH=off.  Files are mounted
+# one by one: no agency container ever sees another agency's key.
+server_auth_env() {
+	[ "$AUTH" = on ] && [ "$nclients" -gt 0 ] || return 0
+	echo "      AGENCY_KEYS: /keys/agencies.keys"
+}
+server_auth_mount() {
+	[ "$AUTH" = on ] && [ "$nclients" -gt 0 ] || return 0
+	echo "      - $keys/agencies.keys:/keys/agencies.keys:ro"
+}
+client_auth_env() {
+	[ "$AUTH" = on ] || return 0
+	echo "      CLI_KEY_FILE: /keys/agency.key"
+}
+client_auth_mount() {
+	[ "$AUTH" = on ] || return 0
+	echo "      - $keys/agency-$1.key:/keys/agency.key:ro"
+}
 
 emit() {
 	cat <<YAML
@@ -85,9 +120,11 @@ services:
       SERVER_PORT: "$SERVER_PORT"
       AGENCIES_AMOUNT: "$nclients"
       STATE_DIR: /shared-volume
+$(server_auth_env)
     volumes:
       - $base/server/config.ini:/config.ini:ro
       - $base/shared-volume:/shared-volume
+$(server_auth_mount)
     networks:
       $net:
         aliases:
@@ -114,9 +151,11 @@ YAML
       CLI_ID: "$i"
       CLI_SERVER_ADDRESS: "$SERVER_NAME:$SERVER_PORT"
       CLI_DATA_DIR: /data
+$(client_auth_env)
     volumes:
       - $base/client/config.yaml:/config.yaml:ro
       - $data:/data:ro
+$(client_auth_mount "$i")
     networks:
       - $net
     depends_on:

@@ -63,10 +63,10 @@ rebuild() {
 [ $# -eq 3 ] || usage
 cmd=$1 dir=$2 n=$3
 is_num "$n" || die "not a positive number: '$n'"
-mkdir -p "$dir" || die "cannot create $dir"
-chmod 700 "$dir"
 case $cmd in
 ensure)
+	mkdir -p "$dir" || die "cannot create $dir"
+	chmod 700 "$dir"
 	made=0
 	for ((a = 1; a <= n; a++)); do
 		[ -f "$dir/agency-$a.key" ] || [ -f "$dir/agency-$a.revoked" ] ||

@@ -68,9 +68,10 @@ usage(void)
 	    "  trickle SECONDS PAYLOAD one byte of the frame every SECONDS\n"
 	    "  flood SECONDS PAYLOAD  send the frame without reading, for"
 	    " SECONDS\n"
-	    "  auth [COUNT]           COUNT handshakes (-i -k), one a "
-	    "connection; print the\n"
-	    "                         last exchange and the time each took\n"
+	    "  auth [COUNT]           COUNT connections with a handshake (-i -k),"
+	    " then COUNT\n"
+	    "                         with an Echo; the last exchange, time "
+	    "each took\n"
 	    "exit: 0 ok, 1 refused or unexpected reply, 2 usage, 3 connection"
 	    " failed, lost or timed out, 4 winners not drawn yet\n");
 	exit(CTL_USAGE);
@@ -603,35 +604,57 @@ cmd_flood(int argc, char **argv)
 	return CTL_OK;
 }
 
+/* Microseconds since a. */
+static long long
+ctl_us_since(const struct timespec *a)
+{
+	struct timespec	b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (b.tv_sec - a->tv_sec) * 1000000LL +
+	    (b.tv_nsec - a->tv_nsec) / 1000;
+}
+
 /*
- * COUNT connections, each with its handshake, one after the other: the
- * handshake's cost per connection, connect and close included.
+ * COUNT connections, each with its handshake, one after the other, then
+ * COUNT with one Echo each: what the handshake adds to a connection,
+ * connect and close included.
  */
 static int
 cmd_auth(int argc, char **argv)
 {
+	struct proto_msg m = { .type = PROTO_ECHO, .text = "x", .textlen = 1 };
+	struct proto_msg r;
 	uint8_t		 nonce[AUTH_NONCE_LEN], mac[AUTH_MAC_LEN];
 	char		 hex[AUTH_HEX_LEN + 1];
-	long long	 t0;
-	struct timespec	 a, b;
-	int		 i, count = argc > 1 ? ctl_count(argv[1], 1000000) : 1;
+	long long	 auth_us, echo_us;
+	struct timespec	 t;
+	int		 i, fd, count;
 
+	count = argc > 1 ? ctl_count(argv[1], 1000000) : 1;
 	if (!ctl_has_key || count < 1)
 		usage();
-	clock_gettime(CLOCK_MONOTONIC, &a);
+	clock_gettime(CLOCK_MONOTONIC, &t);
 	for (i = 0; i < count; i++) {
-		int fd = ctl_dial();
-
+		fd = ctl_dial();
 		ctl_handshake(fd, nonce, mac);
 		conn_close(fd);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	t0 = (b.tv_sec - a.tv_sec) * 1000000LL + (b.tv_nsec - a.tv_nsec) / 1000;
+	auth_us = ctl_us_since(&t);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	for (i = 0; i < count; i++) {
+		fd = ctl_dial();
+		ctl_request(fd, &m, PROTO_ECHO, &r);
+		conn_close(fd);
+	}
+	echo_us = ctl_us_since(&t);
 	auth_hex(nonce, sizeof(nonce), hex);
 	printf("AuthChallenge:%s\n", hex);
 	auth_hex(mac, sizeof(mac), hex);
 	printf("AuthProof:%s\n", hex);
-	printf("handshakes: %d | us_each: %lld\n", count, t0 / count);
+	printf("connections: %d | us_each_with_handshake: %lld | "
+	    "us_each_with_echo: %lld\n", count, auth_us / count,
+	    echo_us / count);
 	return CTL_OK;
 }
 
