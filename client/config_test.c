@@ -3,6 +3,8 @@
  * directory: a full good file, a bad value, an unknown key, a syntax error,
  * a missing required key and an environment override.
  */
+#include <sys/stat.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +21,8 @@
 static const char *const envs[] = {
 	"CLI_ID", "CLI_SERVER_ADDRESS", "CLI_BATCH_MAXAMOUNT",
 	"CLI_RETRY_SLEEP", "CLI_RETRY_SLEEP_MAX", "CLI_RETRY_MAX",
-	"CLI_TIMEOUT", "CLI_LOG_LEVEL", "CLI_DATA_DIR", NULL
+	"CLI_TIMEOUT", "CLI_LOG_LEVEL", "CLI_DATA_DIR", "CLI_KEY_FILE",
+	"CLI_PROTOCOL", NULL
 };
 
 static char	 dir[] = "/tmp/config_test.XXXXXX";
@@ -197,6 +200,42 @@ test_env_override(void **state)
 	assert_non_null(strstr(err, "CLI_BATCH_MAXAMOUNT"));
 }
 
+/*
+ * key_file: none by default; a good one is read; a missing one, or one
+ * with the base protocol (which has no handshake), fails the load.
+ */
+static void
+test_key_file(void **state)
+{
+	char	 err[512], kpath[300];
+	FILE	*fp;
+
+	(void)state;
+	write_yaml("id: 1\n");
+	assert_int_equal(config_load(&conf, path, err, sizeof(err)), 0);
+	assert_int_equal(conf.has_key, 0);
+	snprintf(kpath, sizeof(kpath), "%s/key", dir);
+	assert_non_null(fp = fopen(kpath, "w"));
+	fputs("0102030405060708091011121314151617181920212223242526272829303132"
+	    "\n", fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(kpath, 0600), 0);
+	setenv("CLI_KEY_FILE", kpath, 1);
+	assert_int_equal(config_load(&conf, path, err, sizeof(err)), 0);
+	assert_int_equal(conf.has_key, 1);
+	assert_int_equal(conf.key[0], 0x01);
+	assert_int_equal(conf.key[31], 0x32);
+	setenv("CLI_PROTOCOL", "base", 1);
+	assert_int_equal(config_load(&conf, path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "key_file: the base protocol has no "
+	    "authentication"));
+	unsetenv("CLI_PROTOCOL");
+	unlink(kpath);
+	assert_int_equal(config_load(&conf, path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "key_file: "));
+	assert_non_null(strstr(err, "No such file"));
+}
+
 int
 main(void)
 {
@@ -211,6 +250,7 @@ main(void)
 		cmocka_unit_test_setup(test_missing_required, setup),
 		cmocka_unit_test_setup(test_missing_file, setup),
 		cmocka_unit_test_setup(test_env_override, setup),
+		cmocka_unit_test_setup(test_key_file, setup),
 	};
 	int	 rc;
 
