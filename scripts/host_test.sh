@@ -1625,15 +1625,15 @@ auth_keys() {
 	KEYS=$TD/keys
 }
 
-# as_agency PORT AGENCY ARG...: lotteryctl against PORT, authenticated as
-# AGENCY when auth_keys was called.
+# as_agency PORT AGENCY ARG...: lotteryctl against REQ_HOST:PORT (default
+# 127.0.0.1), authenticated as AGENCY when auth_keys was called.
 as_agency() {
-	local port=$1 a=$2
+	local addr=${REQ_HOST:-127.0.0.1}:$1 a=$2
 	shift 2
 	if [ -n "${KEYS:-}" ]; then
-		ctl -a "127.0.0.1:$port" -i "$a" -k "$KEYS/agency-$a.key" "$@"
+		ctl -a "$addr" -i "$a" -k "$KEYS/agency-$a.key" "$@"
 	else
-		ctl -a "127.0.0.1:$port" "$@"
+		ctl -a "$addr" "$@"
 	fi
 }
 

@@ -85,8 +85,10 @@ main(int argc, char *argv[])
 		errx(1, "libsodium: cannot initialise");
 	if (server_keys(&cfg, &keys, why, sizeof(why)) == -1)
 		errx(1, "AGENCY_KEYS: %s", why);
-	if (check_only)
+	if (check_only) {
+		keys_free(&keys);
 		return 0;
+	}
 	if (sig_install() == -1)
 		err(1, "sigaction");
 	sopts.agencies = (uint32_t)cfg.agencies;
