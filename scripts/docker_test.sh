@@ -99,6 +99,12 @@ k2=$(cat "$KEYS_DIR/agency-2.key" 2>/dev/null)
 scripts/generar-compose.sh "$tmpd/on.yaml" 3 2 2>/dev/null || ok=false
 [ -n "$k2" ] && [ "$k2" = "$(cat "$KEYS_DIR/agency-2.key")" ] ||
     { echo "agency 2's key changed on regeneration"; ok=false; }
+k7=$(cat "$KEYS_DIR/agency-7.key" 2>/dev/null)
+scripts/generar-compose.sh "$tmpd/more.yaml" 8 2 2>/dev/null || ok=false
+[ "$k2" = "$(cat "$KEYS_DIR/agency-2.key")" ] && [ -s "$KEYS_DIR/agency-8.key" ] &&
+    { [ -z "$k7" ] || [ "$k7" = "$(cat "$KEYS_DIR/agency-7.key")" ]; } &&
+    [ "$(grep -c . "$KEYS_DIR/agencies.keys")" -eq 8 ] ||
+    { echo "more agencies changed old keys or made no new ones"; ok=false; }
 [ "$(stat -c %a "$KEYS_DIR/agencies.keys" "$KEYS_DIR/agency-2.key" | sort -u)" = 600 ] ||
     { echo "key files are not 0600"; ok=false; }
 # The key lines of one service's block of the file.
