@@ -1,10 +1,12 @@
 #!/bin/bash
 # The steps behind the docker-* make targets: building the images from
 # staged root file systems, and bringing the Compose cluster up, down, or
-# showing its logs.  Settings come from .env (see .env.example); CLIENTS,
-# SERVERS and BIN_DIR in the environment override it.
+# showing its logs; the same as a Swarm stack (swarm-up, swarm-down).
+# Settings come from .env (see .env.example); CLIENTS, SERVERS and BIN_DIR
+# in the environment override it.
 #
 # usage: scripts/docker-cluster.sh image|up|down|logs|keys|keys-remove
+#        scripts/docker-cluster.sh swarm-up|swarm-down|swarm-logs
 #        scripts/docker-cluster.sh keys-rotate|keys-revoke AGENCY
 set -eu
 . "$(dirname "$0")/docker-lib.sh"
@@ -20,12 +22,19 @@ build_image() {
 		[ -x "$BIN_DIR/$b" ] || dl_die "$BIN_DIR/$b missing: run make build"
 	done
 	APPLETS=$3 docker/rootfs.sh "$ctx" "$BIN_DIR/$prog" "$BIN_DIR/lotteryctl"
+	old=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null)
 	# The CLI's notice that the legacy builder is deprecated is noise
 	# here: the build's messages are shown only when it fails.
 	if ! docker build -q -f "docker/Dockerfile.$prog" -t "$tag" "$ctx" \
 	    >"$ctx.log" 2>&1; then
 		cat "$ctx.log" >&2
 		dl_die "building $tag failed"
+	fi
+	# The image the tag named before is left untagged (<none>): remove
+	# it, unless a container still uses it or another tag names it.
+	if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$tag")" ] &&
+	    [ -z "$(docker image inspect -f '{{join .RepoTags ""}}' "$old" 2>/dev/null)" ]; then
+		docker rmi "$old" >/dev/null 2>&1 || true
 	fi
 	echo "built $tag: $(docker image inspect -f '{{.Size}}' "$tag" |
 	    awk '{ printf "%.1f MB", $1 / 1000000 }')"
@@ -56,18 +65,48 @@ up)
 	check_mounts
 	dl_require_images
 	dl_prepare
-	printf 'CLIENTS=%s\nSERVERS=%s\n' "$CLIENTS" "$SERVERS" >.cluster.env
+	printf 'CLIENTS=%s\nSERVERS=%s\nCLUSTER=compose\n' "$CLIENTS" "$SERVERS" >.cluster.env
 	echo "starting $SERVERS replicas and $CLIENTS agencies ($COMPOSE_FILE_OUT)"
 	dl_compose up -d --remove-orphans
 	;;
+swarm-up)
+	dl_create_env
+	CLUSTER=stack DL_FRESH=1 dl_load_env
+	dl_lock
+	check_mounts
+	dl_require_images
+	dl_swarm_join
+	dl_prepare
+	printf 'CLIENTS=%s\nSERVERS=%s\nCLUSTER=stack\n' "$CLIENTS" "$SERVERS" >.cluster.env
+	echo "deploying stack $STACK_NAME: $SERVERS replicas and $CLIENTS agencies ($STACK_FILE_OUT)"
+	dl_stack_deploy
+	;;
+swarm-down)
+	CLUSTER=stack dl_load_env
+	dl_lock
+	if dl_swarm_manager; then
+		dl_stack_rm
+	else
+		echo "not in a swarm: no stack to remove"
+	fi
+	dl_swarm_leave
+	;;
+swarm-logs)
+	CLUSTER=stack dl_load_env
+	dl_swarm_manager || dl_die "not in a swarm: run make swarm-up"
+	for s in $(docker stack services -q "$STACK_NAME"); do
+		docker service logs -f --timestamps "$s" &
+	done
+	wait
+	;;
 down)
-	dl_load_env
+	CLUSTER=compose dl_load_env
 	dl_lock
 	[ -f "$COMPOSE_FILE_OUT" ] || { echo "no $COMPOSE_FILE_OUT: nothing to stop"; exit 0; }
 	dl_compose down --remove-orphans -v
 	;;
 logs)
-	dl_load_env
+	CLUSTER=compose dl_load_env
 	[ -f "$COMPOSE_FILE_OUT" ] || dl_die "no $COMPOSE_FILE_OUT: run make docker-compose-up"
 	dl_compose logs -f
 	;;
@@ -86,7 +125,7 @@ keys-remove)
 	echo "removed $KEYS_DIR"
 	;;
 *)
-	echo "usage: $0 image|up|down|logs|keys|keys-remove|keys-rotate N|keys-revoke N" >&2
+	echo "usage: $0 image|up|down|logs|swarm-up|swarm-down|swarm-logs|keys|keys-remove|keys-rotate N|keys-revoke N" >&2
 	exit 2
 	;;
 esac

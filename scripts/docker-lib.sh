@@ -10,8 +10,12 @@
 DL_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$DL_ROOT" || exit 1
 
-# The v2 plugin when it answers, else the standalone v1 program.
-if docker compose version >/dev/null 2>&1; then
+# COMPOSE_CMD when set ("docker compose" or "docker-compose"), else the v2
+# plugin when it answers, else the standalone v1 program.  v1 reads the
+# generated file (format 2.4, `scale:`) the same way; both ignore deploy:.
+if [ -n "${COMPOSE_CMD-}" ]; then
+	DL_COMPOSE=$COMPOSE_CMD
+elif docker compose version >/dev/null 2>&1; then
 	DL_COMPOSE="docker compose"
 elif command -v docker-compose >/dev/null 2>&1; then
 	DL_COMPOSE="docker-compose"
@@ -34,6 +38,7 @@ dl_load_env() {
 	_dl_c=${CLIENTS-}
 	_dl_s=${SERVERS-}
 	_dl_a=${AUTH-}
+	_dl_k=${CLUSTER-}
 	if [ -f .env ]; then
 		. ./.env
 	elif [ -f .env.example ]; then
@@ -45,6 +50,7 @@ dl_load_env() {
 	[ -n "$_dl_c" ] && CLIENTS=$_dl_c
 	[ -n "$_dl_s" ] && SERVERS=$_dl_s
 	[ -n "$_dl_a" ] && AUTH=$_dl_a
+	[ -n "$_dl_k" ] && CLUSTER=$_dl_k
 	CLIENTS=${CLIENTS:-5}
 	SERVERS=${SERVERS:-3}
 	SERVER_NAME=${SERVER_NAME:-server}
@@ -62,9 +68,22 @@ dl_load_env() {
 	AUTH=${AUTH:-on}
 	KEYS_DIR=${KEYS_DIR:-./.keys}
 	STATE_DIR_HOST=./shared-volume
+	CLUSTER=${CLUSTER:-compose}
+	case $CLUSTER in
+	compose | stack) ;;
+	*) dl_die "CLUSTER must be compose or stack: '$CLUSTER'" ;;
+	esac
+	STACK_NAME=${STACK_NAME:-lottery-stack}
+	STACK_FILE_OUT=${STACK_FILE_OUT:-docker-stack.yaml}
+	STATE_NFS_ADDR=${STATE_NFS_ADDR-}
+	STATE_NFS_PATH=${STATE_NFS_PATH-}
+	STATE_NFS_OPTS=${STATE_NFS_OPTS:-nfsvers=4.2,hard,timeo=600,retrans=2}
+	DL_SWARM_MARK=${OUT:-build}/swarm-created
 	export CLIENTS SERVERS SERVER_NAME SERVER_PORT DOCKER_SUBNET \
 	    COMPOSE_FILE_OUT COMPOSE_PROJECT_NAME SERVER_IMAGE CLIENT_IMAGE \
-	    DATA_DIR GEN_BETS GEN_SEED GEN_WINNERS BIN_DIR AUTH KEYS_DIR
+	    DATA_DIR GEN_BETS GEN_SEED GEN_WINNERS BIN_DIR AUTH KEYS_DIR \
+	    CLUSTER STACK_NAME STACK_FILE_OUT STATE_NFS_ADDR STATE_NFS_PATH \
+	    STATE_NFS_OPTS
 }
 
 # Serialises the scripts that start and stop the cluster: two of them at
@@ -95,25 +114,44 @@ dl_compose() {
 	$DL_COMPOSE -p "$COMPOSE_PROJECT_NAME" -f "$COMPOSE_FILE_OUT" "$@"
 }
 
-# dl_ps ARG...: docker ps over this Compose project's containers only.
+# The label every container and network of the cluster carries, and the
+# label naming a container's service: Compose's, or the stack's when
+# CLUSTER=stack.
+dl_label() {
+	if [ "$CLUSTER" = stack ]; then
+		echo "com.docker.stack.namespace=$STACK_NAME"
+	else
+		echo "com.docker.compose.project=$COMPOSE_PROJECT_NAME"
+	fi
+}
+
+dl_service_label() {
+	if [ "$CLUSTER" = stack ]; then
+		echo "com.docker.swarm.service.name=${STACK_NAME}_$1"
+	else
+		echo "com.docker.compose.service=$1"
+	fi
+}
+
+# dl_ps ARG...: docker ps over this cluster's containers only.
 dl_ps() {
-	docker ps --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" \
-	    "$@"
+	docker ps --filter "label=$(dl_label)" "$@"
 }
 
-# dl_networks: ids of this Compose project's networks.
+# dl_networks: ids of this cluster's networks.
 dl_networks() {
-	docker network ls -q \
-	    --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME"
+	docker network ls -q --filter "label=$(dl_label)"
 }
 
-# Ids of the project's containers of one service (running or not).
+# Ids of the cluster's containers of one service (running or not), newest
+# first.  Under Swarm a task that failed and was replaced keeps its
+# container beside the new one.
 dl_service_ids() {
-	dl_ps -a -q --filter "label=com.docker.compose.service=$1"
+	dl_ps -a -q --filter "label=$(dl_service_label "$1")"
 }
 
 dl_running_server_ids() {
-	dl_ps -q --filter "label=com.docker.compose.service=server"
+	dl_ps -q --filter "label=$(dl_service_label server)"
 }
 
 dl_network() {
@@ -157,11 +195,101 @@ dl_clean_state() {
 	    "$SERVER_IMAGE" -c 'rm -f /s/bets.csv /s/agencies_closed.txt'
 }
 
+# Agency data, the state directory and the cluster's file: the compose
+# file, or the stack file when CLUSTER=stack.
 dl_prepare() {
 	dl_prepare_data
 	mkdir -p "$STATE_DIR_HOST"
-	scripts/generar-compose.sh "$COMPOSE_FILE_OUT" "$CLIENTS" "$SERVERS" ||
-	    dl_die "cannot generate $COMPOSE_FILE_OUT"
+	if [ "$CLUSTER" = stack ]; then
+		scripts/generar-stack.sh "$STACK_FILE_OUT" "$CLIENTS" "$SERVERS" ||
+		    dl_die "cannot generate $STACK_FILE_OUT"
+	else
+		scripts/generar-compose.sh "$COMPOSE_FILE_OUT" "$CLIENTS" "$SERVERS" ||
+		    dl_die "cannot generate $COMPOSE_FILE_OUT"
+	fi
+}
+
+# The engine's swarm state: inactive, active, pending, ...
+dl_swarm_state() {
+	docker info -f '{{.Swarm.LocalNodeState}}' 2>/dev/null
+}
+
+# 0 when this engine is a swarm manager (can deploy a stack).
+dl_swarm_manager() {
+	[ "$(dl_swarm_state)" = active ] &&
+	    [ "$(docker info -f '{{.Swarm.ControlAvailable}}' 2>/dev/null)" = true ]
+}
+
+# Makes this engine a single-node swarm when it is in none, and remembers
+# that in $DL_SWARM_MARK so dl_swarm_leave leaves only a swarm made here.
+# A swarm the engine is already in is used as it is (it must be a manager).
+dl_swarm_join() {
+	case $(dl_swarm_state) in
+	active)
+		dl_swarm_manager || dl_die "this engine is a swarm worker: deploy from a manager"
+		return 0
+		;;
+	inactive) ;;
+	*) dl_die "swarm state '$(dl_swarm_state)': neither in a swarm nor out of one" ;;
+	esac
+	# Loopback only: nothing outside this host can join, and ingress is
+	# never used (no published ports; the services are dnsrr).
+	docker swarm init --advertise-addr 127.0.0.1 \
+	    --listen-addr 127.0.0.1:2377 >/dev/null || dl_die "docker swarm init failed"
+	mkdir -p "$(dirname "$DL_SWARM_MARK")"
+	date -u '+%Y-%m-%d %H:%M:%S' >"$DL_SWARM_MARK"
+	echo "created a single-node swarm (left again by make swarm-down)"
+}
+
+# Leaves the swarm only when dl_swarm_join made it.
+dl_swarm_leave() {
+	[ -f "$DL_SWARM_MARK" ] || return 0
+	if [ "$(dl_swarm_state)" = active ]; then
+		docker swarm leave --force >/dev/null || return 1
+		echo "left the swarm made by make swarm-up"
+	fi
+	rm -f "$DL_SWARM_MARK"
+}
+
+# Deploys (or updates) the stack from $STACK_FILE_OUT.  The images exist
+# only on this engine: no registry is asked for their digests.
+dl_stack_deploy() {
+	docker stack deploy --resolve-image never --prune \
+	    -c "$STACK_FILE_OUT" "$STACK_NAME"
+}
+
+# Removes the stack and waits (up to 60 s) until its containers and its
+# network are gone: `docker stack rm` returns before they are, and a new
+# deploy under the same name would meet the old network.
+dl_stack_rm() {
+	dl_swarm_manager || return 0
+	docker stack rm "$STACK_NAME" >/dev/null 2>&1
+	_dl_n=120
+	while [ $_dl_n -gt 0 ]; do
+		[ -z "$(dl_ps -a -q)" ] && [ -z "$(dl_networks)" ] && return 0
+		sleep 0.5
+		_dl_n=$((_dl_n - 1))
+	done
+	echo "stack $STACK_NAME not gone after 60s" >&2
+	return 1
+}
+
+# dl_cluster_up / dl_cluster_down: start the prepared cluster detached,
+# or remove it with its network, whichever CLUSTER says.
+dl_cluster_up() {
+	if [ "$CLUSTER" = stack ]; then
+		dl_stack_deploy
+	else
+		dl_compose up -d --remove-orphans
+	fi
+}
+
+dl_cluster_down() {
+	if [ "$CLUSTER" = stack ]; then
+		dl_stack_rm
+	else
+		dl_compose down --remove-orphans -v
+	fi
 }
 
 dl_require_images() {
@@ -180,8 +308,44 @@ dl_client_names() {
 	done
 }
 
+# The container of agency $1: client$1 under Compose; under Swarm the
+# newest container of its service (a task that failed was replaced).
+dl_client_id() {
+	if [ "$CLUSTER" = stack ]; then
+		dl_service_ids "client$1" | head -n 1
+	else
+		echo "client$1"
+	fi
+}
+
+# The restart policy of an agency service under Swarm: a failed agency is
+# started again at most this many times (a finished one never).
+DL_CLIENT_ATTEMPTS=3
+
+# 0 when agency $1's service is done: one of its containers exited 0, or
+# none runs and the restart policy's attempts are spent.
+dl_stack_client_done() {
+	_dl_l=label=$(dl_service_label "client$1")
+	[ -n "$(dl_ps -a -q --filter "$_dl_l" --filter exited=0)" ] && return 0
+	[ -z "$(dl_ps -q --filter "$_dl_l")" ] &&
+	    [ "$(dl_ps -a -q --filter "$_dl_l" | wc -l)" -gt "$DL_CLIENT_ATTEMPTS" ]
+}
+
 # Waits (up to $1 seconds) for client1..clientN to exit.
 dl_wait_clients() {
+	if [ "$CLUSTER" = stack ]; then
+		_dl_end=$(($(date +%s) + $1))
+		_dl_a=1
+		while [ "$_dl_a" -le "$CLIENTS" ]; do
+			if dl_stack_client_done "$_dl_a"; then
+				_dl_a=$((_dl_a + 1))
+				continue
+			fi
+			[ "$(date +%s)" -lt "$_dl_end" ] || return 1
+			sleep 0.5
+		done
+		return 0
+	fi
 	_dl_names=$(dl_client_names)
 	[ -n "$_dl_names" ] || return 0
 	# shellcheck disable=SC2086
@@ -195,13 +359,14 @@ dl_check_run() {
 	_dl_total=0
 	while read -r _dl_ag _dl_bets _dl_win _dl_docs; do
 		_dl_total=$((_dl_total + _dl_bets))
-		_dl_c=client$_dl_ag
+		_dl_c=$(dl_client_id "$_dl_ag")
 		_dl_rc=$(docker inspect -f '{{.State.ExitCode}}' "$_dl_c" 2>/dev/null)
+		_dl_c=client$_dl_ag
 		if [ "$_dl_rc" != 0 ]; then
 			echo "$_dl_c exited ${_dl_rc:-?}"
 			_dl_bad=1
 		fi
-		_dl_k=$(docker logs "$_dl_c" 2>&1 |
+		_dl_k=$(docker logs "$(dl_client_id "$_dl_ag")" 2>&1 |
 		    sed -n 's/.*cant_ganadores: \([0-9][0-9]*\).*/\1/p' | tail -n 1)
 		if [ "$_dl_k" != "$_dl_win" ]; then
 			echo "$_dl_c cant_ganadores ${_dl_k:-none}, expected $_dl_win"

@@ -11,7 +11,7 @@ DOCKER_ENV := CLIENTS="$(CLIENTS)" SERVERS="$(SERVERS)" BIN_DIR="$(DOCKER_BIN)" 
 	      OUT="$(OUT)"
 
 .PHONY: docker-image docker-compose-up docker-compose-down docker-compose-logs \
-	keys keys-rotate keys-revoke keys-remove
+	swarm-up swarm-down swarm-logs keys keys-rotate keys-revoke keys-remove
 
 docker-image: build ## build the server and client images
 	@$(DOCKER_ENV) scripts/docker-cluster.sh image
@@ -24,6 +24,19 @@ docker-compose-down: ## stop and remove the cluster's containers and network
 
 docker-compose-logs: ## follow the logs of every container of the cluster
 	@$(DOCKER_ENV) scripts/docker-cluster.sh logs
+
+# The same cluster as a Docker Swarm stack (scripts/generar-stack.sh):
+# swarm-up makes this engine a single-node swarm when it is in none (and
+# swarm-down leaves that swarm again), then deploys or updates the stack;
+# run again with another SERVERS to scale the replicas live.
+swarm-up: docker-image ## deploy the cluster as a Swarm stack (SERVERS=K CLIENTS=N)
+	@$(DOCKER_ENV) scripts/docker-cluster.sh swarm-up
+
+swarm-down: ## remove the stack; leave the swarm if swarm-up made it
+	@$(DOCKER_ENV) scripts/docker-cluster.sh swarm-down
+
+swarm-logs: ## follow the logs of every service of the stack
+	@$(DOCKER_ENV) scripts/docker-cluster.sh swarm-logs
 
 # The agencies' keys (docs/security.md), in KEYS_DIR of .env (./.keys).
 # docker-compose-up makes the missing ones itself; these targets are for

@@ -20,6 +20,7 @@ fi
 
 CLIENTS=5
 SERVERS=3
+CLUSTER=compose
 dl_load_env
 dl_lock
 TIMEOUT=${RUN_TIMEOUT:-300}

@@ -5,16 +5,25 @@
 # every bet once.  The logs of a failed run are kept in
 # integration-logs/run-K/.  The cluster is left down.
 #
-# usage: scripts/integration_test.sh [RUNS]     (default 100)
+# usage: scripts/integration_test.sh [--stack|--compose] [RUNS]  (default 100)
 # Settings as for make docker-compose-up (.env, CLIENTS, SERVERS); the
 # images must exist (make docker-image).  RUN_TIMEOUT bounds one run (s).
+# The cluster is the Compose one, or the Swarm stack with --stack: the
+# flag wins, then CLUSTER in the environment, then the kind the last
+# `make docker-compose-up` or `make swarm-up` started (.cluster.env), then
+# CLUSTER in .env.  A stack needs this engine to be a swarm manager (make
+# swarm-up makes it one).
 set -u
 . "$(dirname "$0")/docker-lib.sh"
 
+case ${1-} in
+--stack) CLUSTER=stack; shift ;;
+--compose) CLUSTER=compose; shift ;;
+esac
 runs=${1:-100}
 case $runs in
 '' | 0* | *[!0-9]*)
-	echo "usage: $0 [RUNS]  (RUNS a positive integer)" >&2
+	echo "usage: $0 [--stack|--compose] [RUNS]  (RUNS a positive integer)" >&2
 	exit 2
 	;;
 esac
@@ -24,12 +33,16 @@ logdir=${INTEGRATION_LOGS:-integration-logs}
 dl_load_env
 dl_lock
 dl_require_images
+if [ "$CLUSTER" = stack ]; then
+	dl_swarm_manager || dl_die "CLUSTER=stack but this engine is no swarm manager: run make swarm-up"
+fi
 dl_prepare >/dev/null
 [ "$CLIENTS" -gt 0 ] || dl_die "CLIENTS must be at least 1"
+echo "integration: $CLUSTER cluster, $SERVERS replicas, $CLIENTS agencies"
 
 uplog=$(mktemp) || exit 1
 cleanup() {
-	dl_compose down --remove-orphans -v >/dev/null 2>&1
+	dl_cluster_down >/dev/null 2>&1
 	rm -f "$uplog"
 }
 trap cleanup EXIT
@@ -38,11 +51,11 @@ trap 'exit 130' INT TERM
 k=1
 while [ "$k" -le "$runs" ]; do
 	start=$(date +%s)
-	dl_compose down --remove-orphans -v >/dev/null 2>&1
+	dl_cluster_down >/dev/null 2>&1
 	dl_clean_state
 	why=""
-	if ! dl_compose up -d >"$uplog" 2>&1; then
-		why="compose up failed: $(tail -n 1 "$uplog")"
+	if ! dl_cluster_up >"$uplog" 2>&1; then
+		why="$CLUSTER up failed: $(tail -n 1 "$uplog")"
 	elif ! dl_wait_clients "$timeout_s"; then
 		why="agencies still running after ${timeout_s}s"
 	else
@@ -54,7 +67,7 @@ while [ "$k" -le "$runs" ]; do
 	else
 		rm -rf "$logdir/run-$k"
 		dl_save_logs "$logdir/run-$k"
-		cp "$uplog" "$logdir/run-$k/compose-up.log"
+		cp "$uplog" "$logdir/run-$k/$CLUSTER-up.log"
 		fail "run $k (${secs}s): $why logs in $logdir/run-$k"
 	fi
 	k=$((k + 1))

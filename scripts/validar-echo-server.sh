@@ -1,6 +1,7 @@
 #!/bin/bash
 # Checks that the server answers on the cluster network: a throwaway
-# container of the client image joins the Compose project's network and
+# container of the client image joins the network of the Compose project
+# (or of the Swarm stack, with CLUSTER=stack or after make swarm-up) and
 # runs lotteryctl there, which sends one Echo to $SERVER_NAME:$SERVER_PORT
 # and succeeds only when the same text comes back.  No port is published.
 #
@@ -21,7 +22,7 @@ result() {
 
 net=$(dl_network)
 if [ -z "$net" ]; then
-	echo "no network of Compose project $COMPOSE_PROJECT_NAME: is the cluster up?" >&2
+	echo "no network of the $CLUSTER cluster ($(dl_label)): is it up?" >&2
 	result fail
 fi
 len=$(printf %s "$payload" | wc -c)
