@@ -1,9 +1,9 @@
 #!/bin/bash
 # Runs the whole cluster RUNS times from a clean state and checks each run:
 # every agency exits 0 and logs the winner count of data/expected.txt, the
-# draw is logged exactly once across the replicas, and bets.csv holds
-# every bet once.  The logs of a failed run are kept in
-# integration-logs/run-K/.  The cluster is left down.
+# draw is logged exactly once across the replicas, bets.csv holds every
+# bet once, and SERVERS replicas run at its end.  The logs of a failed run
+# are kept in integration-logs/run-K/.  The cluster is left down.
 #
 # usage: scripts/integration_test.sh [--stack|--compose] [RUNS]  (default 100)
 # Settings as for make docker-compose-up (.env, CLIENTS, SERVERS); the
@@ -60,6 +60,10 @@ while [ "$k" -le "$runs" ]; do
 		why="agencies still running after ${timeout_s}s"
 	else
 		why=$(dl_check_run | tr '\n' ';')
+		# Every replica asked for served the run to its end.
+		up=$(dl_running_server_ids | wc -l)
+		[ "$up" -eq "$SERVERS" ] ||
+		    why="$why$up replicas running, expected $SERVERS;"
 	fi
 	secs=$(($(date +%s) - start))
 	if [ -z "$why" ]; then

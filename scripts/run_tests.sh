@@ -3,7 +3,8 @@
 # ASan+UBSan trees with their unit tests, checks that every header compiles
 # alone, runs every unit test binary of both, the host-level tests against
 # both sets of binaries, a short fuzz of every libFuzzer target, a short
-# fault soak, and the Docker test when there is one.  Each suite ends as "PASS name", "FAIL name" or
+# fault soak, the Docker tests (Compose, Swarm, Compose v2) and the
+# GlusterFS test when the machine can run them.  Each suite ends as "PASS name", "FAIL name" or
 # "SKIP name" (exit 77); the last line is "summary: N passed, M failed,
 # K skipped" and the status is non-zero when any suite failed.
 # --unit-only runs just the unit tests of build/ (what `make unit` wants).
@@ -86,10 +87,14 @@ if [ -x build/bin/server ] && [ -x build/bin/client ]; then
 else
 	suite "soak" false
 fi
-if [ -x scripts/docker_test.sh ]; then
-	suite "docker" scripts/docker_test.sh
-else
-	echo "SKIP docker (no scripts/docker_test.sh)"
-	skipped=$((skipped + 1))
-fi
+# The Docker stages, then the replicas on a GlusterFS volume: each skips
+# (77, with its reason) where this machine cannot run it.
+for t in docker swarm compose_v2 gluster; do
+	if [ -x "scripts/${t}_test.sh" ]; then
+		suite "$t" "scripts/${t}_test.sh"
+	else
+		echo "SKIP $t (no scripts/${t}_test.sh)"
+		skipped=$((skipped + 1))
+	fi
+done
 summary
