@@ -32,8 +32,13 @@ skip() {
 command -v ip >/dev/null && command -v iptables >/dev/null &&
     command -v nsenter >/dev/null || skip "needs ip, iptables and nsenter"
 if ! command -v glusterd >/dev/null || ! command -v glusterfs >/dev/null; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	    glusterfs-server glusterfs-client >/dev/null 2>&1 ||
+	echo "installing glusterfs-server and glusterfs-client"
+	gl_pkgs() {
+		DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		    --no-install-recommends glusterfs-server glusterfs-client \
+		    >/dev/null 2>&1
+	}
+	gl_pkgs || { apt-get update >/dev/null 2>&1 && gl_pkgs; } ||
 	    skip "glusterfs-server and glusterfs-client cannot be installed"
 fi
 # The gluster CLI reaches glusterd only through /var/run/glusterd.socket:
