@@ -90,6 +90,8 @@ swarm-down)
 		echo "not in a swarm: no stack to remove"
 	fi
 	dl_swarm_leave
+	# The scripts go back to the Compose cluster by default.
+	[ ! -f .cluster.env ] || sed -i '/^CLUSTER=stack$/d' .cluster.env
 	;;
 swarm-logs)
 	CLUSTER=stack dl_load_env

@@ -248,6 +248,9 @@ dl_swarm_leave() {
 		docker swarm leave --force >/dev/null || return 1
 		echo "left the swarm made by make swarm-up"
 	fi
+	# swarm init made this bridge; leave makes no use of it any more.
+	docker network rm docker_gwbridge >/dev/null 2>&1
+	true
 	rm -f "$DL_SWARM_MARK"
 }
 

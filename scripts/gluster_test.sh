@@ -145,6 +145,11 @@ for m in 1 2 3; do
 	    { echo "mount $m failed" >&2; tail "$G/log/m$m.log" >&2; exit 1; }
 done
 echo "mounted $G/m1 $G/m2 $G/m3"
+# OFD locks work through the mount the way the replicas use them.
+if [ -x build/bin/lockcheck ]; then
+	check "lockcheck on a mount" build/bin/lockcheck "$G/m1/lockcheck"
+	rm -f "$G/m1/lockcheck"
+fi
 
 "$BIN/gendata" -o "$G/data" -a 5 -n "$BETS" -s 7 >/dev/null || exit 1
 total=$(awk '{ s += $2 } END { print s }' "$G/data/expected.txt")
