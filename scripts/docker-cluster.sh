@@ -22,7 +22,8 @@ build_image() {
 		[ -x "$BIN_DIR/$b" ] || dl_die "$BIN_DIR/$b missing: run make build"
 	done
 	APPLETS=$3 docker/rootfs.sh "$ctx" "$BIN_DIR/$prog" "$BIN_DIR/lotteryctl"
-	old=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null)
+	# A fresh engine has no such image yet: nothing to clean up then.
+	old=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
 	# The CLI's notice that the legacy builder is deprecated is noise
 	# here: the build's messages are shown only when it fails.
 	if ! docker build -q -f "docker/Dockerfile.$prog" -t "$tag" "$ctx" \
