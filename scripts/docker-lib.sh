@@ -31,14 +31,14 @@ dl_die() {
 # Loads .env (or .env.example when .env is missing; dl_create_env makes
 # the copy), then the counts the last `make docker-compose-up` used
 # (.cluster.env), so the scripts work on the cluster that was brought up.
-# CLIENTS, SERVERS and AUTH already set and non-empty in the environment
+# The settings in DL_ENV_WINS already set and non-empty in the environment
 # win, so `make docker-compose-up CLIENTS=10` overrides .env.  `up` itself sets
 # DL_FRESH to start from .env alone.
+DL_ENV_WINS="CLIENTS SERVERS AUTH CLUSTER STATE_NFS_ADDR STATE_NFS_PATH STATE_NFS_OPTS"
 dl_load_env() {
-	_dl_c=${CLIENTS-}
-	_dl_s=${SERVERS-}
-	_dl_a=${AUTH-}
-	_dl_k=${CLUSTER-}
+	for _dl_v in $DL_ENV_WINS; do
+		eval "_dl_env_$_dl_v=\${$_dl_v-}"
+	done
 	if [ -f .env ]; then
 		. ./.env
 	elif [ -f .env.example ]; then
@@ -47,10 +47,9 @@ dl_load_env() {
 	if [ -z "${DL_FRESH-}" ] && [ -f .cluster.env ]; then
 		. ./.cluster.env
 	fi
-	[ -n "$_dl_c" ] && CLIENTS=$_dl_c
-	[ -n "$_dl_s" ] && SERVERS=$_dl_s
-	[ -n "$_dl_a" ] && AUTH=$_dl_a
-	[ -n "$_dl_k" ] && CLUSTER=$_dl_k
+	for _dl_v in $DL_ENV_WINS; do
+		eval "if [ -n \"\$_dl_env_$_dl_v\" ]; then $_dl_v=\$_dl_env_$_dl_v; fi"
+	done
 	CLIENTS=${CLIENTS:-5}
 	SERVERS=${SERVERS:-3}
 	SERVER_NAME=${SERVER_NAME:-server}
