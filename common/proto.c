@@ -282,6 +282,22 @@ dec_docs(struct proto_in *in)
 	    NULL;
 }
 
+/* WinnersWait body "agency:start:wait_ms". */
+static const char *
+dec_wait_req(struct proto_in *in)
+{
+	uint64_t	 ms;
+	char		*wait;
+
+	if ((wait = strrchr(in->body, ':')) == NULL)
+		return "missing wait";
+	*wait++ = '\0';
+	if (num_parse(wait, 0, PROTO_WAIT_MAX, &ms, NULL) == -1)
+		return "bad wait";
+	in->m->wait_ms = (uint32_t)ms;
+	return dec_page_req(in);
+}
+
 /* WinnersPageResponse body "total" or "total;doc;doc;...". */
 static const char *
 dec_page_resp(struct proto_in *in)
@@ -375,6 +391,13 @@ enc_page_req(const struct proto_msg *m, char *out, size_t cap)
 {
 	return proto_done(snprintf(out, cap, "%u:%llu", (unsigned)m->agency,
 	    (unsigned long long)m->pos), cap);
+}
+
+static int
+enc_wait_req(const struct proto_msg *m, char *out, size_t cap)
+{
+	return proto_done(snprintf(out, cap, "%u:%llu:%u", (unsigned)m->agency,
+	    (unsigned long long)m->pos, (unsigned)m->wait_ms), cap);
 }
 
 static int
@@ -497,6 +520,8 @@ static const struct proto_row proto_rows[] = {
 	    dec_token },
 	[PROTO_AUTH_PROOF] = { "AuthProof", PROTO_REQUEST, enc_token,
 	    dec_token },
+	[PROTO_WINNERS_WAIT] = { "WinnersWait", PROTO_REQUEST, enc_wait_req,
+	    dec_wait_req },
 };
 #define PROTO_NTYPES	(sizeof(proto_rows) / sizeof(proto_rows[0]))
 
