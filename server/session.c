@@ -8,6 +8,7 @@
  * AGENCY_KEYS a connection acts for an agency only after proving, through
  * AuthHello and AuthProof, that it holds that agency's key.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -159,6 +160,28 @@ session_flush(struct session *s)
 	return 0;
 }
 
+/*
+ * The rows buffer, mapped rather than malloc'd: its worst case (every
+ * field quoted) is large, and only the pages a round fills cost memory.
+ */
+static int
+session_rows_new(struct session *s)
+{
+	void	*p;
+
+	p = mmap(NULL, SESSION_ROWS_CAP, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	s->rows = p;
+	if ((s->ends = malloc(SESSION_ENDS_MAX * sizeof(*s->ends))) == NULL) {
+		(void)munmap(s->rows, SESSION_ROWS_CAP);
+		s->rows = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* 1 when the batch m must wait for the queued ones to be flushed. */
 static int
 session_full(const struct session *s, const struct proto_msg *m)
@@ -212,9 +235,7 @@ session_queue(struct session *s, const struct proto_msg *m)
 static int
 handle_store(struct session *s, const struct proto_msg *m)
 {
-	if (s->rows == NULL &&
-	    ((s->rows = malloc(SESSION_ROWS_CAP)) == NULL ||
-	    (s->ends = malloc(SESSION_ENDS_MAX * sizeof(*s->ends))) == NULL)) {
+	if (s->rows == NULL && session_rows_new(s) == -1) {
 		log_warn_errno("apuesta_recibida", "fail", "agencia: %u",
 		    m->agency);
 		return reply_store(s, 0);
@@ -625,7 +646,8 @@ session_run(struct session *s)
 	}
 	/* Batches queued before the end are still committed and answered. */
 	(void)session_flush(s);
-	free(s->rows);
+	if (s->rows != NULL && munmap(s->rows, SESSION_ROWS_CAP) == -1)
+		log_warn_errno("munmap", "fail", "peer: %s", s->peer);
 	free(s->ends);
 	s->rows = NULL;
 	s->ends = NULL;
