@@ -94,15 +94,25 @@ static void
 log_vwrite(enum log_level lvl, const char *action, const char *result,
     const char *errstr, const char *fmt, va_list ap)
 {
+	/* The time text changes once a second: format it once a second. */
+	static __thread time_t	stamped = -1;
+	static __thread char	stamp[32];
+	static __thread size_t	stamplen;
 	char		buf[LOG_LINE_MAX];
 	size_t		cap = sizeof(buf) - 1, len, mark;
 	struct tm	tm;
 	time_t		now;
 
 	now = time(NULL);
-	if (localtime_r(&now, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	len = strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm);
+	if (now != stamped) {
+		if (localtime_r(&now, &tm) == NULL)
+			memset(&tm, 0, sizeof(tm));
+		stamplen = strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S",
+		    &tm);
+		stamped = now;
+	}
+	memcpy(buf, stamp, stamplen);
+	len = stamplen;
 	log_append(buf, cap, &len, " %s action: %s | result: %s",
 	    log_level_name(lvl), action, result);
 	if (fmt != NULL && fmt[0] != '\0') {

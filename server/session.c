@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -41,6 +42,7 @@ session_wait(struct session *s)
 }
 
 static int	session_flush(struct session *);
+static void	session_idle(struct session *);
 
 /*
  * Send the reply m, after those of the batches queued before it.  0, or
@@ -180,6 +182,37 @@ session_rows_new(struct session *s)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A connection with nothing to do for SESSION_IDLE_MS gives back what its
+ * last requests touched: the rows buffer, and the pages of its decoded
+ * bets and frame buffers (fresh pages again, zero when touched next).  A
+ * thousand agencies waiting for the draw then hold a few KiB each.
+ */
+static void
+session_idle(struct session *s)
+{
+	uintptr_t	pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t	lo = ((uintptr_t)&s->in + pg - 1) & ~(pg - 1);
+	uintptr_t	hi = (uintptr_t)(s + 1) & ~(pg - 1);
+
+	if (s->rows != NULL) {
+		if (munmap(s->rows, SESSION_ROWS_CAP) == -1)
+			log_warn_errno("munmap", "fail", "peer: %s", s->peer);
+		free(s->ends);
+		s->rows = NULL;
+		s->ends = NULL;
+	}
+	/*
+	 * The whole pages from the read buffer to the end: idle, the buffer
+	 * is empty (start = end = 0), no batch is queued and rows and ends
+	 * are NULL, so everything there is zero or scratch (session.h keeps
+	 * the fields that live across requests before `in`).
+	 */
+	if (!rbuf_partial(&s->in) && hi > lo &&
+	    madvise((void *)lo, hi - lo, MADV_DONTNEED) == -1)
+		log_warn_errno("madvise", "fail", "peer: %s", s->peer);
 }
 
 /* 1 when the batch m must wait for the queued ones to be flushed. */
@@ -368,6 +401,9 @@ handle_wait(struct session *s, const struct proto_msg *m)
 
 	if (s->cfg->wait_cap_ms > 0 && ms > s->cfg->wait_cap_ms)
 		ms = s->cfg->wait_cap_ms;
+	/* A waiting agency holds no memory it does not need. */
+	if (ms > SESSION_IDLE_MS)
+		session_idle(s);
 	(void)store_wait_draw(s->store, io_now_ms() + ms);
 	return handle_page(s, m);
 }
@@ -607,8 +643,13 @@ session_read(struct session *s, size_t *len)
 		rc = rbuf_take(&s->in, s->payload, sizeof(s->payload), len);
 	if (rc == 0 && session_flush(s) == -1)
 		return -1;
-	if (rc == 0 && !rbuf_partial(&s->in) && (w = session_wait(s)) != 1)
-		return w == 0 ? 0 : -1;
+	if (rc == 0 && !rbuf_partial(&s->in)) {
+		if (io_wait(s->fd, io_now_ms() + SESSION_IDLE_MS, s->stop) ==
+		    -1 && errno == ETIMEDOUT)
+			session_idle(s);
+		if ((w = session_wait(s)) != 1)
+			return w == 0 ? 0 : -1;
+	}
 	/* A whole frame is due within the timeout, however it trickles. */
 	deadline = io_now_ms() + s->cfg->conn_timeout_ms;
 	while (rc == 0) {

@@ -28,6 +28,7 @@
 #define SESSION_ROUND_BYTES	65536
 #define SESSION_ROWS_CAP	(SESSION_ROUND_BYTES + PROTO_BATCH_MAX * CSV_ROW_MAX)
 #define SESSION_ENDS_MAX	(SESSION_WINDOW * 128)
+#define SESSION_IDLE_MS		50	/* idle this long: give memory back */
 
 /* What the reply and the log line of a queued batch need. */
 struct session_pending {
@@ -49,12 +50,12 @@ struct session {
 	volatile sig_atomic_t	*stop;
 	long long		 last_work;	/* io_now_ms(): last request
 						   that did work, or start */
+	/* From here on: scratch, given back when idle (session.c). */
 	struct rbuf		 in;		/* bytes read, not yet served */
 	size_t			 nreqs;		/* batches queued, unanswered */
 	size_t			 rows_used, ends_used;
-	char			*rows;		/* their CSV rows: malloc'd on
-						   the first batch, freed at
-						   the end */
+	char			*rows;		/* their CSV rows: mapped on a
+						   batch, unmapped when idle */
 	uint32_t		*ends;		/* [SESSION_ENDS_MAX] */
 	struct store_req	 reqs[SESSION_WINDOW];
 	struct session_pending	 pend[SESSION_WINDOW];
