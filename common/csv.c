@@ -16,9 +16,17 @@
 static int
 csv_put_field(char *dst, size_t cap, size_t *len, const char *s)
 {
-	size_t	i;
-	int	quote = strpbrk(s, ",\"\r\n") != NULL;
+	size_t	i, n = strcspn(s, ",\"\r\n");
+	int	quote = s[n] != '\0';
 
+	/* The usual field needs no quotes: copy it whole. */
+	if (!quote) {
+		if (*len + n >= cap)
+			return -1;
+		memcpy(dst + *len, s, n);
+		*len += n;
+		return 0;
+	}
 	if (quote) {
 		if (*len + 1 >= cap)
 			return -1;

@@ -90,6 +90,46 @@ log_append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 	va_end(ap);
 }
 
+static __thread char	*held;		/* log_hold's buffer, or NULL */
+static __thread size_t	 heldcap, heldlen;
+
+void
+log_hold(char *buf, size_t cap)
+{
+	held = buf;
+	heldcap = cap;
+	heldlen = 0;
+}
+
+void
+log_release(void)
+{
+	/* Nowhere left to report a failed write of the log itself. */
+	if (held != NULL && heldlen > 0)
+		(void)io_write_full(1, held, heldlen);
+	held = NULL;
+}
+
+/* One whole line out, or into the held buffer. */
+static void
+log_put(const char *line, size_t len)
+{
+	if (held == NULL) {
+		(void)io_write_full(1, line, len);
+		return;
+	}
+	if (heldlen + len > heldcap) {
+		(void)io_write_full(1, held, heldlen);
+		heldlen = 0;
+	}
+	if (len > heldcap) {
+		(void)io_write_full(1, line, len);
+		return;
+	}
+	memcpy(held + heldlen, line, len);
+	heldlen += len;
+}
+
 static void
 log_vwrite(enum log_level lvl, const char *action, const char *result,
     const char *errstr, const char *fmt, va_list ap)
@@ -126,8 +166,7 @@ log_vwrite(enum log_level lvl, const char *action, const char *result,
 	if (errstr != NULL)
 		log_append(buf, cap, &len, " | error: %s", errstr);
 	buf[len++] = '\n';
-	/* Nowhere left to report a failed write of the log itself. */
-	(void)io_write_full(1, buf, len);
+	log_put(buf, len);
 }
 
 void

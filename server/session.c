@@ -146,6 +146,7 @@ session_flush(struct session *s)
 	if (s->nreqs == 0)
 		return 0;
 	store_commit(s->store, s->reqs, s->nreqs);
+	log_hold(s->logs, sizeof(s->logs));
 	for (size_t i = 0; i < s->nreqs; i++) {
 		session_log_store(s, &s->reqs[i], &s->pend[i]);
 		m.ok = s->reqs[i].res == STORE_OK ||
@@ -154,6 +155,7 @@ session_flush(struct session *s)
 		memcpy(s->acks + len, s->reply, n);
 		len += n;
 	}
+	log_release();
 	s->nreqs = s->rows_used = s->ends_used = 0;
 	if (io_write_full(s->fd, s->acks, len) == -1) {
 		log_warn_errno("responder", "fail", "peer: %s", s->peer);

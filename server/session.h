@@ -60,6 +60,7 @@ struct session {
 	struct store_req	 reqs[SESSION_WINDOW];
 	struct session_pending	 pend[SESSION_WINDOW];
 	char			 acks[SESSION_WINDOW * 24]; /* their replies */
+	char			 logs[16384];	/* their log lines */
 	char			 payload[PROTO_PAYLOAD_MAX + 1];
 	char			 reply[PROTO_FRAME_MAX];
 	struct bet		 bets[PROTO_BATCH_MAX];
