@@ -39,7 +39,7 @@ struct upload {
 	volatile sig_atomic_t	*stop;
 	int			 fd;		/* -1 while disconnected */
 	int			 legacy;	/* this replica lacks WinnersPage */
-	int			 no_wait;	/* this replica lacks WinnersWait */
+	int			 no_wait;	/* no WinnersWait here */
 	int			 base;		/* speaking the base protocol */
 	int			 decided;	/* auto: the server answered an
 						   extension, so never base */

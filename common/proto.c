@@ -68,7 +68,7 @@ proto_decode_bet(struct proto_in *in, char *s, size_t idx)
 
 	if (proto_split(s, ';', f, BET_NFIELDS) != BET_NFIELDS)
 		snprintf(why, sizeof(why), "wrong field count");
-	else if (bet_from_fields(&in->bets[idx], in->m->agency, f, why,
+	else if (bet_from_utf8_fields(&in->bets[idx], in->m->agency, f, why,
 	    sizeof(why)) == 0)
 		return NULL;
 	snprintf(in->why, sizeof(in->why), "bet %zu: %s", idx + 1, why);
@@ -130,7 +130,7 @@ dec_store_bet(struct proto_in *in)
 		return "bad agency";
 	if (in->cap < 1)
 		return "too many bets";
-	if (bet_from_fields(&in->bets[0], in->m->agency, f + 1, in->why,
+	if (bet_from_utf8_fields(&in->bets[0], in->m->agency, f + 1, in->why,
 	    sizeof(in->why)) == -1)
 		return in->why;
 	in->m->bets = in->bets;

@@ -154,9 +154,11 @@ t_replica_kill() {
 	local a mid=0
 	gen 5 40000
 	replicas 3 5
+	# One batch at a time, so the kill finds them mid-upload
+	# (pipeline_kill kills a replica under a full window).
 	for a in 1 2 3 4 5; do
 		start_client $a "${PORT[$(((a - 1) % 3 + 1))]}" "$TD/data" \
-		    CLI_BATCH_MAXAMOUNT=10
+		    CLI_BATCH_MAXAMOUNT=10 CLI_BATCH_WINDOW=1
 	done
 	wait_lines "$TD/state/bets.csv" 6000 60 || bad "upload did not start"
 	for a in 1 4; do

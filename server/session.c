@@ -237,7 +237,8 @@ session_queue(struct session *s, const struct proto_msg *m)
 	struct session_pending	*p = &s->pend[s->nreqs];
 	char			*rows = s->rows + s->rows_used;
 	uint32_t		*ends = s->ends + s->ends_used;
-	size_t			 len = 0, l, cap = SESSION_ROWS_CAP - s->rows_used;
+	size_t			 len = 0, l;
+	size_t			 cap = SESSION_ROWS_CAP - s->rows_used;
 
 	for (size_t i = 0; i < m->nbets; i++) {
 		if ((l = csv_format_bet(&s->bets[i], rows + len,
@@ -287,7 +288,7 @@ handle_store(struct session *s, const struct proto_msg *m)
 			return reply_store(s, 0);
 		}
 	}
-	/* At DEBUG each bet is logged from s->bets: flush while it holds them. */
+	/* At DEBUG each bet is logged from s->bets: flush while it has them. */
 	if (log_threshold <= LOG_LVL_DEBUG)
 		return session_flush(s);
 	return 0;

@@ -26,9 +26,10 @@
  */
 #define SESSION_WINDOW		64
 #define SESSION_ROUND_BYTES	65536
-#define SESSION_ROWS_CAP	(SESSION_ROUND_BYTES + PROTO_BATCH_MAX * CSV_ROW_MAX)
+#define SESSION_ROWS_CAP	(SESSION_ROUND_BYTES + \
+				    PROTO_BATCH_MAX * CSV_ROW_MAX)
 #define SESSION_ENDS_MAX	(SESSION_WINDOW * 128)
-#define SESSION_IDLE_MS		50	/* idle this long: give memory back */
+#define SESSION_IDLE_MS		50	/* idle this long: memory back */
 
 /* What the reply and the log line of a queued batch need. */
 struct session_pending {

@@ -225,7 +225,7 @@ store_plan_req(struct store *s, struct store_req *r, struct iovec *iov,
 	}
 	r->res = store_plan(s, r->agency, r->n, r->pos, &skip);
 	if (r->res == STORE_DUPLICATE)
-		return 1;	/* another replica may have died before its sync */
+		return 1;	/* its writer may have died before its sync */
 	if (r->res != STORE_OK)
 		return 0;
 	off = skip == 0 ? 0 : r->ends[skip - 1];
