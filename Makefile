@@ -56,6 +56,15 @@ bins: $(BINS)
 
 $(OUT)/bin/server: $(call obj,$(SERVER_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/client: $(call obj,$(CLIENT_SRC)) $(COMMON_OBJ)
+# A client starts once per agency: with libyaml, libsodium and libbsd
+# linked in (when their archives are installed) it maps one shared object
+# instead of five, which halves its start-up.
+CLIENT_STATIC := $(shell for l in yaml sodium bsd md; do \
+	[ "$$($(CC) -print-file-name=lib$$l.a)" != lib$$l.a ] || exit 0; \
+	done; echo 1)
+STATIC_LDLIBS := -Wl,-Bstatic -lyaml -lsodium -lbsd -lmd -Wl,-Bdynamic -pthread
+SHARED_LDLIBS := $(LDLIBS)
+$(OUT)/bin/client: LDLIBS = $(if $(CLIENT_STATIC),$(STATIC_LDLIBS),$(SHARED_LDLIBS))
 $(OUT)/bin/gendata: $(call obj,$(GEN_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/badpeer: $(call obj,$(PEER_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/lotteryctl: $(call obj,$(CTL_SRC)) $(COMMON_OBJ)
@@ -115,7 +124,8 @@ test: deps ## every test: unit, host-level (also under ASan+UBSan), Docker
 unit: tests ## unit tests of this build only
 	@scripts/run_tests.sh --unit-only
 
-bench: deps build ## end-to-end benchmark on loopback
+bench: deps build ## end-to-end benchmark on loopback, sweep and plot
+	@scripts/deps.sh --bench
 	@scripts/bench.sh
 
 # libFuzzer targets (clang, ASan+UBSan): proto_fuzz over the decoder, CSV

@@ -38,6 +38,8 @@ static struct cfg_key keys[] = {
 	    0 },
 	{ "batch.maxAmount", "CLI_BATCH_MAXAMOUNT", CFG_INT, 1, 1000000,
 	    "100", &cfg_values.max_amount, 0, 0 },
+	{ "batch.window", "CLI_BATCH_WINDOW", CFG_INT, 1, CONFIG_WINDOW_MAX,
+	    "32", &cfg_values.window, 0, 0 },
 	{ "retry_sleep", "CLI_RETRY_SLEEP", CFG_DURATION, 1, 3600000,
 	    "100ms", &cfg_values.retry_ms, 0, 0 },
 	{ "retry_sleep_max", "CLI_RETRY_SLEEP_MAX", CFG_DURATION, 1, 3600000,

@@ -14,6 +14,7 @@
 #include "log.h"
 
 #define CONFIG_ADDR_MAX	256
+#define CONFIG_WINDOW_MAX	256	/* most batches in flight */
 
 /* Which protocol the client speaks (docs/protocol.md). */
 enum config_protocol {
@@ -26,6 +27,7 @@ struct client_conf {
 	int		 id;
 	char		 address[CONFIG_ADDR_MAX];	/* host:port */
 	int		 max_amount;	/* bets per batch */
+	int		 window;	/* batches in flight on a connection */
 	int		 retry_ms;	/* backoff base */
 	int		 retry_max_ms;	/* backoff ceiling */
 	int		 retry_max;	/* failures in a row before giving up */

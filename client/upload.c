@@ -60,6 +60,7 @@ upload_init(struct upload *u, const struct client_conf *conf,
 int
 upload_close(struct upload *u)
 {
+	u->fhead = u->nflight = 0;	/* their replies are lost with it */
 	if (u->fd == -1)
 		return 0;
 	conn_close(u->fd);
@@ -232,6 +233,7 @@ upload_connect(struct upload *u)
 				log_info("connect", "success", "address: %s | "
 				    "peer: %s", addr, peer);
 			u->legacy = 0;
+			u->no_wait = 0;
 			u->served = 0;
 			if (!u->conf->has_key || (s = upload_auth(u)) == STEP_OK)
 				return STEP_OK;
@@ -404,52 +406,105 @@ upload_status(struct upload *u, uint64_t *stored, int *closed)
 	return STEP_OK;
 }
 
-/* Send the batch under construction, if any, and start the next one. */
+/*
+ * Read the reply to the oldest batch in flight.  STEP_RESYNC when it was
+ * refused (the caller drains the rest before asking the status).
+ */
+static enum step
+upload_ack(struct upload *u)
+{
+	struct upload_flight	 f = u->flight[u->fhead];
+	char			 err[256];
+	ssize_t			 r;
+
+	if ((r = conn_reply(u->fd, u->conf->timeout_ms, u->stop, u->reply,
+	    sizeof(u->reply), err, sizeof(err))) == -1) {
+		upload_base_lost(u);
+		return upload_retry(u, "lote_enviado", err, "cantidad: %zu | "
+		    "posicion: %" PRIu64, f.n, f.pos);
+	}
+	u->fhead = (u->fhead + 1) % CONFIG_WINDOW_MAX;
+	u->nflight--;
+	upload_decode(u, (size_t)r);
+	if (!upload_got(u, PROTO_STORE_RESPONSE))
+		return upload_bad_reply(u, "lote_enviado", "unexpected reply");
+	/* Without positions a refused batch can only be sent again. */
+	if (!u->rep.ok && u->base)
+		return upload_retry(u, "lote_enviado", "rejected by server",
+		    "cantidad: %zu | posicion: %" PRIu64, f.n, f.pos);
+	if (!u->rep.ok) {
+		log_warn("lote_enviado", "fail", "cantidad: %zu | posicion: %"
+		    PRIu64 " | motivo: rejected by server", f.n, f.pos);
+		return STEP_RESYNC;
+	}
+	log_debug("lote_enviado", "success", "cantidad: %zu | posicion: %"
+	    PRIu64, f.n, f.pos);
+	u->acked += f.n;
+	upload_progress(u);
+	upload_report(u, f.pos + f.n);
+	if (u->base)
+		upload_base_done(u);
+	return STEP_OK;
+}
+
+/*
+ * Read the replies of the batches in flight until at most keep are left.
+ * A refusal is kept and every reply after it still read, so the
+ * connection is in step for the AgencyStatus that follows.
+ */
+static enum step
+upload_drain(struct upload *u, size_t keep)
+{
+	enum step	 s, result = STEP_OK;
+
+	while (u->nflight > keep) {
+		if ((s = upload_ack(u)) == STEP_RESYNC) {
+			result = STEP_RESYNC;
+			keep = 0;
+		} else if (s != STEP_OK)
+			return s;
+	}
+	return result;
+}
+
+/*
+ * Send the batch under construction, if any, and start the next one.  Up
+ * to batch.window batches stay in flight; the server answers in order,
+ * and StoreBatchAt positions make a resend after a lost connection
+ * exact.  The base protocol sends one at a time: its server may close
+ * after each request.
+ */
 static enum step
 upload_flush(struct upload *u)
 {
 	struct proto_batch	*b = &u->batch;
+	struct upload_flight	*f;
 	char			 err[256];
-	uint64_t		 pos = b->pos;
-	size_t			 n = b->count, len;
-	ssize_t			 r;
+	size_t			 window = u->base ? 1 : (size_t)u->conf->window;
 	enum step		 s;
-	int			 ok;
 
-	if (n == 0)
+	if (b->count == 0)
 		return STEP_OK;
 	if (u->base && (s = upload_base_conn(u)) != STEP_OK)
 		return s;
-	len = proto_batch_finish(b);
-	if ((r = conn_exchange(u->fd, b->frame, len, u->conf->timeout_ms,
-	    u->stop, u->reply, sizeof(u->reply), err, sizeof(err))) == -1) {
+	if ((s = upload_drain(u, window - 1)) != STEP_OK)
+		return s;
+	if (conn_send_frame(u->fd, b->frame, proto_batch_finish(b), err,
+	    sizeof(err)) == -1) {
 		upload_base_lost(u);
 		return upload_retry(u, "lote_enviado", err, "cantidad: %zu | "
-		    "posicion: %" PRIu64, n, pos);
+		    "posicion: %" PRIu64, b->count, b->pos);
 	}
-	upload_decode(u, (size_t)r);
-	if (!upload_got(u, PROTO_STORE_RESPONSE))
-		return upload_bad_reply(u, "lote_enviado", "unexpected reply");
-	ok = u->rep.ok;
-	/* Without positions a refused batch can only be sent again. */
-	if (!ok && u->base)
-		return upload_retry(u, "lote_enviado", "rejected by server",
-		    "cantidad: %zu | posicion: %" PRIu64, n, pos);
-	if (!ok) {
-		log_warn("lote_enviado", "fail", "cantidad: %zu | posicion: %"
-		    PRIu64 " | motivo: rejected by server", n, pos);
-		return STEP_RESYNC;
-	}
-	log_debug("lote_enviado", "success", "cantidad: %zu | posicion: %"
-	    PRIu64, n, pos);
-	u->acked += n;
-	upload_progress(u);
-	upload_report(u, pos + n);
-	if (u->base)
-		upload_base_done(u);
-	upload_batch_init(u, pos + n);
+	f = &u->flight[(u->fhead + u->nflight) % CONFIG_WINDOW_MAX];
+	f->pos = b->pos;
+	f->n = b->count;
+	u->nflight++;
+	if (u->base && (s = upload_drain(u, 0)) != STEP_OK)
+		return s;
+	upload_batch_init(u, f->pos + f->n);
 	return STEP_OK;
 }
+
 /*
  * One pass over the file: validate every row, skip the first `stored`
  * valid ones, send the rest.  A closed agency sends nothing; if it still
@@ -505,7 +560,8 @@ upload_stream(struct upload *u, uint64_t stored, int closed)
 		    PRIu64, stored, f->valid);
 		return STEP_FAIL;
 	}
-	if ((s = upload_flush(u)) != STEP_OK)
+	if ((s = upload_flush(u)) != STEP_OK ||
+	    (s = upload_drain(u, 0)) != STEP_OK)
 		return s;
 	if (pending > 0) {
 		log_error("carga_finalizada", "fail", "motivo: agency already "
@@ -567,7 +623,9 @@ upload_winners_base(struct upload *u, uint64_t *total, size_t *count)
 
 /*
  * One page of winners from index start: STEP_OK with the agency's *total
- * and the *count documents of this page, STEP_WAIT before the draw.
+ * and the *count documents of this page, STEP_WAIT before the draw.  The
+ * long poll (WinnersWait) first: the replica answers as soon as the draw
+ * happens.  A replica without it refuses it, and WinnersPage follows.
  */
 static enum step
 upload_winners_page(struct upload *u, uint64_t start, uint64_t *total,
@@ -579,6 +637,19 @@ upload_winners_page(struct upload *u, uint64_t start, uint64_t *total,
 
 	if (u->legacy)
 		return upload_winners_base(u, total, count);
+	if (!u->no_wait) {
+		m.type = PROTO_WINNERS_WAIT;
+		m.wait_ms = (uint32_t)(u->conf->timeout_ms / 2 < PROTO_WAIT_MAX ?
+		    u->conf->timeout_ms / 2 : PROTO_WAIT_MAX);
+		s = upload_winners_ask(u, &m, PROTO_WINNERS_PAGE_RESPONSE,
+		    total, count);
+		if (s != STEP_REFUSED || start > 0)
+			return s == STEP_REFUSED ? upload_retry(u,
+			    "consulta_ganadores", "refused by server", "%s",
+			    "") : s;
+		u->no_wait = 1;
+		m.type = PROTO_WINNERS_PAGE;
+	}
 	s = upload_winners_ask(u, &m, PROTO_WINNERS_PAGE_RESPONSE, total,
 	    count);
 	if (s != STEP_REFUSED)
@@ -606,6 +677,7 @@ upload_finish(struct upload *u)
 	struct backoff		 poll;
 	char			 err[256];
 	uint64_t		 start = 0, total = 0, first = 0;
+	long long		 asked;
 	size_t			 n;
 	unsigned		 ms;
 	enum step		 s;
@@ -614,7 +686,12 @@ upload_finish(struct upload *u)
 		return upload_retry(u, "cerrar_agencia", err, "%s", "");
 	backoff_init(&poll, u->conf->retry_ms, u->conf->retry_max_ms);
 	for (;;) {
+		asked = io_now_ms();
 		s = upload_winners_page(u, start, &total, &n);
+		/* A long poll that waited its time: ask again at once. */
+		if (s == STEP_WAIT && !u->no_wait && !u->legacy &&
+		    io_now_ms() - asked >= u->conf->timeout_ms / 4)
+			continue;
 		if (s == STEP_WAIT) {
 			ms = backoff_next(&poll);
 			log_debug("consulta_ganadores", "in_progress",

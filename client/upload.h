@@ -27,12 +27,19 @@ enum upload_result {
 				   retry_max failures came in a row */
 };
 
+/* A batch sent and not yet answered. */
+struct upload_flight {
+	uint64_t		 pos;
+	size_t			 n;
+};
+
 struct upload {
 	const struct client_conf *conf;
 	struct agency_file	*file;		/* NULL in single-bet mode */
 	volatile sig_atomic_t	*stop;
 	int			 fd;		/* -1 while disconnected */
 	int			 legacy;	/* this replica lacks WinnersPage */
+	int			 no_wait;	/* no WinnersWait here */
 	int			 base;		/* speaking the base protocol */
 	int			 decided;	/* auto: the server answered an
 						   extension, so never base */
@@ -52,6 +59,8 @@ struct upload {
 	long long		 started;	/* io_now_ms() of upload_run */
 	long long		 reported;	/* last in_progress line, or start */
 	struct proto_batch	 batch;
+	struct upload_flight	 flight[CONFIG_WINDOW_MAX]; /* a ring */
+	size_t			 fhead, nflight;
 	char			 reply[PROTO_PAYLOAD_MAX + 1];
 	char			 rbuf[PROTO_PAYLOAD_MAX + 1];	/* reply
 						   decoded in place */

@@ -18,6 +18,16 @@ bet_valid_utf8(const char *s, size_t len)
 	uint32_t		 cp, min;
 
 	while (i < len) {
+		/* Eight ASCII bytes at a time: almost every byte is one. */
+		if (i + 8 <= len) {
+			uint64_t	w;
+
+			memcpy(&w, p + i, sizeof(w));
+			if ((w & 0x8080808080808080ULL) == 0) {
+				i += 8;
+				continue;
+			}
+		}
 		if (p[i] < 0x80) {
 			i++;
 			continue;
@@ -88,8 +98,8 @@ bet_parse_agency(const char *s, uint32_t *out)
  * byte, valid UTF-8.  Returns 0, or -1 with "<what> <problem>" in err.
  */
 static int
-bet_check_text(const char *s, size_t max, const char *what, char *err,
-    size_t errlen)
+bet_check_text(const char *s, size_t max, const char *what, int utf8_known,
+    char *err, size_t errlen)
 {
 	size_t		i, len = strlen(s);
 	unsigned char	c;
@@ -113,22 +123,26 @@ bet_check_text(const char *s, size_t max, const char *what, char *err,
 			return -1;
 		}
 	}
-	if (!bet_valid_utf8(s, len)) {
+	if (!utf8_known && !bet_valid_utf8(s, len)) {
 		snprintf(err, errlen, "bad UTF-8 in %s", what);
 		return -1;
 	}
 	return 0;
 }
 
-int
-bet_from_fields(struct bet *b, uint32_t agency, char *const f[BET_NFIELDS],
-    char *err, size_t errlen)
+/* bet_from_fields, with the UTF-8 checks left out when utf8_known. */
+static int
+bet_fill(struct bet *b, uint32_t agency, char *const f[BET_NFIELDS],
+    int utf8_known, char *err, size_t errlen)
 {
 	uint64_t	num;
 
-	if (bet_check_text(f[0], BET_NAME_MAX, "first name", err, errlen) == -1 ||
-	    bet_check_text(f[1], BET_NAME_MAX, "last name", err, errlen) == -1 ||
-	    bet_check_text(f[2], BET_DOC_MAX, "document", err, errlen) == -1)
+	if (bet_check_text(f[0], BET_NAME_MAX, "first name", utf8_known, err,
+	    errlen) == -1 ||
+	    bet_check_text(f[1], BET_NAME_MAX, "last name", utf8_known, err,
+	    errlen) == -1 ||
+	    bet_check_text(f[2], BET_DOC_MAX, "document", utf8_known, err,
+	    errlen) == -1)
 		return -1;
 	if (!bet_valid_date(f[3])) {
 		snprintf(err, errlen, "bad birthdate");
@@ -149,4 +163,18 @@ bet_from_fields(struct bet *b, uint32_t agency, char *const f[BET_NFIELDS],
 	memcpy(b->doc, f[2], strlen(f[2]) + 1);
 	memcpy(b->birth, f[3], BET_DATE_LEN + 1);
 	return 0;
+}
+
+int
+bet_from_fields(struct bet *b, uint32_t agency, char *const f[BET_NFIELDS],
+    char *err, size_t errlen)
+{
+	return bet_fill(b, agency, f, 0, err, errlen);
+}
+
+int
+bet_from_utf8_fields(struct bet *b, uint32_t agency,
+    char *const f[BET_NFIELDS], char *err, size_t errlen)
+{
+	return bet_fill(b, agency, f, 1, err, errlen);
 }

@@ -34,6 +34,13 @@ struct bet {
  */
 int	 bet_from_fields(struct bet *b, uint32_t agency, char *const f[BET_NFIELDS],
 	    char *err, size_t errlen);
+/*
+ * The same for fields cut from text already checked to be valid UTF-8 as
+ * a whole (the protocol decoder checks each payload first): every other
+ * rule still applies, the second UTF-8 pass is left out.
+ */
+int	 bet_from_utf8_fields(struct bet *b, uint32_t agency,
+	    char *const f[BET_NFIELDS], char *err, size_t errlen);
 /* Agency id: decimal, 1..UINT32_MAX/2, no sign, no spaces. 0 or -1. */
 int	 bet_parse_agency(const char *s, uint32_t *out);
 /* 1 when s is a real calendar date written YYYY-MM-DD. */

@@ -191,12 +191,28 @@ conn_exchange(int fd, const char *frame, size_t len, int timeout_ms,
     volatile sig_atomic_t *stop, char *reply, size_t cap, char *err,
     size_t errlen)
 {
-	ssize_t	 n;
+	if (conn_send_frame(fd, frame, len, err, errlen) == -1)
+		return -1;
+	return conn_reply(fd, timeout_ms, stop, reply, cap, err, errlen);
+}
 
+int
+conn_send_frame(int fd, const char *frame, size_t len, char *err,
+    size_t errlen)
+{
 	if (proto_write_frame(fd, frame, len) == -1) {
 		snprintf(err, errlen, "send: %s", strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+ssize_t
+conn_reply(int fd, int timeout_ms, volatile sig_atomic_t *stop, char *reply,
+    size_t cap, char *err, size_t errlen)
+{
+	ssize_t	 n;
+
 	n = proto_read_frame_until(fd, reply, cap, io_now_ms() + timeout_ms,
 	    stop);
 	if (n == 0)

@@ -48,6 +48,11 @@ int	 conn_send(int fd, const struct proto_msg *, char *err, size_t errlen);
 ssize_t	 conn_exchange(int fd, const char *frame, size_t len, int timeout_ms,
 	    volatile sig_atomic_t *stop, char *reply, size_t cap, char *err,
 	    size_t errlen);
+/* The two halves of conn_exchange, for requests sent ahead of replies. */
+int	 conn_send_frame(int fd, const char *frame, size_t len, char *err,
+	    size_t errlen);
+ssize_t	 conn_reply(int fd, int timeout_ms, volatile sig_atomic_t *stop,
+	    char *reply, size_t cap, char *err, size_t errlen);
 /* conn_send of a request that does get a reply, then its reply. */
 ssize_t	 conn_request(int fd, const struct proto_msg *, int timeout_ms,
 	    volatile sig_atomic_t *stop, char *reply, size_t cap, char *err,

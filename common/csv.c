@@ -16,9 +16,17 @@
 static int
 csv_put_field(char *dst, size_t cap, size_t *len, const char *s)
 {
-	size_t	i;
-	int	quote = strpbrk(s, ",\"\r\n") != NULL;
+	size_t	i, n = strcspn(s, ",\"\r\n");
+	int	quote = s[n] != '\0';
 
+	/* The usual field needs no quotes: copy it whole. */
+	if (!quote) {
+		if (*len + n >= cap)
+			return -1;
+		memcpy(dst + *len, s, n);
+		*len += n;
+		return 0;
+	}
 	if (quote) {
 		if (*len + 1 >= cap)
 			return -1;
@@ -51,19 +59,31 @@ csv_put_sep(char *dst, size_t cap, size_t *len)
 	return 0;
 }
 
+/* Append v in decimal: without printf, which cost more than the row. */
+static int
+csv_put_uint(char *dst, size_t cap, size_t *len, unsigned v)
+{
+	char	tmp[16];
+	size_t	n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	if (*len + n >= cap)
+		return -1;
+	while (n > 0)
+		dst[(*len)++] = tmp[--n];
+	return 0;
+}
+
 size_t
 csv_format_bet(const struct bet *b, char *dst, size_t cap)
 {
-	char	num[16];
-	size_t	len;
-	int	n;
+	size_t	len = 0;
 
-	n = snprintf(dst, cap, "%u,", (unsigned)b->agency);
-	if (n < 0 || (size_t)n >= cap)
-		return 0;
-	len = (size_t)n;
-	snprintf(num, sizeof(num), "%u", (unsigned)b->number);
-	if (csv_put_field(dst, cap, &len, b->first) == -1 ||
+	if (csv_put_uint(dst, cap, &len, (unsigned)b->agency) == -1 ||
+	    csv_put_sep(dst, cap, &len) == -1 ||
+	    csv_put_field(dst, cap, &len, b->first) == -1 ||
 	    csv_put_sep(dst, cap, &len) == -1 ||
 	    csv_put_field(dst, cap, &len, b->last) == -1 ||
 	    csv_put_sep(dst, cap, &len) == -1 ||
@@ -71,7 +91,7 @@ csv_format_bet(const struct bet *b, char *dst, size_t cap)
 	    csv_put_sep(dst, cap, &len) == -1 ||
 	    csv_put_field(dst, cap, &len, b->birth) == -1 ||
 	    csv_put_sep(dst, cap, &len) == -1 ||
-	    csv_put_field(dst, cap, &len, num) == -1)
+	    csv_put_uint(dst, cap, &len, (unsigned)b->number) == -1)
 		return 0;
 	if (len + 2 >= cap)
 		return 0;

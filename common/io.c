@@ -5,6 +5,7 @@
  * deal with partial transfers.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,6 +111,35 @@ io_write_full(int fd, const void *buf, size_t n)
 		}
 		p += w;
 		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+io_pwritev_full(int fd, struct iovec *iov, int n, off_t off)
+{
+	ssize_t	w;
+
+	while (n > 0) {
+		if (iov->iov_len == 0) {
+			iov++;
+			n--;
+			continue;
+		}
+		w = pwritev(fd, iov, n > IOV_MAX ? IOV_MAX : n, off);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		off += w;
+		/* A short write: skip what went out, part of one entry too. */
+		for (; n > 0 && (size_t)w >= iov->iov_len; iov++, n--)
+			w -= (ssize_t)iov->iov_len;
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
 	}
 	return 0;
 }

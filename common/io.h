@@ -7,6 +7,7 @@
 #define IO_H
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <signal.h>
 
@@ -38,6 +39,11 @@ int	 io_wait(int fd, long long deadline, volatile sig_atomic_t *stop);
 ssize_t	 io_pread_full(int fd, void *buf, size_t n, off_t off);
 /* Milliseconds on the monotonic clock. */
 long long io_now_ms(void);
+/*
+ * Write all of iov[0..n) at offset off (the file offset is not moved),
+ * going on after short writes; iov is consumed.  0, or -1 with errno set.
+ */
+int	 io_pwritev_full(int fd, struct iovec *iov, int n, off_t off);
 /* Write all n bytes.  Returns 0, or -1 with errno set. */
 int	 io_write_full(int fd, const void *buf, size_t n);
 

@@ -90,19 +90,69 @@ log_append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 	va_end(ap);
 }
 
+static __thread char	*held;		/* log_hold's buffer, or NULL */
+static __thread size_t	 heldcap, heldlen;
+
+void
+log_hold(char *buf, size_t cap)
+{
+	held = buf;
+	heldcap = cap;
+	heldlen = 0;
+}
+
+void
+log_release(void)
+{
+	/* Nowhere left to report a failed write of the log itself. */
+	if (held != NULL && heldlen > 0)
+		(void)io_write_full(1, held, heldlen);
+	held = NULL;
+}
+
+/* One whole line out, or into the held buffer. */
+static void
+log_put(const char *line, size_t len)
+{
+	if (held == NULL) {
+		(void)io_write_full(1, line, len);
+		return;
+	}
+	if (heldlen + len > heldcap) {
+		(void)io_write_full(1, held, heldlen);
+		heldlen = 0;
+	}
+	if (len > heldcap) {
+		(void)io_write_full(1, line, len);
+		return;
+	}
+	memcpy(held + heldlen, line, len);
+	heldlen += len;
+}
+
 static void
 log_vwrite(enum log_level lvl, const char *action, const char *result,
     const char *errstr, const char *fmt, va_list ap)
 {
+	/* The time text changes once a second: format it once a second. */
+	static __thread time_t	stamped = -1;
+	static __thread char	stamp[32];
+	static __thread size_t	stamplen;
 	char		buf[LOG_LINE_MAX];
 	size_t		cap = sizeof(buf) - 1, len, mark;
 	struct tm	tm;
 	time_t		now;
 
 	now = time(NULL);
-	if (localtime_r(&now, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	len = strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm);
+	if (now != stamped) {
+		if (localtime_r(&now, &tm) == NULL)
+			memset(&tm, 0, sizeof(tm));
+		stamplen = strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S",
+		    &tm);
+		stamped = now;
+	}
+	memcpy(buf, stamp, stamplen);
+	len = stamplen;
 	log_append(buf, cap, &len, " %s action: %s | result: %s",
 	    log_level_name(lvl), action, result);
 	if (fmt != NULL && fmt[0] != '\0') {
@@ -116,8 +166,7 @@ log_vwrite(enum log_level lvl, const char *action, const char *result,
 	if (errstr != NULL)
 		log_append(buf, cap, &len, " | error: %s", errstr);
 	buf[len++] = '\n';
-	/* Nowhere left to report a failed write of the log itself. */
-	(void)io_write_full(1, buf, len);
+	log_put(buf, len);
 }
 
 void

@@ -40,6 +40,13 @@ void	 log_event_errno(enum log_level, const char *action, const char *result,
  * Returns dst.
  */
 char	*log_clean(char dst[LOG_VALUE_MAX], const char *src);
+/*
+ * Until log_release, this thread's lines collect in buf[0..cap) and go
+ * out together in one write (earlier when buf fills): a replica logs a
+ * group of batches with one system call instead of one per line.
+ */
+void	 log_hold(char *buf, size_t cap);
+void	 log_release(void);
 
 #define log_at(lvl, ...) do {						\
 	if ((lvl) >= log_threshold)					\

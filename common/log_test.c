@@ -213,6 +213,34 @@ test_clean(void **state)
 	assert_int_equal(strlen(dst), 62);
 }
 
+/* Held lines go out whole, in order, at log_release or when full. */
+static void
+test_hold(void **state)
+{
+	char	buf[256], hold[200];
+	size_t	n;
+
+	(void)state;
+	log_set_level(LOG_LVL_INFO);
+	capture_begin();
+	log_hold(hold, sizeof(hold));
+	log_info("uno", "success", "n: %d", 1);
+	log_info("dos", "success", "n: %d", 2);
+	assert_int_equal(lseek(1, 0, SEEK_CUR), 0);	/* nothing out yet */
+	log_release();
+	n = capture_end(buf, sizeof(buf));
+	assert_non_null(strstr(buf, "action: uno | result: success | n: 1\n"));
+	assert_non_null(strstr(buf, "action: dos | result: success | n: 2\n"));
+	assert_true(strstr(buf, "uno") < strstr(buf, "dos"));
+	assert_int_equal(buf[n - 1], '\n');
+	/* Released: lines go out at once again. */
+	capture_begin();
+	log_info("tres", "success", "%s", "");
+	assert_true(lseek(1, 0, SEEK_CUR) > 0);
+	n = capture_end(buf, sizeof(buf));
+	assert_non_null(strstr(buf, "action: tres"));
+}
+
 int
 main(void)
 {
@@ -224,6 +252,7 @@ main(void)
 		cmocka_unit_test(test_threshold),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_clean),
+		cmocka_unit_test(test_hold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,7 +68,7 @@ proto_decode_bet(struct proto_in *in, char *s, size_t idx)
 
 	if (proto_split(s, ';', f, BET_NFIELDS) != BET_NFIELDS)
 		snprintf(why, sizeof(why), "wrong field count");
-	else if (bet_from_fields(&in->bets[idx], in->m->agency, f, why,
+	else if (bet_from_utf8_fields(&in->bets[idx], in->m->agency, f, why,
 	    sizeof(why)) == 0)
 		return NULL;
 	snprintf(in->why, sizeof(in->why), "bet %zu: %s", idx + 1, why);
@@ -130,7 +130,7 @@ dec_store_bet(struct proto_in *in)
 		return "bad agency";
 	if (in->cap < 1)
 		return "too many bets";
-	if (bet_from_fields(&in->bets[0], in->m->agency, f + 1, in->why,
+	if (bet_from_utf8_fields(&in->bets[0], in->m->agency, f + 1, in->why,
 	    sizeof(in->why)) == -1)
 		return in->why;
 	in->m->bets = in->bets;
@@ -282,6 +282,22 @@ dec_docs(struct proto_in *in)
 	    NULL;
 }
 
+/* WinnersWait body "agency:start:wait_ms". */
+static const char *
+dec_wait_req(struct proto_in *in)
+{
+	uint64_t	 ms;
+	char		*wait;
+
+	if ((wait = strrchr(in->body, ':')) == NULL)
+		return "missing wait";
+	*wait++ = '\0';
+	if (num_parse(wait, 0, PROTO_WAIT_MAX, &ms, NULL) == -1)
+		return "bad wait";
+	in->m->wait_ms = (uint32_t)ms;
+	return dec_page_req(in);
+}
+
 /* WinnersPageResponse body "total" or "total;doc;doc;...". */
 static const char *
 dec_page_resp(struct proto_in *in)
@@ -375,6 +391,13 @@ enc_page_req(const struct proto_msg *m, char *out, size_t cap)
 {
 	return proto_done(snprintf(out, cap, "%u:%llu", (unsigned)m->agency,
 	    (unsigned long long)m->pos), cap);
+}
+
+static int
+enc_wait_req(const struct proto_msg *m, char *out, size_t cap)
+{
+	return proto_done(snprintf(out, cap, "%u:%llu:%u", (unsigned)m->agency,
+	    (unsigned long long)m->pos, (unsigned)m->wait_ms), cap);
 }
 
 static int
@@ -497,6 +520,8 @@ static const struct proto_row proto_rows[] = {
 	    dec_token },
 	[PROTO_AUTH_PROOF] = { "AuthProof", PROTO_REQUEST, enc_token,
 	    dec_token },
+	[PROTO_WINNERS_WAIT] = { "WinnersWait", PROTO_REQUEST, enc_wait_req,
+	    dec_wait_req },
 };
 #define PROTO_NTYPES	(sizeof(proto_rows) / sizeof(proto_rows[0]))
 
@@ -619,16 +644,41 @@ proto_encode(char out[PROTO_FRAME_MAX], enum proto_type t, const char *body,
 	return proto_frame_header(out, nlen + 1 + bodylen);
 }
 
+/* Append the NUL-terminated s and then sep; -1 when it does not fit. */
+static int
+proto_put(char *dst, size_t cap, size_t *len, const char *s, char sep)
+{
+	size_t	n = strlen(s);
+
+	if (*len + n + 1 >= cap)
+		return -1;
+	memcpy(dst + *len, s, n);
+	*len += n;
+	dst[(*len)++] = sep;
+	return 0;
+}
+
 size_t
 proto_bet_format(const struct bet *b, char *dst, size_t cap)
 {
-	int	n;
+	char	num[8];
+	size_t	len = 0, n = 0;
+	unsigned v = b->number;
 
-	n = snprintf(dst, cap, "%s;%s;%s;%s;%u", b->first, b->last, b->doc,
-	    b->birth, (unsigned)b->number);
-	if (n < 0 || (size_t)n >= cap)
+	/* No printf: formatting was most of the client's time. */
+	do
+		num[sizeof(num) - 1 - n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0 && n < sizeof(num) - 1);
+	if (proto_put(dst, cap, &len, b->first, ';') == -1 ||
+	    proto_put(dst, cap, &len, b->last, ';') == -1 ||
+	    proto_put(dst, cap, &len, b->doc, ';') == -1 ||
+	    proto_put(dst, cap, &len, b->birth, ';') == -1 ||
+	    len + n >= cap)
 		return 0;
-	return (size_t)n;
+	memcpy(dst + len, num + sizeof(num) - n, n);
+	len += n;
+	dst[len] = '\0';
+	return len;
 }
 
 void

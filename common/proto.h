@@ -40,7 +40,8 @@ enum proto_type {
 	PROTO_WINNERS_PAGE_RESPONSE, /* WinnersPageResponse:total;doc;doc... */
 	PROTO_AUTH_HELLO,	/* AuthHello:agency */
 	PROTO_AUTH_CHALLENGE,	/* AuthChallenge:nonce (64 hex digits) */
-	PROTO_AUTH_PROOF	/* AuthProof:mac (64 hex digits) */
+	PROTO_AUTH_PROOF,	/* AuthProof:mac (64 hex digits) */
+	PROTO_WINNERS_WAIT	/* WinnersWait:agency:start:wait_ms */
 };
 
 /* A request or a reply: the server's handlers, the client and lotteryctl
@@ -51,6 +52,7 @@ enum proto_dir {
 };
 
 #define PROTO_COUNT_MAX	(1ULL << 53)	/* largest count a reply may carry */
+#define PROTO_WAIT_MAX	60000		/* longest WinnersWait, in ms */
 /* The most documents one frame can carry: one byte and a ';' each. */
 #define PROTO_DOCS_MAX	(PROTO_PAYLOAD_MAX / 2 + 1)
 
@@ -65,7 +67,9 @@ typedef char proto_doc[BET_DOC_MAX + 1];
 struct proto_msg {
 	enum proto_type	 type;
 	uint32_t	 agency;	/* requests */
-	uint64_t	 pos;		/* StoreBatchAt; WinnersPage's start */
+	uint64_t	 pos;		/* StoreBatchAt; WinnersPage's and
+					   WinnersWait's start */
+	uint32_t	 wait_ms;	/* WinnersWait: longest wait */
 	const struct bet *bets;		/* StoreBet, StoreBatch[At] */
 	size_t		 nbets;
 	int		 ok;		/* StoreResponse: 1 for "0" (stored) */

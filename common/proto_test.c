@@ -45,6 +45,35 @@ setbet(struct bet *b, const char *first, const char *last, const char *doc,
 	b->number = num;
 }
 
+/* WinnersWait:agency:start:wait_ms, every field required and bounded. */
+static void
+test_winners_wait(void **state)
+{
+	struct proto_msg	m;
+
+	(void)state;
+	assert_string_equal(proto_type_name(PROTO_WINNERS_WAIT),
+	    "WinnersWait");
+	assert_int_equal(proto_type_dir(PROTO_WINNERS_WAIT), PROTO_REQUEST);
+	assert_int_equal(dec("WinnersWait:2:0:1000", &m), 0);
+	assert_int_equal(m.type, PROTO_WINNERS_WAIT);
+	assert_int_equal(m.agency, 2);
+	assert_int_equal(m.pos, 0);
+	assert_int_equal(m.wait_ms, 1000);
+	assert_int_equal(dec("WinnersWait:2:5:0", &m), 0);
+	assert_int_equal(m.wait_ms, 0);
+	assert_int_equal(dec("WinnersWait:2:5:60001", &m), -1);
+	assert_string_equal(err, "bad wait");
+	assert_int_equal(dec("WinnersWait:2:5:", &m), -1);
+	assert_int_equal(dec("WinnersWait:2:5:-1", &m), -1);
+	assert_int_equal(dec("WinnersWait:2:1000", &m), -1);
+	assert_string_equal(err, "missing start");
+	assert_int_equal(dec("WinnersWait:2", &m), -1);
+	assert_int_equal(dec("WinnersWait:0:0:10", &m), -1);
+	assert_int_equal(dec("WinnersWait:2:x:10", &m), -1);
+	assert_int_equal(dec("WinnersWait:2:0:10:1", &m), -1);
+}
+
 static void
 test_type_names(void **state)
 {
@@ -471,6 +500,12 @@ test_round_trip(void **state)
 	assert_int_equal(trip(&m, &r), 0);
 	assert_int_equal(r.agency, 7);
 	assert_int_equal(r.pos, 12);
+	m.type = PROTO_WINNERS_WAIT, m.pos = 3, m.wait_ms = PROTO_WAIT_MAX;
+	assert_int_equal(trip(&m, &r), 0);
+	assert_int_equal(r.type, PROTO_WINNERS_WAIT);
+	assert_int_equal(r.agency, 7);
+	assert_int_equal(r.pos, 3);
+	assert_int_equal(r.wait_ms, PROTO_WAIT_MAX);
 	memset(&m, 0, sizeof(m));
 	m.type = PROTO_ECHO, m.text = "a:b;ñ", m.textlen = strlen("a:b;ñ");
 	assert_int_equal(trip(&m, &r), 0);
@@ -641,6 +676,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_type_names),
+		cmocka_unit_test(test_winners_wait),
 		cmocka_unit_test(test_reply_status),
 		cmocka_unit_test(test_reply_store),
 		cmocka_unit_test(test_reply_page),

@@ -1,90 +1,209 @@
 #!/bin/bash
-# bench.sh: what `make bench` runs.  Three replicas on loopback, one client
-# per agency uploading generated files; reports throughput (bets per second
-# from the first client start to the last client exit), server CPU seconds
-# per 100k bets (utime+stime of every replica, from /proc), and peak RSS
-# (VmHWM) of one replica and of one client.  BENCH_BETS (80000),
-# BENCH_AGENCIES (5), BENCH_REPLICAS (3) and BENCH_RUNS (1) tune it; with
-# several runs the median of each column is printed too.
+# bench.sh: what `make bench` runs.  Replicas on loopback with their state
+# on disk under build/bench (not tmpfs, durability on, default log
+# levels), one client per agency uploading generated files.  Per run:
+# throughput (bets per second from the first client start to the last
+# client exit), server CPU seconds per 100k bets (utime+stime of every
+# replica, from /proc), peak RSS (VmHWM) of one replica and of one client,
+# and the winners latency: from the last close recorded (the mtime of
+# agencies_closed.txt) to each agency holding its winners (its client's
+# exit, which follows at once), median and max over the agencies.
+#
+# First the headline: BENCH_AGENCIES (5) agencies on BENCH_REPLICAS (3)
+# replicas, BENCH_RUNS (5) times, with the median and range of each
+# column.  Then a sweep over replicas (1, 3, 8) and agencies (5, 100,
+# 1000), BENCH_SWEEP_RUNS (1) times each (BENCH_SWEEP=0 skips it), as a
+# table and as a plot, build/bench/sweep.png (gnuplot, when installed).
+# BENCH_BETS (800000) bets per run.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . scripts/lib.sh
 
-BETS=${BENCH_BETS:-80000}
+BETS=${BENCH_BETS:-800000}
 AGENCIES=${BENCH_AGENCIES:-5}
 REPLICAS=${BENCH_REPLICAS:-3}
-RUNS=${BENCH_RUNS:-1}
-ROOT=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
+RUNS=${BENCH_RUNS:-5}
+SWEEP=${BENCH_SWEEP:-1}
+SWEEP_RUNS=${BENCH_SWEEP_RUNS:-1}
+OUTDIR=build/bench
+mkdir -p "$OUTDIR" || exit 1
+ROOT=$(mktemp -d "$PWD/$OUTDIR/run.XXXXXX") || exit 1
 trap 'lib_cleanup; rm -rf "$ROOT"' EXIT
 TICKS=$(getconf CLK_TCK)
+# The replicas' defaults; the test helpers' config file sets lower ones.
+DEFAULTS=(MAX_CONNECTIONS=1024 MAX_CONNECTIONS_PER_PEER=1024
+    SERVER_LISTEN_BACKLOG=1024)
 
 # hwm PID: peak resident set in kB.
 hwm() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null
 }
 
-# one_run N: prints "bets_per_s cpu_per_100k server_kb client_kb".
+# latency TD: "median max" in ms from the last close (the mtime of
+# agencies_closed.txt) to each client's exit (its line in TD/exits).
+latency() {
+	local closed
+	closed=$(stat -c %.9Y "$1/state/agencies_closed.txt") || return 1
+	awk -v c="$closed" '{ d = ($1 - c) * 1000; print d < 0 ? 0 : d }' \
+	    "$1/exits" | sort -g |
+	    awk '{ d[NR] = $1 }
+	    END { printf "%.1f %.1f\n", d[int((NR + 1) / 2)], d[NR] }'
+}
+
+# watch PID TD: while PID lives, its peak RSS into TD/client-kb; and
+# looking at agencies_closed.txt's time now and then makes the kernel
+# give its next change a fine-grained one (a coarse one is up to a tick,
+# 4 ms here, early: the latency would only be overstated).
+watch() {
+	local kb max=0
+	while kill -0 "$1" 2>/dev/null; do
+		kb=$(hwm "$1")
+		[ -n "$kb" ] && [ "$kb" -gt "$max" ] && max=$kb
+		stat -c %Y "$2/state/agencies_closed.txt" >/dev/null 2>&1
+		sleep 0.02
+	done
+	echo $max >"$2/client-kb"
+}
+
+# one_run REPLICAS AGENCIES SEED: prints "bets_per_s cpu_per_100k
+# server_kb client_kb lat_median_ms lat_max_ms".
 one_run() {
-	local TD=$ROOT/run$1 i a port t0 t1 ticks=0 srv_kb cli_kb=0 kb
+	local nrep=$1 nag=$2 TD=$ROOT/run$3 i a t0 t1 ticks=0 srv_kb cli_kb
+	local kid rc when lat watcher
 	local -a ports
 	# Runs in a command substitution: clean up this subshell's processes.
 	trap lib_cleanup EXIT
 	mkdir -p "$TD"
-	"$BIN/gendata" -o "$TD/data" -a "$AGENCIES" -n "$BETS" -s "$1" ||
+	"$BIN/gendata" -o "$TD/data" -a "$nag" -n "$BETS" -s "$3" >/dev/null ||
 	    return 1
-	for ((i = 1; i <= REPLICAS; i++)); do
+	for ((i = 1; i <= nrep; i++)); do
 		ports[i]=$(free_port)
-		start_server srv$i "${ports[i]}" "$TD/state" "$AGENCIES" \
-		    LOGGING_LEVEL=WARNING || {
+		start_server srv$i "${ports[i]}" "$TD/state" "$nag" \
+		    "${DEFAULTS[@]}" || {
 			echo "bench: replica $i did not start" >&2
 			return 1
 		}
 	done
+	# Configs first: the clock measures the clients, not this shell.
+	for ((a = 1; a <= nag; a++)); do
+		client_conf "$TD/client-$a.yaml" "$a" \
+		    "127.0.0.1:${ports[$(((a - 1) % nrep + 1))]}" "$TD/data"
+	done
 	t0=$(date +%s.%N)
-	for ((a = 1; a <= AGENCIES; a++)); do
-		port=${ports[$(((a - 1) % REPLICAS + 1))]}
-		start_client $a "$port" "$TD/data" CLI_LOG_LEVEL=WARNING
+	for ((a = 1; a <= nag; a++)); do
+		# The subshell notes when its client exits: the agency holds its
+		# winners then.
+		( "$BIN/client" -c "$TD/client-$a.yaml" >>"$TD/client-$a.log" 2>&1
+		  echo "$? $EPOCHREALTIME" >"$TD/exit-$a" ) &
+		CPID[$a]=$!
+		PIDS+=($!)
 	done
-	# Poll the first client's peak RSS while it lives: it exits, and
-	# /proc forgets it then.
-	while kill -0 "${CPID[1]}" 2>/dev/null; do
-		kb=$(hwm "${CPID[1]}")
-		[ -n "$kb" ] && [ "$kb" -gt "$cli_kb" ] && cli_kb=$kb
-		sleep 0.02
+	until kid=$(cat "/proc/${CPID[1]}/task/${CPID[1]}/children" 2>/dev/null) &&
+	    [ -n "$kid" ]; do
+		[ -f "$TD/exit-1" ] && break
+		sleep 0.001
 	done
-	for ((a = 1; a <= AGENCIES; a++)); do
-		wait "${CPID[$a]}" ||
+	kid=${kid%% *}
+	watch "${kid:-0}" "$TD" &
+	watcher=$!
+	for ((a = 1; a <= nag; a++)); do
+		wait "${CPID[$a]}"
+		read -r rc when <"$TD/exit-$a" && [ "$rc" = 0 ] ||
 		    { echo "bench: client $a failed" >&2; return 1; }
+		echo "$when" >>"$TD/exits"
 	done
+	wait "$watcher"
+	cli_kb=$(cat "$TD/client-kb")
 	t1=$(date +%s.%N)
 	[ "$(lines "$TD/state/bets.csv")" -eq "$BETS" ] ||
 	    { echo "bench: bets.csv does not hold $BETS bets" >&2; return 1; }
 	srv_kb=$(hwm "${SPID[srv1]}")
-	for ((i = 1; i <= REPLICAS; i++)); do
+	for ((i = 1; i <= nrep; i++)); do
 		ticks=$((ticks + $(cpu_ticks "${SPID[srv$i]}")))
 	done
+	lat=$(latency "$TD") || return 1
 	lib_cleanup
+	rm -rf "$TD"
 	awk -v b="$BETS" -v t0="$t0" -v t1="$t1" -v k="$ticks" -v hz="$TICKS" \
-	    -v s="$srv_kb" -v c="$cli_kb" 'BEGIN {
-		printf "%.0f %.3f %d %d\n", b / (t1 - t0), k / hz * 100000 / b, s, c
+	    -v s="$srv_kb" -v c="$cli_kb" -v l="$lat" 'BEGIN {
+		printf "%.0f %.3f %d %d %s\n", b / (t1 - t0),
+		    k / hz * 100000 / b, s, c, l
 	}'
 }
 
-printf '%d bets, %d agencies, %d replicas, binaries in %s\n' \
-    "$BETS" "$AGENCIES" "$REPLICAS" "$BIN"
-printf '%-6s %12s %16s %14s %14s\n' run bets/s cpu-s/100k server-kB client-kB
+# summary FILE: per column, "median min-max" of the runs in FILE.
+summary() {
+	local c
+	for c in 1 2 3 4 5 6; do
+		sort -g -k$c,$c "$1" | awk -v c=$c '
+		    { v[NR] = $c }
+		    END { printf "%s %s-%s\n", v[int((NR + 1) / 2)], v[1], v[NR] }'
+	done
+}
+
+HDR='%-7s %10s %11s %10s %10s %9s %9s\n'
+printf '%d bets, state on disk under %s, binaries in %s\n' "$BETS" \
+    "$OUTDIR" "$BIN"
+printf '\n%d agencies, %d replicas, %d runs\n' "$AGENCIES" "$REPLICAS" \
+    "$RUNS"
+printf "$HDR" run bets/s cpu-s/100k server-kB client-kB win-med-ms \
+    win-max-ms
+: >"$ROOT/headline"
 for ((r = 1; r <= RUNS; r++)); do
-	out=$(one_run $r) || exit 1
-	echo "$out" >>"$ROOT/results"
+	out=$(one_run "$REPLICAS" "$AGENCIES" $r) || exit 1
+	echo "$out" >>"$ROOT/headline"
 	set -- $out
-	printf '%-6s %12s %16s %14s %14s\n' $r "$1" "$2" "$3" "$4"
+	printf "$HDR" $r "$1" "$2" "$3" "$4" "$5" "$6"
 done
 if [ "$RUNS" -gt 1 ]; then
-	for c in 1 2 3 4; do
-		sort -g -k$c,$c "$ROOT/results" |
-		    awk -v c=$c -v n="$RUNS" 'NR == int((n + 1) / 2) { print $c }'
-	done | paste -sd' ' | {
-		read -r a b c d
-		printf '%-6s %12s %16s %14s %14s\n' median "$a" "$b" "$c" "$d"
+	summary "$ROOT/headline" | {
+		read -r a ra; read -r b rb; read -r c rc; read -r d rd
+		read -r e re; read -r f rf
+		printf "$HDR" median "$a" "$b" "$c" "$d" "$e" "$f"
+		printf "$HDR" range "$ra" "$rb" "$rc" "$rd" "$re" "$rf"
 	}
+fi
+[ "$SWEEP" = 0 ] && exit 0
+
+printf '\nsweep, %d run(s) each: medians (ranges)\n' "$SWEEP_RUNS"
+SHDR='%-8s %-8s %-20s %-18s %9s %9s %9s\n'
+printf "$SHDR" replicas agencies bets/s cpu-s/100k server-kB client-kB \
+    win-med-ms
+: >"$OUTDIR/sweep.dat"
+for nrep in 1 3 8; do
+	for nag in 5 100 1000; do
+		: >"$ROOT/point"
+		for ((r = 1; r <= SWEEP_RUNS; r++)); do
+			out=$(one_run $nrep $nag $((100 + r))) || exit 1
+			echo "$out" >>"$ROOT/point"
+		done
+		summary "$ROOT/point" | {
+			read -r a ra; read -r b rb; read -r c rc; read -r d rd
+			read -r e re; read -r f rf
+			printf "$SHDR" $nrep $nag "$a ($ra)" "$b ($rb)" "$c" \
+			    "$d" "$e"
+			echo "\"${nrep}r/${nag}a\" $a $b" >>"$OUTDIR/sweep.dat"
+		}
+	done
+done
+if command -v gnuplot >/dev/null; then
+	gnuplot <<-EOF || echo "bench: gnuplot failed" >&2
+	set terminal png size 900,500
+	set output "$OUTDIR/sweep.png"
+	set title "$BETS bets: throughput and server CPU (replicas r, agencies a)"
+	set style data histograms
+	set style fill solid 0.6
+	set ylabel "bets/s"
+	set y2label "server CPU s per 100k bets"
+	set ytics nomirror
+	set y2tics
+	set yrange [0:*]
+	set y2range [0:*]
+	set xtics rotate by -30
+	plot "$OUTDIR/sweep.dat" using 2:xtic(1) title "bets/s" axes x1y1, \
+	    "" using 0:3 with linespoints lw 2 title "CPU s/100k" axes x1y2
+	EOF
+	echo "plot: $OUTDIR/sweep.png (data $OUTDIR/sweep.dat)"
+else
+	echo "bench: no gnuplot (scripts/deps.sh --bench): no plot" >&2
 fi

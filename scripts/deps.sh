@@ -3,11 +3,14 @@
 # installed.  Silent when they all are; installs the missing ones when run
 # as root, otherwise prints the command to run and fails.  clang's fuzzer
 # and sanitizer runtimes come in a package named after clang's major
-# version, so they are looked for once clang itself is there.
+# version, so they are looked for once clang itself is there.  With
+# --bench it also wants what `make bench` alone needs (gnuplot draws the
+# sweep's plot).
 set -eu
 
 pkgs="build-essential make gcc pkg-config libbsd-dev libinih-dev libyaml-dev
 libcmocka-dev libsodium-dev busybox-static clang libfuse3-dev fuse3"
+[ "${1:-}" != --bench ] || pkgs="$pkgs gnuplot-nox"
 
 # missing PKG...: print the ones not installed.
 missing() {

@@ -51,6 +51,7 @@ seed_session() {
 	{ for a in 1 2 3 4 5; do frame "StoreBatch:$a:$b"; done
 	  for a in 1 2 3 4 5; do frame "AgencyClose:$a"; done
 	  frame "WinnersRequest:1"; frame "WinnersPage:1:0"
+	  frame "WinnersWait:1:0:1000"
 	} >"$1/seed-draw"
 }
 

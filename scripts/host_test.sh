@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/host_test.XXXXXX")
 SEED=${SEED:-$RANDOM}	# data seed; set SEED to replay a run
-TESTS="cluster replica_kill durability lost_reply client_kill idle malformed
+TESTS="cluster replica_kill pipeline_kill wait_woken durability lost_reply client_kill idle malformed
 bad_rows shutdown config agency_close single_bet conn_cap disk_full
 bounded_memory stop_while_waiting reset_regrow file_replaced
 agencies_meta frozen_lock fs_cluster fs_eio fs_write_eio fs_estale
@@ -154,9 +154,11 @@ t_replica_kill() {
 	local a mid=0
 	gen 5 40000
 	replicas 3 5
+	# One batch at a time, so the kill finds them mid-upload
+	# (pipeline_kill kills a replica under a full window).
 	for a in 1 2 3 4 5; do
 		start_client $a "${PORT[$(((a - 1) % 3 + 1))]}" "$TD/data" \
-		    CLI_BATCH_MAXAMOUNT=10
+		    CLI_BATCH_MAXAMOUNT=10 CLI_BATCH_WINDOW=1
 	done
 	wait_lines "$TD/state/bets.csv" 6000 60 || bad "upload did not start"
 	for a in 1 4; do
@@ -171,6 +173,60 @@ t_replica_kill() {
 	wait_clients 120 1 2 3 4 5
 	check_store 5
 	check_winners "${PORT[2]}" 5
+	sorteo_once
+}
+
+# b2: a replica killed (kill -9) while a client has a window of batches
+# in flight on it: the client resumes from AgencyStatus on the restarted
+# replica and every bet is stored exactly once.
+t_pipeline_kill() {
+	local mid=0
+	gen 1 60000
+	replicas 1 1
+	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=10 \
+	    CLI_BATCH_WINDOW=64
+	wait_lines "$TD/state/bets.csv" 5000 60 || bad "upload did not start"
+	mid_upload "${PORT[1]}" 1 && mid=1
+	kill -9 "${SPID[srv1]}"
+	wait "${SPID[srv1]}" 2>/dev/null
+	[ $mid -eq 1 ] || bad "agency 1 not mid-upload at the kill"
+	sleep 0.3
+	start_server srv1 "${PORT[1]}" "$TD/state" 1 ||
+	    bad "replica 1 did not restart on its port"
+	wait_clients 120 1
+	grep -qE 'action: (lote_enviado|reconnect) \| result: fail' \
+	    "$TD/client-1.log" || bad "the client saw no failure mid-window"
+	check_store 1
+	check_winners "${PORT[1]}" 1
+}
+
+# w: a WinnersWait on replica 1 is answered with the winners as soon as
+# the last agency closes on replica 2, long before its wait ends; one
+# asked before that gets NotReadyResponse when its wait ends.
+t_wait_woken() {
+	local r t0 t1 waiter
+	gen 2 200
+	replicas 2 2
+	r=$(req "${PORT[1]}" "$(batch_of 1 0 $(expected 1 2))")
+	[ "$r" = StoreResponse:0 ] || bad "agency 1's batch: '$r'"
+	send_only "${PORT[1]}" AgencyClose:1 || bad "agency 1's close"
+	r=$(req "${PORT[1]}" "WinnersWait:1:0:300")
+	[ "$r" = NotReadyResponse: ] || bad "a wait before the draw: '$r'"
+	t0=$(date +%s%N)
+	ctl -t 30 -a "127.0.0.1:${PORT[1]}" send "WinnersWait:2:0:20000" \
+	    >"$TD/waiter.out" 2>&1 &
+	waiter=$!
+	sleep 0.5
+	r=$(req "${PORT[2]}" "$(batch_of 2 0 $(expected 2 2))")
+	[ "$r" = StoreResponse:0 ] || bad "agency 2's batch: '$r'"
+	send_only "${PORT[2]}" AgencyClose:2 || bad "agency 2's close"
+	wait "$waiter" || bad "the waiter failed ($(cat "$TD/waiter.out"))"
+	t1=$(date +%s%N)
+	[ $(((t1 - t0) / 1000000)) -lt 5000 ] ||
+	    bad "the waiter took $(((t1 - t0) / 1000000)) ms, the draw came at 500"
+	r=$(cat "$TD/waiter.out")
+	[ "${r%%;*}" = "WinnersPageResponse:$(expected 2 3)" ] ||
+	    bad "the waiter got '$r', want $(expected 2 3) winners"
 	sorteo_once
 }
 
@@ -906,19 +962,22 @@ bets_write_locked() {
 # SIGTERM in seconds, and once it resumes everything completes exactly.
 t_frozen_lock() {
 	local i held=0 r t0 rc
-	gen 2 20000
+	# The lock is held only for the append: faultfs holds replica 1
+	# inside one write, so it is caught with the lock.
+	fs_setup 2 20000 || return
 	replicas 2 2 LOCK_TIMEOUT=1s
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5
 	wait_lines "$TD/state/bets.csv" 200 60 || bad "upload did not start"
+	faultfs_arm "$TD/ctl" "write pause ms 3000 times 1"
 	for ((i = 0; i < 200 && !held; i++)); do
-		kill -STOP "${SPID[srv1]}"
 		if bets_write_locked; then
+			kill -STOP "${SPID[srv1]}"
 			held=1
 		else
-			kill -CONT "${SPID[srv1]}"
-			sleep 0.0$((RANDOM % 10))
+			sleep 0.01
 		fi
 	done
+	faultfs_arm "$TD/ctl"
 	[ $held -eq 1 ] || { bad "never froze replica 1 holding the lock"; return; }
 	t0=$(date +%s)
 	r=$(req "${PORT[2]}" AgencyStatus:2 Echo:still-here)
@@ -1595,7 +1654,9 @@ t_progress() {
 	local line stored skipped
 	gen 1 40000
 	replicas 1 1
-	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=1
+	# One batch at a time: slow enough to outlast a progress interval.
+	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=1 \
+	    CLI_BATCH_WINDOW=1
 	wait_log "$TD/client-1.log" 'action: carga \| result: in_progress' 60 ||
 	    bad "no in_progress line"
 	kill -9 "${CPID[1]}"
@@ -1663,10 +1724,11 @@ forge() {
 	shift
 	r=$(ctl -a "127.0.0.1:$port" "$@" send "StoreBatchAt:2:10:$b" \
 	    "StoreBatch:2:$b" "StoreBet:2;$b" "AgencyStatus:2" \
-	    "WinnersRequest:2" "WinnersPage:2:0" Echo:still-open)
+	    "WinnersRequest:2" "WinnersPage:2:0" "WinnersWait:2:0:0" \
+	    Echo:still-open)
 	n=$(grep -c '^StoreResponse:1$' <<<"$r")
-	[ "$n" -eq 6 ] && [ "$(tail -n 1 <<<"$r")" = Echo:still-open ] ||
-	    bad "forged requests ($*) on $port: '$(echo $r)', want 6 refusals"
+	[ "$n" -eq 7 ] && [ "$(tail -n 1 <<<"$r")" = Echo:still-open ] ||
+	    bad "forged requests ($*) on $port: '$(echo $r)', want 7 refusals"
 	ctl -a "127.0.0.1:$port" "$@" post AgencyClose:2 ||
 	    bad "could not send the forged close"
 }
@@ -1693,6 +1755,8 @@ t_auth_forged() {
 		    "$TD/srv$p.log" || bad "replica $p logged no refused close"
 		grep -q 'action: auth | result: fail | .* | tipo: StoreBatchAt | agencia: 2 | motivo: authenticated as agency 1' \
 		    "$TD/srv$p.log" || bad "replica $p logged no refused store"
+		grep -q 'action: auth | result: fail | .* | tipo: WinnersWait | agencia: 2 | motivo: not authenticated' \
+		    "$TD/srv$p.log" || bad "replica $p logged no refused WinnersWait"
 	done
 	as_agency "${PORT[1]}" 1 close 1 >/dev/null || bad "agency 1's close"
 	r=$(as_agency "${PORT[2]}" 2 status 2)

@@ -26,6 +26,9 @@ struct config {
 	int		 base;		/* PROTOCOL=base: the original
 					   exercise's protocol only */
 	char		 agency_keys[PATH_MAX]; /* "": no authentication */
+	int		 wait_cap_ms;	/* not a key: 0, or the longest
+					   WinnersWait served (the fuzzer
+					   sets it) */
 };
 
 /*

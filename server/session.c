@@ -8,11 +8,14 @@
  * AGENCY_KEYS a connection acts for an agency only after proving, through
  * AuthHello and AuthProof, that it holds that agency's key.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -38,12 +41,20 @@ session_wait(struct session *s)
 	return n;
 }
 
-/* Send the reply m.  0, or -1 when the peer is gone. */
+static int	session_flush(struct session *);
+static void	session_idle(struct session *);
+
+/*
+ * Send the reply m, after those of the batches queued before it.  0, or
+ * -1 when the peer is gone.
+ */
 static int
 session_send(struct session *s, const struct proto_msg *m)
 {
 	size_t	n;
 
+	if (session_flush(s) == -1)
+		return -1;
 	if ((n = proto_encode_msg(s->reply, m)) == 0) {
 		log_error("responder", "fail", "peer: %s | motivo: too long",
 		    s->peer);
@@ -94,36 +105,193 @@ store_fail_reason(const struct session *s)
 	return *s->stop ? "shutting down" : "lock timeout or storage error";
 }
 
-static int
-handle_store(struct session *s, const struct proto_msg *m)
+/* Log a committed batch the way a lone one always was. */
+static void
+session_log_store(const struct session *s, const struct store_req *r,
+    const struct session_pending *p)
 {
-	enum store_result	 r;
-	uint64_t		 pos;
-	size_t			 written;
-	char			 dni[LOG_VALUE_MAX];
+	char	 dni[LOG_VALUE_MAX];
 
-	pos = m->type == PROTO_STORE_BATCH_AT ? m->pos : STORE_NO_POS;
-	r = store_append(s->store, m->agency, s->bets, m->nbets, pos, &written);
-	if (r != STORE_OK && r != STORE_DUPLICATE) {
+	if (r->res != STORE_OK && r->res != STORE_DUPLICATE)
 		log_warn("apuesta_recibida", "fail", "agencia: %u | cantidad: "
-		    "%zu | motivo: %s", m->agency, m->nbets,
-		    store_reason(s, r));
-		return reply_store(s, 0);
-	}
-	if (m->type == PROTO_STORE_BET)
+		    "%zu | motivo: %s", r->agency, r->n, store_reason(s,
+		    r->res));
+	else if (p->type == PROTO_STORE_BET)
 		log_info("apuesta_almacenada", "success", "dni: %s | numero: %u",
-		    log_clean(dni, s->bets[0].doc), s->bets[0].number);
+		    log_clean(dni, p->doc), p->number);
 	else {
-		for (size_t i = 0; log_threshold <= LOG_LVL_DEBUG &&
-		    i < m->nbets; i++)
+		/* Only at DEBUG, where a group is this one batch (s->bets). */
+		for (size_t i = 0; log_threshold <= LOG_LVL_DEBUG && i < r->n;
+		    i++)
 			log_debug("apuesta_almacenada", "success",
 			    "dni: %s | numero: %u",
 			    log_clean(dni, s->bets[i].doc), s->bets[i].number);
 		log_info("apuesta_recibida", "success", "agencia: %u | "
-		    "cantidad: %zu | almacenadas: %zu", m->agency, m->nbets,
-		    written);
+		    "cantidad: %zu | almacenadas: %zu", r->agency, r->n,
+		    r->written);
 	}
-	return reply_store(s, 1);
+}
+
+/*
+ * Commit the queued batches as one group (see store_commit), log each,
+ * and send their replies in order with one write.  0, or -1 when the
+ * peer is gone.
+ */
+static int
+session_flush(struct session *s)
+{
+	struct proto_msg	 m = { .type = PROTO_STORE_RESPONSE };
+	size_t			 len = 0, n;
+
+	if (s->nreqs == 0)
+		return 0;
+	store_commit(s->store, s->reqs, s->nreqs);
+	log_hold(s->logs, sizeof(s->logs));
+	for (size_t i = 0; i < s->nreqs; i++) {
+		session_log_store(s, &s->reqs[i], &s->pend[i]);
+		m.ok = s->reqs[i].res == STORE_OK ||
+		    s->reqs[i].res == STORE_DUPLICATE;
+		n = proto_encode_msg(s->reply, &m);
+		memcpy(s->acks + len, s->reply, n);
+		len += n;
+	}
+	log_release();
+	s->nreqs = s->rows_used = s->ends_used = 0;
+	if (io_write_full(s->fd, s->acks, len) == -1) {
+		log_warn_errno("responder", "fail", "peer: %s", s->peer);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The rows buffer, mapped rather than malloc'd: its worst case (every
+ * field quoted) is large, and only the pages a round fills cost memory.
+ */
+static int
+session_rows_new(struct session *s)
+{
+	void	*p;
+
+	p = mmap(NULL, SESSION_ROWS_CAP, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	s->rows = p;
+	if ((s->ends = malloc(SESSION_ENDS_MAX * sizeof(*s->ends))) == NULL) {
+		(void)munmap(s->rows, SESSION_ROWS_CAP);
+		s->rows = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A connection with nothing to do for SESSION_IDLE_MS gives back what its
+ * last requests touched: the rows buffer, and the pages of its decoded
+ * bets and frame buffers (fresh pages again, zero when touched next).  A
+ * thousand agencies waiting for the draw then hold a few KiB each.
+ */
+static void
+session_idle(struct session *s)
+{
+	uintptr_t	pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t	lo = ((uintptr_t)&s->in + pg - 1) & ~(pg - 1);
+	uintptr_t	hi = (uintptr_t)(s + 1) & ~(pg - 1);
+
+	if (s->rows != NULL) {
+		if (munmap(s->rows, SESSION_ROWS_CAP) == -1)
+			log_warn_errno("munmap", "fail", "peer: %s", s->peer);
+		free(s->ends);
+		s->rows = NULL;
+		s->ends = NULL;
+	}
+	/*
+	 * The whole pages from the read buffer to the end: idle, the buffer
+	 * is empty (start = end = 0), no batch is queued and rows and ends
+	 * are NULL, so everything there is zero or scratch (session.h keeps
+	 * the fields that live across requests before `in`).
+	 */
+	if (!rbuf_partial(&s->in) && hi > lo &&
+	    madvise((void *)lo, hi - lo, MADV_DONTNEED) == -1)
+		log_warn_errno("madvise", "fail", "peer: %s", s->peer);
+}
+
+/* 1 when the batch m must wait for the queued ones to be flushed. */
+static int
+session_full(const struct session *s, const struct proto_msg *m)
+{
+	return s->nreqs == SESSION_WINDOW ||
+	    s->rows_used > SESSION_ROUND_BYTES ||
+	    s->ends_used + m->nbets > SESSION_ENDS_MAX;
+}
+
+/*
+ * Format m's bets as CSV rows after those queued and queue the batch.
+ * 0, or -1 when its rows do not fit (nothing queued).
+ */
+static int
+session_queue(struct session *s, const struct proto_msg *m)
+{
+	struct store_req	*r = &s->reqs[s->nreqs];
+	struct session_pending	*p = &s->pend[s->nreqs];
+	char			*rows = s->rows + s->rows_used;
+	uint32_t		*ends = s->ends + s->ends_used;
+	size_t			 len = 0, l;
+	size_t			 cap = SESSION_ROWS_CAP - s->rows_used;
+
+	for (size_t i = 0; i < m->nbets; i++) {
+		if ((l = csv_format_bet(&s->bets[i], rows + len,
+		    cap - len)) == 0)
+			return -1;
+		len += l;
+		ends[i] = (uint32_t)len;
+	}
+	memset(r, 0, sizeof(*r));
+	r->agency = m->agency;
+	r->pos = m->type == PROTO_STORE_BATCH_AT ? m->pos : STORE_NO_POS;
+	r->n = m->nbets;
+	r->rows = rows;
+	r->ends = ends;
+	p->type = m->type;
+	p->number = s->bets[0].number;
+	memcpy(p->doc, s->bets[0].doc, sizeof(p->doc));
+	s->rows_used += len;
+	s->ends_used += m->nbets;
+	s->nreqs++;
+	return 0;
+}
+
+/*
+ * A store request is queued, not served: its reply waits for the group
+ * it joins (session_flush), which the session commits when no whole
+ * request is left to read, the window is full, or another request comes.
+ * At DEBUG each bet is logged once stored, so batches go one by one.
+ */
+static int
+handle_store(struct session *s, const struct proto_msg *m)
+{
+	if (s->rows == NULL && session_rows_new(s) == -1) {
+		log_warn_errno("apuesta_recibida", "fail", "agencia: %u",
+		    m->agency);
+		return reply_store(s, 0);
+	}
+	if (session_full(s, m) && session_flush(s) == -1)
+		return -1;
+	if (session_queue(s, m) == -1) {
+		if (session_flush(s) == -1)
+			return -1;
+		if (session_queue(s, m) == -1) {
+			log_warn("apuesta_recibida", "fail", "agencia: %u | "
+			    "cantidad: %zu | motivo: rows too long", m->agency,
+			    m->nbets);
+			return reply_store(s, 0);
+		}
+	}
+	/* At DEBUG each bet is logged from s->bets: flush while it has them. */
+	if (log_threshold <= LOG_LVL_DEBUG)
+		return session_flush(s);
+	return 0;
 }
 
 /*
@@ -221,6 +389,26 @@ handle_page(struct session *s, const struct proto_msg *m)
 	    "cant_ganadores: %llu | desde: %llu | enviados: %zu", m->agency,
 	    (unsigned long long)r.total, (unsigned long long)m->pos, r.ndocs);
 	return session_send(s, &r);
+}
+
+/*
+ * WinnersWait:agency:start:wait_ms, the long poll: the page WinnersPage
+ * would give once the draw has happened (at once when it has), or
+ * NotReadyResponse after wait_ms without it.  The draw is noticed within
+ * a few milliseconds on whichever replica the last close lands.
+ */
+static int
+handle_wait(struct session *s, const struct proto_msg *m)
+{
+	long long	ms = m->wait_ms;
+
+	if (s->cfg->wait_cap_ms > 0 && ms > s->cfg->wait_cap_ms)
+		ms = s->cfg->wait_cap_ms;
+	/* A waiting agency holds no memory it does not need. */
+	if (ms > SESSION_IDLE_MS)
+		session_idle(s);
+	(void)store_wait_draw(s->store, io_now_ms() + ms);
+	return handle_page(s, m);
 }
 
 static int
@@ -349,6 +537,7 @@ static const struct session_handler {
 	{ PROTO_WINNERS_REQUEST, handle_winners,
 	    SESSION_WORK | SESSION_BASE | SESSION_AGENCY },
 	{ PROTO_WINNERS_PAGE, handle_page, SESSION_WORK | SESSION_AGENCY },
+	{ PROTO_WINNERS_WAIT, handle_wait, SESSION_WORK | SESSION_AGENCY },
 	{ PROTO_AGENCY_STATUS, handle_status, SESSION_WORK | SESSION_AGENCY },
 	{ PROTO_ECHO, handle_echo, 0 },
 	{ PROTO_AUTH_HELLO, handle_hello, 0 },
@@ -430,39 +619,83 @@ session_handle(struct session *s, size_t len)
 		session_unauthorized(s, &m);
 		return h->flags & SESSION_NO_REPLY ? 0 : reply_store(s, 0);
 	}
+	/* Whatever comes after queued batches acts after them. */
+	if (h->fn != handle_store && session_flush(s) == -1)
+		return -1;
 	rc = h->fn(s, &m);
 	if (h->flags & SESSION_WORK)
 		s->last_work = io_now_ms();
 	return rc;
 }
+/*
+ * The next whole frame into s->payload: 1 with its length in *len, 0
+ * when the connection ends quietly (the peer closed between frames, a
+ * stop, the idle timeout), -1 when it ends on an error (logged).  Before
+ * blocking, the batches queued so far are committed and answered: a
+ * client that pipelines sends the next ones while they sync.
+ */
+static int
+session_read(struct session *s, size_t *len)
+{
+	long long	deadline;
+	ssize_t		n;
+	int		rc, w;
+
+	if ((rc = rbuf_take(&s->in, s->payload, sizeof(s->payload), len)) ==
+	    0 && rbuf_recv(&s->in, s->fd, MSG_DONTWAIT) > 0)
+		rc = rbuf_take(&s->in, s->payload, sizeof(s->payload), len);
+	if (rc == 0 && session_flush(s) == -1)
+		return -1;
+	if (rc == 0 && !rbuf_partial(&s->in)) {
+		if (io_wait(s->fd, io_now_ms() + SESSION_IDLE_MS, s->stop) ==
+		    -1 && errno == ETIMEDOUT)
+			session_idle(s);
+		if ((w = session_wait(s)) != 1)
+			return w == 0 ? 0 : -1;
+	}
+	/* A whole frame is due within the timeout, however it trickles. */
+	deadline = io_now_ms() + s->cfg->conn_timeout_ms;
+	while (rc == 0) {
+		if (io_wait(s->fd, deadline, NULL) != 1 ||
+		    (n = rbuf_recv(&s->in, s->fd, 0)) == -1) {
+			log_warn_errno("paquete", "fail", "peer: %s", s->peer);
+			return -1;
+		}
+		if (n == 0 && !rbuf_partial(&s->in))
+			return 0;
+		rc = n == 0 ? -2 : rbuf_take(&s->in, s->payload,
+		    sizeof(s->payload), len);
+	}
+	if (rc == -2) {
+		log_warn("paquete", "fail", "peer: %s | motivo: bad frame "
+		    "length or frame cut short", s->peer);
+		return -1;
+	}
+	return 1;
+}
+
 void
 session_run(struct session *s)
 {
-	ssize_t	n;
+	size_t	len;
 
 	log_debug("conexion", "success", "peer: %s", s->peer);
 	s->last_work = io_now_ms();
-	while (session_wait(s) == 1) {
-		/* A whole frame is due within the timeout, however it trickles. */
-		n = proto_read_frame_until(s->fd, s->payload, sizeof(s->payload),
-		    io_now_ms() + s->cfg->conn_timeout_ms, NULL);
-		if (n == 0)
-			break;
-		if (n == -1) {
-			log_warn_errno("paquete", "fail", "peer: %s", s->peer);
-			break;
-		}
-		if (n == -2) {
-			log_warn("paquete", "fail", "peer: %s | motivo: bad "
-			    "frame length or frame cut short", s->peer);
-			break;
-		}
-		if (session_handle(s, (size_t)n) == -1)
+	while (session_read(s, &len) == 1) {
+		if (session_handle(s, len) == -1)
 			break;
 		/* The base protocol serves one request per connection. */
 		if (s->cfg->base)
 			break;
 	}
+	/* Batches queued before the end are still committed and answered. */
+	(void)session_flush(s);
+	if (s->rows != NULL && munmap(s->rows, SESSION_ROWS_CAP) == -1)
+		log_warn_errno("munmap", "fail", "peer: %s", s->peer);
+	free(s->ends);
+	s->rows = NULL;
+	s->ends = NULL;
+	s->nreqs = 0;
 	/*
 	 * The slot owner closes the descriptor; the peer sees EOF now.  A
 	 * peer already gone makes this fail, which changes nothing.

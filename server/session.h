@@ -14,8 +14,29 @@
 #include "bet.h"
 #include "config.h"
 #include "keys.h"
+#include "csv.h"
 #include "proto.h"
+#include "rbuf.h"
 #include "store.h"
+
+/*
+ * Batches read ahead from one connection and committed as one group:
+ * at most SESSION_WINDOW of them, and no more once their rows pass
+ * SESSION_ROUND_BYTES.  Replies still go out in request order.
+ */
+#define SESSION_WINDOW		64
+#define SESSION_ROUND_BYTES	65536
+#define SESSION_ROWS_CAP	(SESSION_ROUND_BYTES + \
+				    PROTO_BATCH_MAX * CSV_ROW_MAX)
+#define SESSION_ENDS_MAX	(SESSION_WINDOW * 128)
+#define SESSION_IDLE_MS		50	/* idle this long: memory back */
+
+/* What the reply and the log line of a queued batch need. */
+struct session_pending {
+	enum proto_type		 type;
+	unsigned		 number;	/* StoreBet's, for its log */
+	char			 doc[BET_DOC_MAX + 1];
+};
 
 struct session {
 	int			 fd;		/* owned by the net slot */
@@ -30,6 +51,17 @@ struct session {
 	volatile sig_atomic_t	*stop;
 	long long		 last_work;	/* io_now_ms(): last request
 						   that did work, or start */
+	/* From here on: scratch, given back when idle (session.c). */
+	struct rbuf		 in;		/* bytes read, not yet served */
+	size_t			 nreqs;		/* batches queued, unanswered */
+	size_t			 rows_used, ends_used;
+	char			*rows;		/* their CSV rows: mapped on a
+						   batch, unmapped when idle */
+	uint32_t		*ends;		/* [SESSION_ENDS_MAX] */
+	struct store_req	 reqs[SESSION_WINDOW];
+	struct session_pending	 pend[SESSION_WINDOW];
+	char			 acks[SESSION_WINDOW * 24]; /* their replies */
+	char			 logs[16384];	/* their log lines */
 	char			 payload[PROTO_PAYLOAD_MAX + 1];
 	char			 reply[PROTO_FRAME_MAX];
 	struct bet		 bets[PROTO_BATCH_MAX];

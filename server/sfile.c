@@ -11,6 +11,7 @@
  * reopens everything, and no reply built on that descriptor leaves.
  */
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -365,8 +366,13 @@ sfile_disk_full(int e)
 	return e == ENOSPC || e == EDQUOT;
 }
 
-int
-sfile_append(struct sfile *f, const char *buf, size_t len)
+/*
+ * Write iov[0..n), len bytes in all, at the indexed end (write lock held,
+ * index current), after cutting a torn tail.  0; -1 when whole rows lie
+ * past the index (nothing written) or the disk is full (cut back).
+ */
+static int
+sfile_write_end(struct sfile *f, struct iovec *iov, int n, size_t len)
 {
 	struct stat	st;
 
@@ -383,9 +389,43 @@ sfile_append(struct sfile *f, const char *buf, size_t len)
 		    f->name, (unsigned long long)st.st_size - f->scanned);
 		break;
 	}
-	if (lseek(f->fd, (off_t)f->scanned, SEEK_SET) == -1)
-		sfile_fatal(f, "write");
-	if (io_write_full(f->fd, buf, len) == -1 || fdatasync(f->fd) == -1) {
+	/* pwritev: no lseek, and one call for every batch of a group. */
+	if (io_pwritev_full(f->fd, iov, n, (off_t)f->scanned) == -1) {
+		if (!sfile_disk_full(errno))
+			sfile_fatal(f, "write");
+		sfile_rollback(f, len);
+		return -1;
+	}
+	return 0;
+}
+
+int
+sfile_appendv(struct sfile *f, const struct iovec *iov, int n)
+{
+	struct iovec	 tmp[SFILE_IOV_MAX];
+	size_t		 len = 0;
+
+	if (n > SFILE_IOV_MAX)
+		return -1;
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	memcpy(tmp, iov, (size_t)n * sizeof(*iov));
+	if (sfile_write_end(f, tmp, n, len) == -1)
+		return -1;
+	f->scanned += len;
+	for (int i = 0; i < n; i++)
+		sfile_tail_add(f, iov[i].iov_base, iov[i].iov_len);
+	return 0;
+}
+
+int
+sfile_append(struct sfile *f, const char *buf, size_t len)
+{
+	struct iovec	iov = { (void *)buf, len };
+
+	if (sfile_write_end(f, &iov, 1, len) == -1)
+		return -1;
+	if (fdatasync(f->fd) == -1) {
 		if (!sfile_disk_full(errno))
 			sfile_fatal(f, "write");
 		sfile_rollback(f, len);

@@ -11,6 +11,7 @@
 #define SFILE_H
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <limits.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include "csv.h"
 
 #define SFILE_TAIL	64	/* bytes kept from just before `scanned` */
+#define SFILE_IOV_MAX	1024	/* most pieces one sfile_appendv takes */
 
 struct sfile {
 	int		 fd;
@@ -68,7 +70,17 @@ void		 sfile_each_line(struct sfile *, sfile_line_fn, void *arg);
  * buf stays) or whole rows lie past the index (nothing written).
  */
 int		 sfile_append(struct sfile *, const char *buf, size_t len);
-/* Sync what the file holds (for rows that another replica wrote). */
+/*
+ * Append iov[0..n) (n <= SFILE_IOV_MAX) as one pwritev at the indexed end,
+ * without syncing: the caller syncs, after letting the lock go.  Returns
+ * as sfile_append.
+ */
+int		 sfile_appendv(struct sfile *, const struct iovec *iov, int n);
+/*
+ * fdatasync the file: it covers every row written to it before the call,
+ * by this replica or another (it is one file).  Any failure exits: with
+ * the lock let go, other rows may follow ours, so nothing can be cut.
+ */
 void		 sfile_sync(struct sfile *);
 
 #endif

@@ -12,13 +12,18 @@
  * both.  The rules for one shared file (reopen, rewrite, torn tails, I/O
  * errors) live in sfile.c.
  */
+#include <sys/stat.h>
+#include <sys/uio.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "csv.h"
 #include "io.h"
@@ -27,9 +32,15 @@
 #include "num.h"
 #include "sfile.h"
 #include "store.h"
+#include "wins.h"
+
+#define STORE_TICK_MS	1	/* how often a draw watcher looks */
 
 struct store {
 	pthread_mutex_t		 mu;
+	pthread_mutex_t		 qmu;		/* the queue below */
+	struct store_req	*qhead, *qtail;	/* batches waiting */
+	int			 leading;	/* a thread writes a group */
 	uint32_t		 agencies;
 	int			 lock_timeout_ms;
 	volatile sig_atomic_t	*stop;
@@ -38,8 +49,18 @@ struct store {
 	uint64_t		*stored;	/* [agencies + 1]: rows per agency */
 	uint8_t			*is_closed;	/* [agencies + 1] */
 	uint32_t		 nclosed;
-	char			*rows;		/* one batch formatted as CSV */
-	size_t			 rowscap;
+	struct wins		 wins;		/* each agency's winners */
+	size_t			 batch_max;
+	/* The draw, and the WinnersWait requests waiting for it. */
+	pthread_mutex_t		 wmu;
+	pthread_cond_t		 wcv;		/* the draw, or a watcher gone */
+	int			 drawn;		/* atomic */
+	int			 watching;	/* a waiter ticks the file */
+};
+
+/* A thread waiting in store_commit: the leader wakes it. */
+struct store_waiter {
+	pthread_cond_t		 cv;
 };
 
 /* The agency a line starts with, or 0 when it is not one of ours. */
@@ -54,14 +75,26 @@ line_agency(const struct store *s, const char *line)
 	return (uint32_t)a;
 }
 
+/* Out of memory for the winners: their answers would be wrong. */
+static void __attribute__((noreturn))
+store_fatal_wins(void)
+{
+	log_event_errno(LOG_LVL_CRITICAL, "index", "fail", "motivo: winners "
+	    "index out of memory");
+	_exit(1);
+}
+
 static void
 index_bet(void *arg, char *line)
 {
 	struct store	*s = arg;
 	uint32_t	 a;
 
-	if ((a = line_agency(s, line)) != 0)
-		s->stored[a]++;
+	if ((a = line_agency(s, line)) == 0)
+		return;
+	s->stored[a]++;
+	if (wins_line(&s->wins, a, line) == -1)
+		store_fatal_wins();
 }
 
 static void
@@ -80,6 +113,7 @@ static void
 store_forget_bets(struct store *s)
 {
 	memset(s->stored, 0, (s->agencies + 1) * sizeof(*s->stored));
+	wins_clear(&s->wins);
 }
 
 static void
@@ -87,6 +121,20 @@ store_forget_closed(struct store *s)
 {
 	memset(s->is_closed, 0, s->agencies + 1);
 	s->nclosed = 0;
+	__atomic_store_n(&s->drawn, 0, __ATOMIC_RELEASE);
+}
+
+/* Under the mutex, after indexing: tell the draw's waiters it happened. */
+static void
+store_note_draw(struct store *s)
+{
+	if (s->nclosed != s->agencies ||
+	    __atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&s->wmu);
+	__atomic_store_n(&s->drawn, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&s->wcv);
+	pthread_mutex_unlock(&s->wmu);
 }
 
 /*
@@ -119,6 +167,7 @@ store_enter(struct store *s, short bets_type, short closed_type)
 		store_forget_closed(s);
 	sfile_scan(&s->bets, index_bet, s);
 	sfile_scan(&s->closed, index_close, s);
+	store_note_draw(s);
 	return 0;
 unlock_mu:
 	pthread_mutex_unlock(&s->mu);
@@ -135,21 +184,6 @@ store_leave(struct store *s)
 	sfile_unlock(&s->closed);
 	sfile_unlock(&s->bets);
 	pthread_mutex_unlock(&s->mu);
-}
-
-/* Rows of bets[0..n) into s->rows; returns their length, 0 if too long. */
-static size_t
-store_format(struct store *s, const struct bet *bets, size_t n)
-{
-	size_t	len = 0, l;
-
-	for (size_t i = 0; i < n; i++) {
-		if ((l = csv_format_bet(&bets[i], s->rows + len,
-		    s->rowscap - len)) == 0)
-			return 0;
-		len += l;
-	}
-	return len;
 }
 
 /* Under the locks: what a batch at pos of n bets must do. */
@@ -172,34 +206,208 @@ store_plan(struct store *s, uint32_t agency, size_t n, uint64_t pos,
 	return STORE_OK;
 }
 
+/*
+ * Under the locks: plan r against the index and, when it has rows to
+ * write, add them to iov (the index counts them at once, so a later batch
+ * of the same agency in the group sees them).  Returns 1 when r needs a
+ * sync without writing (every row was there already).
+ */
+static int
+store_plan_req(struct store *s, struct store_req *r, struct iovec *iov,
+    int *niov)
+{
+	size_t	skip, off;
+
+	r->written = 0;
+	if (r->agency == 0 || r->agency > s->agencies || r->n == 0) {
+		r->res = STORE_ERR;
+		return 0;
+	}
+	r->res = store_plan(s, r->agency, r->n, r->pos, &skip);
+	if (r->res == STORE_DUPLICATE)
+		return 1;	/* its writer may have died before its sync */
+	if (r->res != STORE_OK)
+		return 0;
+	off = skip == 0 ? 0 : r->ends[skip - 1];
+	iov[*niov].iov_base = (void *)(r->rows + off);
+	iov[*niov].iov_len = r->ends[r->n - 1] - off;
+	(*niov)++;
+	r->written = r->n - skip;
+	s->stored[r->agency] += r->written;
+	return 0;
+}
+
+/* The append failed: nothing of the group is in the file. */
+static void
+store_unplan(struct store *s, struct store_req *group)
+{
+	for (struct store_req *r = group; r != NULL; r = r->next)
+		if (r->res == STORE_OK) {
+			s->stored[r->agency] -= r->written;
+			r->written = 0;
+			r->res = STORE_ERR;
+		}
+}
+
+/* The group is in the file: its winners go into the index. */
+static void
+store_wins_group(struct store *s, struct store_req *group)
+{
+	for (struct store_req *r = group; r != NULL; r = r->next) {
+		size_t	i = r->n - r->written;
+		size_t	o = i == 0 ? 0 : r->ends[i - 1];
+
+		for (; r->res == STORE_OK && i < r->n; o = r->ends[i++])
+			if (wins_row(&s->wins, r->agency, r->rows + o,
+			    r->ends[i] - o) == -1)
+				store_fatal_wins();
+	}
+}
+
+/* Up to SFILE_IOV_MAX queued requests, off the queue, as a list. */
+static struct store_req *
+store_take(struct store *s)
+{
+	struct store_req	*group, *r;
+	int			 n = 1;
+
+	pthread_mutex_lock(&s->qmu);
+	group = r = s->qhead;
+	while (r->next != NULL && n < SFILE_IOV_MAX) {
+		r = r->next;
+		n++;
+	}
+	s->qhead = r->next;
+	if (s->qhead == NULL)
+		s->qtail = NULL;
+	r->next = NULL;
+	pthread_mutex_unlock(&s->qmu);
+	return group;
+}
+
+/*
+ * Write one group: every request queued now, one lock acquisition, one
+ * pwritev.  The file locks go before the sync, so other replicas append
+ * while this one syncs; the replica mutex stays held through the sync so
+ * nothing here reopens the file under it.  Then the group's results are
+ * published and their waiters woken.
+ */
+static void
+store_lead(struct store *s)
+{
+	struct iovec		 iov[SFILE_IOV_MAX];
+	struct store_req	*group = store_take(s), *r;
+	void			*woken = NULL;
+	int			 niov = 0, sync = 0;
+
+	if (store_enter(s, F_WRLCK, F_RDLCK) == -1) {
+		for (r = group; r != NULL; r = r->next) {
+			r->res = STORE_BUSY;
+			r->written = 0;
+		}
+		goto publish;
+	}
+	for (r = group; r != NULL; r = r->next)
+		sync |= store_plan_req(s, r, iov, &niov);
+	if (niov > 0) {
+		if (sfile_appendv(&s->bets, iov, niov) == -1)
+			store_unplan(s, group);
+		else {
+			store_wins_group(s, group);
+			sync = 1;
+		}
+	}
+	sfile_unlock(&s->closed);
+	sfile_unlock(&s->bets);
+	/* Our fd, after our write or another replica's: same file. */
+	if (sync)
+		sfile_sync(&s->bets);
+	pthread_mutex_unlock(&s->mu);
+publish:
+	pthread_mutex_lock(&s->qmu);
+	for (r = group; r != NULL; r = r->next) {
+		r->done = 1;
+		if (r->waiter != woken)
+			pthread_cond_signal(&((struct store_waiter *)
+			    r->waiter)->cv);
+		woken = r->waiter;
+	}
+	pthread_mutex_unlock(&s->qmu);
+}
+
+void
+store_commit(struct store *s, struct store_req *reqs, size_t n)
+{
+	struct store_waiter	 w;
+	struct store_req	*last = &reqs[n - 1];
+
+	if (n == 0)
+		return;
+	pthread_cond_init(&w.cv, NULL);
+	pthread_mutex_lock(&s->qmu);
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].done = 0;
+		reqs[i].waiter = &w;
+		reqs[i].next = NULL;
+		if (s->qtail != NULL)
+			s->qtail->next = &reqs[i];
+		else
+			s->qhead = &reqs[i];
+		s->qtail = &reqs[i];
+	}
+	while (!last->done) {
+		if (s->leading) {
+			pthread_cond_wait(&w.cv, &s->qmu);
+			continue;
+		}
+		s->leading = 1;
+		pthread_mutex_unlock(&s->qmu);
+		store_lead(s);
+		pthread_mutex_lock(&s->qmu);
+		s->leading = 0;
+		/* Hand the lead to the oldest waiter still queued. */
+		if (s->qhead != NULL)
+			pthread_cond_signal(&((struct store_waiter *)
+			    s->qhead->waiter)->cv);
+	}
+	pthread_mutex_unlock(&s->qmu);
+	pthread_cond_destroy(&w.cv);
+}
+
 enum store_result
 store_append(struct store *s, uint32_t agency, const struct bet *bets,
     size_t n, uint64_t pos, size_t *written)
 {
-	enum store_result	 res;
-	size_t			 skip, len;
+	struct store_req	 r = { .agency = agency, .pos = pos, .n = n };
+	uint32_t		*ends = NULL;
+	char			*rows = NULL;
+	size_t			 len = 0, l;
 
 	*written = 0;
-	if (agency == 0 || agency > s->agencies || n == 0)
+	if (n == 0 || n > s->batch_max)
 		return STORE_ERR;
-	if (store_enter(s, F_WRLCK, F_RDLCK) == -1)
-		return STORE_BUSY;
-	res = store_plan(s, agency, n, pos, &skip);
-	if (res == STORE_DUPLICATE)
-		/* Another replica may have died before its sync: sync now. */
-		sfile_sync(&s->bets);
-	if (res != STORE_OK)
-		goto out;
-	if ((len = store_format(s, bets + skip, n - skip)) == 0 ||
-	    sfile_append(&s->bets, s->rows, len) == -1) {
-		res = STORE_ERR;
+	if ((rows = malloc(n * CSV_ROW_MAX)) == NULL ||
+	    (ends = malloc(n * sizeof(*ends))) == NULL) {
+		r.res = STORE_ERR;
 		goto out;
 	}
-	s->stored[agency] += n - skip;
-	*written = n - skip;
+	for (size_t i = 0; i < n; i++) {
+		if ((l = csv_format_bet(&bets[i], rows + len,
+		    n * CSV_ROW_MAX - len)) == 0) {
+			r.res = STORE_ERR;
+			goto out;
+		}
+		len += l;
+		ends[i] = (uint32_t)len;
+	}
+	r.rows = rows;
+	r.ends = ends;
+	store_commit(s, &r, 1);
+	*written = r.written;
 out:
-	store_leave(s);
-	return res;
+	free(rows);
+	free(ends);
+	return r.res;
 }
 
 int
@@ -226,6 +434,7 @@ store_close_agency(struct store *s, uint32_t agency, int *draw)
 	s->is_closed[agency] = 1;
 	s->nclosed++;
 	*draw = s->nclosed == s->agencies;
+	store_note_draw(s);
 out:
 	store_leave(s);
 	return rc;
@@ -240,36 +449,15 @@ store_status(struct store *s, uint32_t agency, uint64_t *stored, int *closed)
 		return -1;
 	*stored = s->stored[agency];
 	*closed = s->is_closed[agency];
-	store_leave(s);
+	sfile_unlock(&s->closed);
+	sfile_unlock(&s->bets);
+	/*
+	 * Another replica syncs after letting the lock go: rows it wrote may
+	 * not be on disk yet, and an agency told they are stored skips them.
+	 */
+	sfile_sync(&s->bets);
+	pthread_mutex_unlock(&s->mu);
 	return 0;
-}
-
-/* Where store_winners collects one agency's winning documents. */
-struct winners {
-	struct store	*s;
-	uint32_t	 agency;
-	uint64_t	 start;		/* winners to pass over first */
-	char		(*docs)[BET_DOC_MAX + 1];
-	size_t		 max, count;
-	uint64_t	 total;		/* every winner of the agency */
-};
-
-static void
-collect_winner(void *arg, char *line)
-{
-	struct winners	*w = arg;
-	char		*f[6];
-	uint64_t	 num;
-
-	if (line_agency(w->s, line) != w->agency ||
-	    csv_split(line, f, 6) != 6 ||
-	    num_parse(f[5], 0, BET_NUMBER_MAX, &num, NULL) == -1 ||
-	    num != BET_WINNING_NUMBER)
-		return;
-	if (w->total++ < w->start || w->count == w->max)
-		return;
-	/* A stored document is at most BET_DOC_MAX bytes; longer is cut. */
-	snprintf(w->docs[w->count++], sizeof(w->docs[0]), "%s", f[3]);
 }
 
 int
@@ -277,30 +465,103 @@ store_winners(struct store *s, uint32_t agency, uint64_t start,
     char (*docs)[BET_DOC_MAX + 1], size_t max, size_t *count,
     uint64_t *total)
 {
-	struct winners	w = { s, agency, start, docs, max, 0, 0 };
 	int		rc = 0;
 
 	*count = 0;
 	*total = 0;
 	if (agency == 0 || agency > s->agencies)
 		return -1;
+	/*
+	 * After the draw no row or close can be added: the index is the
+	 * answer, and the mutex keeps a reindex out.  So a thousand waiters
+	 * woken by the draw do not queue for the file locks one by one.
+	 */
+	if (__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&s->mu);
+		if (s->nclosed == s->agencies) {
+			*count = wins_copy(&s->wins, agency, start, docs, max,
+			    total);
+			rc = 1;
+		}
+		pthread_mutex_unlock(&s->mu);
+		if (rc == 1)
+			return 1;
+	}
 	if (store_enter(s, F_RDLCK, F_RDLCK) == -1)
 		return -1;
 	if (s->nclosed == s->agencies) {
-		sfile_each_line(&s->bets, collect_winner, &w);
+		*count = wins_copy(&s->wins, agency, start, docs, max, total);
 		rc = 1;
 	}
 	store_leave(s);
-	*count = w.count;
-	*total = w.total;
 	return rc;
+}
+
+/*
+ * The watcher's ticks: every STORE_TICK_MS look at the size of
+ * agencies_closed.txt (one fstat), and only when it grew take the locks
+ * and index what is new, until the draw, the deadline or a stop.  The
+ * descriptor is read without the mutex: were it reopened meanwhile, the
+ * number might name another file for a tick, which costs at most a
+ * needless refresh or a tick late.
+ */
+static void
+store_watch(struct store *s, long long deadline)
+{
+	struct stat	st;
+	off_t		seen = -1;
+	int		fd;
+
+	while (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) &&
+	    !*s->stop && io_now_ms() < deadline) {
+		fd = __atomic_load_n(&s->closed.fd, __ATOMIC_RELAXED);
+		if (fstat(fd, &st) == 0 && st.st_size != seen) {
+			seen = st.st_size;
+			if (store_enter(s, F_RDLCK, F_RDLCK) == 0)
+				store_leave(s);
+			continue;
+		}
+		(void)poll(NULL, 0, STORE_TICK_MS);
+	}
+}
+
+int
+store_wait_draw(struct store *s, long long deadline)
+{
+	struct timespec	ts;
+	long long	until;
+
+	pthread_mutex_lock(&s->wmu);
+	while (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) && !*s->stop &&
+	    io_now_ms() < deadline) {
+		if (!s->watching) {
+			/* One waiter ticks for all of them. */
+			s->watching = 1;
+			pthread_mutex_unlock(&s->wmu);
+			store_watch(s, deadline);
+			pthread_mutex_lock(&s->wmu);
+			s->watching = 0;
+			pthread_cond_broadcast(&s->wcv);
+			continue;
+		}
+		/* Look at the stop flag now and then. */
+		until = io_now_ms() + 100;
+		if (until > deadline)
+			until = deadline;
+		ts.tv_sec = until / 1000;
+		ts.tv_nsec = (until % 1000) * 1000000L;
+		(void)pthread_cond_timedwait(&s->wcv, &s->wmu, &ts);
+	}
+	pthread_mutex_unlock(&s->wmu);
+	return __atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE);
 }
 
 struct store *
 store_open(const char *dir, const struct store_opts *o, char *err,
     size_t errlen)
 {
-	struct store	*s;
+	struct store		*s;
+	pthread_condattr_t	 ca;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "%s", strerror(errno));
@@ -310,11 +571,11 @@ store_open(const char *dir, const struct store_opts *o, char *err,
 	s->agencies = o->agencies;
 	s->lock_timeout_ms = o->lock_timeout_ms;
 	s->stop = o->stop;
-	s->rowscap = o->batch_max * CSV_ROW_MAX;
+	s->batch_max = o->batch_max;
 	s->stored = calloc(s->agencies + 1, sizeof(*s->stored));
 	s->is_closed = calloc(s->agencies + 1, 1);
-	s->rows = malloc(s->rowscap);
-	if (s->stored == NULL || s->is_closed == NULL || s->rows == NULL) {
+	if (s->stored == NULL || s->is_closed == NULL ||
+	    wins_init(&s->wins, s->agencies) == -1) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		goto fail;
 	}
@@ -327,6 +588,12 @@ store_open(const char *dir, const struct store_opts *o, char *err,
 	if (meta_sync_dir(dir) == -1)
 		log_warn_errno("sync_dir", "fail", "dir: %s", dir);
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->qmu, NULL);
+	pthread_mutex_init(&s->wmu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wcv, &ca);
+	pthread_condattr_destroy(&ca);
 	return s;
 fail:
 	store_close(s);
@@ -342,6 +609,6 @@ store_close(struct store *s)
 	sfile_close(&s->closed);
 	free(s->stored);
 	free(s->is_closed);
-	free(s->rows);
+	wins_free(&s->wins);
 	free(s);
 }

@@ -29,6 +29,27 @@ enum store_result {
 
 struct store;
 
+/*
+ * One batch for store_commit: n bets of one agency already formatted as
+ * CSV rows, back to back in rows; ends[i] is the offset just past row i
+ * (so a batch that overlaps what is stored writes only its tail).  The
+ * caller owns rows, ends and the request; the store fills res and
+ * written, and uses the rest while the request is queued.
+ */
+struct store_req {
+	uint32_t		 agency;
+	uint64_t		 pos;		/* STORE_NO_POS, or the first
+						   bet's position */
+	size_t			 n;
+	const char		*rows;
+	const uint32_t		*ends;
+	enum store_result	 res;		/* out */
+	size_t			 written;	/* out: rows added */
+	struct store_req	*next;		/* queue: the store's */
+	void			*waiter;	/* the store's */
+	int			 done;		/* the store's */
+};
+
 /* What store_open needs besides the directory. */
 struct store_opts {
 	uint32_t		 agencies;	/* AGENCIES_AMOUNT */
@@ -41,6 +62,13 @@ struct store_opts {
  * Open (creating) the files in dir and check the cluster's agency count
  * recorded there.  NULL with a reason in err.
  */
+/*
+ * Wait until every agency has closed (on any replica), deadline
+ * (io_now_ms() time) passes or a stop is asked.  1 when the draw has
+ * happened.  One waiter at a time watches agencies_closed.txt (see
+ * store.c); the others sleep until it sees the draw or gives up.
+ */
+int		 store_wait_draw(struct store *, long long deadline);
 struct store	*store_open(const char *dir, const struct store_opts *,
 		    char *err, size_t errlen);
 void		 store_close(struct store *);
@@ -53,6 +81,14 @@ void		 store_close(struct store *);
 enum store_result store_append(struct store *, uint32_t agency,
 		    const struct bet *bets, size_t n, uint64_t pos,
 		    size_t *written);
+/*
+ * Group commit.  Queue reqs[0..n) and return once each has its result:
+ * one thread at a time leads, writing every batch queued at that moment
+ * (from all connections) with one lock acquisition and one pwritev, then
+ * syncing once after letting the file lock go; a STORE_OK or
+ * STORE_DUPLICATE result is only given after a sync that covers its rows.
+ */
+void		 store_commit(struct store *, struct store_req *reqs, size_t n);
 /*
  * Record that agency closed (a second close changes nothing).  *draw is
  * set to 1 when this call closed the last agency: exactly one call across
