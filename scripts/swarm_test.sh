@@ -132,12 +132,15 @@ fresh_stack
 if wait_lines "$STATE_DIR_HOST/bets.csv" 1 "$TIMEOUT"; then
 	victim=$(running_servers | head -n 1)
 	docker kill "$victim" >/dev/null
-	echo "killed $(dl_name "$victim") at $(lines "$STATE_DIR_HOST/bets.csv") bets"
+	at=$(lines "$STATE_DIR_HOST/bets.csv")
+	echo "killed $(dl_name "$victim") at $at bets"
 	ok=true
 	if ! dl_wait_clients "$TIMEOUT" || ! why=$(dl_check_run); then
 		echo "$why"
 		ok=false
 	fi
+	[ "$(lines "$STATE_DIR_HOST/bets.csv")" -gt "$at" ] ||
+	    { echo "the upload was over before the kill"; ok=false; }
 	if ! wait_running "$SERVERS" 60; then
 		echo "$(running_servers | wc -l) replicas running after the kill, want $SERVERS"
 		ok=false
