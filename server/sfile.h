@@ -33,6 +33,12 @@ struct sfile {
 	char		 tail[SFILE_TAIL]; /* the bytes just before scanned */
 	size_t		 taillen;
 	struct csv_reader reader;	/* scratch for scans */
+	/*
+	 * Scratch for sfile_appendv, which the caller serializes: here, not
+	 * on the stack, so the threads that lead a group in turn do not
+	 * each keep 16 KiB of stack pages.
+	 */
+	struct iovec	 iov[SFILE_IOV_MAX];
 };
 
 /* Called for each whole line of a scan; arg is the caller's. */

@@ -56,6 +56,8 @@ struct store {
 	pthread_cond_t		 wcv;		/* the draw, or a watcher gone */
 	int			 drawn;		/* atomic */
 	int			 watching;	/* a waiter ticks the file */
+	/* The leader's pieces of a group: off the stacks of the threads. */
+	struct iovec		 iov[SFILE_IOV_MAX];
 };
 
 /* A thread waiting in store_commit: the leader wakes it. */
@@ -295,7 +297,7 @@ store_take(struct store *s)
 static void
 store_lead(struct store *s)
 {
-	struct iovec		 iov[SFILE_IOV_MAX];
+	struct iovec		*iov = s->iov;	/* one leader at a time */
 	struct store_req	*group = store_take(s), *r;
 	void			*woken = NULL;
 	int			 niov = 0, sync = 0;
