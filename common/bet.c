@@ -70,19 +70,37 @@ bet_days_in_month(int y, int m)
 	return mdays[m - 1];
 }
 
+/*
+ * The n decimal digits at s into *v: 0, or -1 when one is not a digit (a
+ * NUL included, so nothing past a short string is read).  Every bet has
+ * five such fields, on both sides: the general parser's bounds cost more
+ * than these few digits.
+ */
+static int
+bet_digits(const char *s, int n, unsigned *v)
+{
+	unsigned	x = 0, d;
+
+	for (int i = 0; i < n; i++) {
+		if ((d = (unsigned)(unsigned char)s[i] - '0') > 9)
+			return -1;
+		x = x * 10 + d;
+	}
+	*v = x;
+	return 0;
+}
+
 int
 bet_valid_date(const char *s)
 {
-	uint64_t	y, m, d;
+	unsigned	y, m, d;
 
-	if (s == NULL || strlen(s) != BET_DATE_LEN || s[4] != '-' ||
-	    s[7] != '-')
+	if (s == NULL || bet_digits(s, 4, &y) == -1 || s[4] != '-' ||
+	    bet_digits(s + 5, 2, &m) == -1 || s[7] != '-' ||
+	    bet_digits(s + 8, 2, &d) == -1 || s[BET_DATE_LEN] != '\0')
 		return 0;
-	if (num_parse_len(s, 4, 1, 9999, &y, NULL) == -1 ||
-	    num_parse_len(s + 5, 2, 1, 12, &m, NULL) == -1)
-		return 0;
-	return num_parse_len(s + 8, 2, 1,
-	    (uint64_t)bet_days_in_month((int)y, (int)m), &d, NULL) == 0;
+	return y >= 1 && d >= 1 && d <= (unsigned)bet_days_in_month((int)y,
+	    (int)m);
 }
 
 int
@@ -155,7 +173,8 @@ static int
 bet_fill(struct bet *b, uint32_t agency, char *const f[BET_NFIELDS],
     int utf8_known, char *err, size_t errlen)
 {
-	uint64_t	num;
+	unsigned	num;
+	size_t		numlen;
 	ssize_t		first, last, doc;
 
 	if ((first = bet_check_text(f[0], BET_NAME_MAX, "first name",
@@ -170,8 +189,8 @@ bet_fill(struct bet *b, uint32_t agency, char *const f[BET_NFIELDS],
 		return -1;
 	}
 	/* Leading zeros are fine ("0042"), more than four digits are not. */
-	if (strlen(f[4]) > BET_NUMBER_LEN ||
-	    num_parse(f[4], 0, BET_NUMBER_MAX, &num, NULL) == -1) {
+	if ((numlen = strlen(f[4])) == 0 || numlen > BET_NUMBER_LEN ||
+	    bet_digits(f[4], (int)numlen, &num) == -1) {
 		snprintf(err, errlen, "bad number");
 		return -1;
 	}
