@@ -297,7 +297,7 @@ sfile_scan(struct sfile *f, sfile_line_fn fn, void *arg)
 		sfile_fatal(f, "scan");
 	csv_reader_init(r, f->fd, f->scanned);
 	while ((rc = csv_reader_next(r, &line, &len)) == 1 && !r->partial) {
-		fn(arg, line);
+		fn(arg, line, len);
 		end = r->offset;
 	}
 	if (rc == -1)
@@ -321,7 +321,7 @@ sfile_each_line(struct sfile *f, sfile_line_fn fn, void *arg)
 	csv_reader_init(r, f->fd, 0);
 	while ((rc = csv_reader_next(r, &line, &len)) == 1 && !r->partial &&
 	    r->offset <= f->scanned)
-		fn(arg, line);
+		fn(arg, line, len);
 	if (rc == -1)
 		sfile_fatal(f, "read");
 }

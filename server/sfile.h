@@ -41,8 +41,11 @@ struct sfile {
 	struct iovec	 iov[SFILE_IOV_MAX];
 };
 
-/* Called for each whole line of a scan; arg is the caller's. */
-typedef void	(*sfile_line_fn)(void *arg, char *line);
+/*
+ * Called for each whole line of a scan (without its line end, len bytes,
+ * NUL-terminated); arg is the caller's.
+ */
+typedef void	(*sfile_line_fn)(void *arg, char *line, size_t len);
 
 /* Open (creating) dir/name.  0, or -1 with a reason in err. */
 int		 sfile_open(struct sfile *, const char *dir, const char *name,
