@@ -33,10 +33,10 @@ BINS	:= $(OUT)/bin/server $(OUT)/bin/client $(OUT)/bin/gendata \
 	   $(OUT)/bin/badpeer $(OUT)/bin/lotteryctl
 TESTS	:= $(patsubst %.c,$(OUT)/test/%,$(notdir $(TEST_SRC)))
 
-# Test tools: the OFD lock check, and the fault-injecting filesystem when
+# Test tools: the OFD lock check, the benchmark's client launcher, and the fault-injecting filesystem when
 # libfuse3 is installed (its host tests skip without it).
 FUSE_OK	:= $(shell pkg-config --exists fuse3 2>/dev/null && echo 1)
-TOOLS	:= $(OUT)/bin/lockcheck $(if $(FUSE_OK),$(OUT)/bin/faultfs)
+TOOLS	:= $(OUT)/bin/lockcheck $(OUT)/bin/benchrun $(if $(FUSE_OK),$(OUT)/bin/faultfs)
 
 Q	:= $(if $(V),,@)
 .DEFAULT_GOAL := build
@@ -75,6 +75,7 @@ $(BINS):
 
 $(OUT)/bin/lockcheck: $(OUT)/obj/scripts/lockcheck.o
 $(OUT)/bin/faultfs: $(OUT)/obj/scripts/faultfs.o
+$(OUT)/bin/benchrun: $(OUT)/obj/scripts/benchrun.o
 $(OUT)/bin/faultfs: LDLIBS += $(shell pkg-config --libs fuse3 2>/dev/null)
 $(OUT)/obj/scripts/faultfs.o: ALL_CFLAGS += \
 	$(shell pkg-config --cflags fuse3 2>/dev/null)
@@ -124,7 +125,7 @@ test: deps ## every test: unit, host-level (also under ASan+UBSan), Docker
 unit: tests ## unit tests of this build only
 	@scripts/run_tests.sh --unit-only
 
-bench: deps build ## end-to-end benchmark on loopback, sweep and plot
+bench: deps build $(OUT)/bin/benchrun ## end-to-end benchmark on loopback, sweep and plot
 	@scripts/deps.sh --bench
 	@scripts/bench.sh
 

@@ -45,6 +45,34 @@ agency_rewind(struct agency_file *a)
 	return 0;
 }
 
+int
+agency_rows(struct agency_file *a, uint64_t *n)
+{
+	char	 buf[16384], *p, *end;
+	off_t	 off = 0;
+	ssize_t	 r;
+	uint64_t rows = 0;
+	int	 open_line = 0;
+
+	for (;;) {
+		if ((r = pread(a->fd, buf, sizeof(buf), off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		off += r;
+		end = buf + r;
+		for (p = buf; (p = memchr(p, '\n', (size_t)(end - p))) != NULL;
+		    p++)
+			rows++;
+		open_line = buf[r - 1] != '\n';
+	}
+	*n = rows + (uint64_t)open_line;
+	return 0;
+}
+
 /* Log a bad row unless an earlier pass already did. */
 static void
 agency_reject(struct agency_file *a, const char *reason)

@@ -29,6 +29,12 @@ int	 agency_open(struct agency_file *, const char *dir, uint32_t id,
 	    char *err, size_t errlen);
 /* Start a new pass from the first line.  0, or -1 (errno). */
 int	 agency_rewind(struct agency_file *);
+/*
+ * Count the rows of the file (its lines, the last one with or without a
+ * newline) into *n, without validating them: cheap, for a progress line.
+ * The reading position is left alone.  0, or -1 (errno).
+ */
+int	 agency_rows(struct agency_file *, uint64_t *n);
 /* Next valid bet: 1, 0 at the end of the file, -1 on a read error. */
 int	 agency_next(struct agency_file *, struct bet *);
 void	 agency_close(struct agency_file *);

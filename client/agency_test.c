@@ -1,7 +1,8 @@
 /*
  * agency_test: the agency file reader on small files: CRLF and LF endings,
  * quoted fields, blank lines, a last line without a newline, bad rows
- * counted once across rewinds, a NUL byte inside a row, and a missing file.
+ * counted once across rewinds, a NUL byte inside a row, the row count, and
+ * a missing file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -111,6 +112,42 @@ test_nul_byte(void **state)
 	agency_close(&file);
 }
 
+/*
+ * agency_rows counts every line, blank and bad ones too, and a last one
+ * without a newline, across its buffer's edge, and leaves the reading
+ * position alone.
+ */
+static void
+test_rows(void **state)
+{
+	struct bet	 b;
+	char		 err[256], *text;
+	uint64_t	 n;
+	size_t		 i, len = 0;
+
+	(void)state;
+	/* 3000 rows of 19 bytes: more than one 16 KiB read. */
+	assert_non_null(text = malloc(3000 * 19 + 64));
+	for (i = 0; i < 3000; i++)
+		len += (size_t)sprintf(text + len, "A,B,1,2000-01-01,%d\n",
+		    (int)(i % 10));
+	strcpy(text + len, "\nbad\nA,B,1,2000-01-01,7");
+	write_file(text);
+	free(text);
+	assert_int_equal(agency_open(&file, dir, 1, err, sizeof(err)), 0);
+	assert_int_equal(agency_next(&file, &b), 1);
+	assert_int_equal(agency_rows(&file, &n), 0);
+	assert_int_equal(n, 3003);
+	/* The stream goes on from its second row. */
+	assert_int_equal(read_all(NULL), 3000);
+	agency_close(&file);
+	write_file("");
+	assert_int_equal(agency_open(&file, dir, 1, err, sizeof(err)), 0);
+	assert_int_equal(agency_rows(&file, &n), 0);
+	assert_int_equal(n, 0);
+	agency_close(&file);
+}
+
 static void
 test_missing(void **state)
 {
@@ -128,6 +165,7 @@ main(void)
 		cmocka_unit_test(test_crlf_and_bad_rows),
 		cmocka_unit_test(test_lf_no_final_newline),
 		cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_missing),
 	};
 	int	 rc;

@@ -362,8 +362,10 @@ upload_batch_init(struct upload *u, uint64_t pos)
 }
 
 /*
- * An in_progress line at most every PROGRESS_MS: done of the file's total
- * valid rows are stored, and the rate of this run's acknowledged bets.
+ * An in_progress line at most every PROGRESS_MS: done of the file's rows
+ * are stored, and the rate of this run's acknowledged bets.  The rows are
+ * counted (not validated) when the first line is due, so an upload that
+ * ends sooner reads its file once.
  */
 static void
 upload_report(struct upload *u, uint64_t done)
@@ -373,6 +375,9 @@ upload_report(struct upload *u, uint64_t done)
 	if (now - u->reported < PROGRESS_MS)
 		return;
 	u->reported = now;
+	if (u->total == 0 && agency_rows(u->file, &u->total) == -1)
+		log_warn_errno("leer_archivo", "fail", "archivo: %s",
+		    u->file->path);
 	log_info("carga", "in_progress", "enviadas: %" PRIu64 " | total: %"
 	    PRIu64 " | apuestas_por_segundo: %" PRIu64, done, u->total,
 	    u->acked * 1000 / (uint64_t)(now - u->started));
@@ -842,32 +847,6 @@ upload_session(struct upload *u)
 	return upload_finish(u);
 }
 
-/*
- * A first pass over the file for its count of valid rows, the total of
- * the progress lines; it also reports the bad rows up front.
- */
-static enum step
-upload_count(struct upload *u)
-{
-	struct agency_file	*f = u->file;
-	struct bet		 b;
-	int			 r;
-
-	if (agency_rewind(f) == -1) {
-		log_error_errno("leer_archivo", "fail", "archivo: %s", f->path);
-		return STEP_FAIL;
-	}
-	while ((r = agency_next(f, &b)) == 1)
-		if (*u->stop)
-			return STEP_STOP;
-	if (r == -1) {
-		log_error_errno("leer_archivo", "fail", "archivo: %s", f->path);
-		return STEP_FAIL;
-	}
-	u->total = f->valid;
-	return STEP_OK;
-}
-
 enum upload_result
 upload_run(struct upload *u)
 {
@@ -875,8 +854,6 @@ upload_run(struct upload *u)
 	enum step	 s;
 
 	u->started = u->reported = io_now_ms();
-	if ((s = upload_count(u)) != STEP_OK)
-		return s == STEP_STOP ? UPLOAD_STOPPED : UPLOAD_FAILED;
 	if (u->base)
 		log_info("protocolo", "success", "modo: base | motivo: "
 		    "configured");

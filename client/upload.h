@@ -54,7 +54,8 @@ struct upload {
 	char			 cause[512];	/* the last failure, for the log */
 	uint64_t		 winners;	/* the agency's winner count */
 	int			 summarized;	/* carga_finalizada logged */
-	uint64_t		 total;		/* valid rows of the file */
+	uint64_t		 total;		/* rows of the file, counted when the
+						   first progress line is due */
 	uint64_t		 acked;		/* bets acknowledged in this run */
 	long long		 started;	/* io_now_ms() of upload_run */
 	long long		 reported;	/* last in_progress line, or start */

@@ -12,27 +12,19 @@
 
 #include "csv.h"
 
-/* Append s to dst, quoted only when it holds a comma, quote or newline. */
-static int
-csv_put_field(char *dst, size_t cap, size_t *len, const char *s)
-{
-	size_t	i, n = strcspn(s, ",\"\r\n");
-	int	quote = s[n] != '\0';
+/* The bytes that make a field quoted, and the NUL that ends it. */
+static const unsigned char csv_special[256] = {
+	['\0'] = 1, [','] = 1, ['"'] = 1, ['\r'] = 1, ['\n'] = 1
+};
 
-	/* The usual field needs no quotes: copy it whole. */
-	if (!quote) {
-		if (*len + n >= cap)
-			return -1;
-		memcpy(dst + *len, s, n);
-		*len += n;
-		return 0;
-	}
-	if (quote) {
-		if (*len + 1 >= cap)
-			return -1;
-		dst[(*len)++] = '"';
-	}
-	for (i = 0; s[i] != '\0'; i++) {
+/* Append s to dst quoted, its quotes doubled. */
+static int
+csv_put_quoted(char *dst, size_t cap, size_t *len, const char *s)
+{
+	if (*len + 1 >= cap)
+		return -1;
+	dst[(*len)++] = '"';
+	for (size_t i = 0; s[i] != '\0'; i++) {
 		if (s[i] == '"') {
 			if (*len + 1 >= cap)
 				return -1;
@@ -42,11 +34,31 @@ csv_put_field(char *dst, size_t cap, size_t *len, const char *s)
 			return -1;
 		dst[(*len)++] = s[i];
 	}
-	if (quote) {
-		if (*len + 1 >= cap)
-			return -1;
-		dst[(*len)++] = '"';
-	}
+	if (*len + 1 >= cap)
+		return -1;
+	dst[(*len)++] = '"';
+	return 0;
+}
+
+/*
+ * Append s to dst, quoted only when it holds a comma, quote or newline.
+ * The usual field needs none: one scan finds its end and whether it does
+ * (every replica formats every bet it stores), then one copy.
+ */
+static int
+csv_put_field(char *dst, size_t cap, size_t *len, const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n = 0;
+
+	while (!csv_special[p[n]])
+		n++;
+	if (p[n] != '\0')
+		return csv_put_quoted(dst, cap, len, s);
+	if (*len + n >= cap)
+		return -1;
+	memcpy(dst + *len, s, n);
+	*len += n;
 	return 0;
 }
 

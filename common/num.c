@@ -19,7 +19,7 @@ int
 num_parse_len(const char *s, size_t len, uint64_t min, uint64_t max,
     uint64_t *out, const char **errstr)
 {
-	uint64_t	v = 0, d;
+	uint64_t	v = 0, d, q = max / 10, r = max % 10;
 	size_t		i;
 	int		big = 0;
 
@@ -29,8 +29,11 @@ num_parse_len(const char *s, size_t len, uint64_t min, uint64_t max,
 		if (s[i] < '0' || s[i] > '9')
 			return num_fail(errstr, "invalid");
 		d = (uint64_t)(s[i] - '0');
-		/* Keep reading once too large: a later non-digit is "invalid". */
-		if (big || d > max || v > (max - d) / 10) {
+		/*
+		 * v * 10 + d > max, without a division per digit.  Keep
+		 * reading once too large: a later non-digit is "invalid".
+		 */
+		if (big || v > q || (v == q && d > r)) {
 			big = 1;
 			continue;
 		}

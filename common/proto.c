@@ -590,17 +590,25 @@ proto_decode(char *payload, size_t len, struct proto_msg *m,
 }
 
 size_t
-proto_encode_msg(char out[PROTO_FRAME_MAX], const struct proto_msg *m)
+proto_encode_with(char out[PROTO_FRAME_MAX], const struct proto_msg *m,
+    char body[PROTO_PAYLOAD_MAX + 1])
 {
-	char	 body[PROTO_PAYLOAD_MAX + 1];
 	int	 n;
 
 	if (m->type == PROTO_UNKNOWN || (unsigned)m->type >= PROTO_NTYPES)
 		return 0;
 	/* The encoders may write a NUL after the body, hence the copy. */
-	if ((n = proto_rows[m->type].enc(m, body, sizeof(body))) < 0)
+	if ((n = proto_rows[m->type].enc(m, body, PROTO_PAYLOAD_MAX + 1)) < 0)
 		return 0;
 	return proto_encode(out, m->type, body, (size_t)n);
+}
+
+size_t
+proto_encode_msg(char out[PROTO_FRAME_MAX], const struct proto_msg *m)
+{
+	char	 body[PROTO_PAYLOAD_MAX + 1];
+
+	return proto_encode_with(out, m, body);
 }
 
 size_t

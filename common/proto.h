@@ -108,6 +108,12 @@ int	 proto_decode(char *payload, size_t len, struct proto_msg *m,
  */
 size_t	 proto_encode_msg(char out[PROTO_FRAME_MAX], const struct proto_msg *m);
 /*
+ * proto_encode_msg with the caller's scratch for the body, for a thread
+ * that should not put 8 KiB more on its stack.
+ */
+size_t	 proto_encode_with(char out[PROTO_FRAME_MAX], const struct proto_msg *m,
+	    char body[PROTO_PAYLOAD_MAX + 1]);
+/*
  * How many of m->docs[0..m->ndocs) fit whole in one frame of m->type
  * (WinnersResponse, or WinnersPageResponse with m->total).
  */

@@ -1,10 +1,11 @@
 #!/bin/bash
 # bench.sh: what `make bench` runs.  Replicas on loopback with their state
 # on disk under build/bench (not tmpfs, durability on, default log
-# levels), one client per agency uploading generated files.  Per run:
-# throughput (bets per second from the first client start to the last
-# client exit), server CPU seconds per 100k bets (utime+stime of every
-# replica, from /proc), peak RSS (VmHWM) of one replica and of one client,
+# levels), one client per agency uploading generated files, all spawned
+# and timed by benchrun (no shell per client).  Per run: throughput (bets
+# per second from the first client start to the last client exit), server
+# CPU seconds per 100k bets (utime+stime of every replica, from /proc),
+# peak RSS of one replica (VmHWM) and of one client (wait4's maxrss),
 # and the winners latency: from the last close recorded (the mtime of
 # agencies_closed.txt) to each agency holding its winners (its client's
 # exit, which follows at once), median and max over the agencies.
@@ -50,26 +51,11 @@ latency() {
 	    END { printf "%.1f %.1f\n", d[int((NR + 1) / 2)], d[NR] }'
 }
 
-# watch PID TD: while PID lives, its peak RSS into TD/client-kb; and
-# looking at agencies_closed.txt's time now and then makes the kernel
-# give its next change a fine-grained one (a coarse one is up to a tick,
-# 4 ms here, early: the latency would only be overstated).
-watch() {
-	local kb max=0
-	while kill -0 "$1" 2>/dev/null; do
-		kb=$(hwm "$1")
-		[ -n "$kb" ] && [ "$kb" -gt "$max" ] && max=$kb
-		stat -c %Y "$2/state/agencies_closed.txt" >/dev/null 2>&1
-		sleep 0.02
-	done
-	echo $max >"$2/client-kb"
-}
-
 # one_run REPLICAS AGENCIES SEED: prints "bets_per_s cpu_per_100k
 # server_kb client_kb lat_median_ms lat_max_ms".
 one_run() {
 	local nrep=$1 nag=$2 TD=$ROOT/run$3 i a t0 t1 ticks=0 srv_kb cli_kb
-	local kid rc when lat watcher
+	local lat
 	local -a ports
 	# Runs in a command substitution: clean up this subshell's processes.
 	trap lib_cleanup EXIT
@@ -89,32 +75,14 @@ one_run() {
 		client_conf "$TD/client-$a.yaml" "$a" \
 		    "127.0.0.1:${ports[$(((a - 1) % nrep + 1))]}" "$TD/data"
 	done
-	t0=$(date +%s.%N)
-	for ((a = 1; a <= nag; a++)); do
-		# The subshell notes when its client exits: the agency holds its
-		# winners then.
-		( "$BIN/client" -c "$TD/client-$a.yaml" >>"$TD/client-$a.log" 2>&1
-		  echo "$? $EPOCHREALTIME" >"$TD/exit-$a" ) &
-		CPID[$a]=$!
-		PIDS+=($!)
-	done
-	until kid=$(cat "/proc/${CPID[1]}/task/${CPID[1]}/children" 2>/dev/null) &&
-	    [ -n "$kid" ]; do
-		[ -f "$TD/exit-1" ] && break
-		sleep 0.001
-	done
-	kid=${kid%% *}
-	watch "${kid:-0}" "$TD" &
-	watcher=$!
-	for ((a = 1; a <= nag; a++)); do
-		wait "${CPID[$a]}"
-		read -r rc when <"$TD/exit-$a" && [ "$rc" = 0 ] ||
-		    { echo "bench: client $a failed" >&2; return 1; }
-		echo "$when" >>"$TD/exits"
-	done
-	wait "$watcher"
-	cli_kb=$(cat "$TD/client-kb")
-	t1=$(date +%s.%N)
+	# benchrun spawns them all and notes each exit: the agency holds its
+	# winners then.  Its last line: the first start and the last exit.
+	"$BIN/benchrun" "$BIN/client" "$TD" "$nag" \
+	    "$TD/state/agencies_closed.txt" >"$TD/clients" ||
+	    { echo "bench: a client failed" >&2; return 1; }
+	awk 'NF == 4 { print $3 }' "$TD/clients" >"$TD/exits"
+	cli_kb=$(awk '$1 == 1 && NF == 4 { print $4 }' "$TD/clients")
+	read -r t0 t1 < <(tail -n 1 "$TD/clients")
 	[ "$(lines "$TD/state/bets.csv")" -eq "$BETS" ] ||
 	    { echo "bench: bets.csv does not hold $BETS bets" >&2; return 1; }
 	srv_kb=$(hwm "${SPID[srv1]}")

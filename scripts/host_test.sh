@@ -1895,6 +1895,9 @@ t_auth_cluster() {
 		    CLI_KEY_FILE="$KEYS/agency-$a.key"
 	done
 	wait_clients 120 1 2 3 4 5
+	# Quick agencies may finish before the forger's first wrong key: let
+	# it reach that step (replica 1 gets it first) before stopping it.
+	wait_log "$TD/srv1.log" 'motivo: wrong proof' 60
 	kill "$forger" 2>/dev/null
 	wait "$forger" 2>/dev/null
 	check_store 5

@@ -158,7 +158,16 @@ static void *
 net_thread(void *arg)
 {
 	struct slot	*slot = arg;
+	pthread_attr_t	 attr;
+	void		*lo;
+	size_t		 size;
 
+	/* Where the stack ends, so an idle session can give pages back. */
+	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		if (pthread_attr_getstack(&attr, &lo, &size) == 0)
+			slot->sess->stack_lo = lo;
+		(void)pthread_attr_destroy(&attr);
+	}
 	session_run(slot->sess);
 	__atomic_store_n(&slot->state, SLOT_DONE, __ATOMIC_RELEASE);
 	return NULL;

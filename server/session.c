@@ -55,7 +55,7 @@ session_send(struct session *s, const struct proto_msg *m)
 
 	if (session_flush(s) == -1)
 		return -1;
-	if ((n = proto_encode_msg(s->reply, m)) == 0) {
+	if ((n = proto_encode_with(s->reply, m, s->body)) == 0) {
 		log_error("responder", "fail", "peer: %s | motivo: too long",
 		    s->peer);
 		return -1;
@@ -151,7 +151,7 @@ session_flush(struct session *s)
 		session_log_store(s, &s->reqs[i], &s->pend[i]);
 		m.ok = s->reqs[i].res == STORE_OK ||
 		    s->reqs[i].res == STORE_DUPLICATE;
-		n = proto_encode_msg(s->reply, &m);
+		n = proto_encode_with(s->reply, &m, s->body);
 		memcpy(s->acks + len, s->reply, n);
 		len += n;
 	}
@@ -163,6 +163,9 @@ session_flush(struct session *s)
 	}
 	return 0;
 }
+
+/* Sessions of this process holding a rows buffer: uploading lately. */
+static int	session_uploading;
 
 /*
  * The rows buffer, mapped rather than malloc'd: its worst case (every
@@ -183,14 +186,65 @@ session_rows_new(struct session *s)
 		s->rows = NULL;
 		return -1;
 	}
+	__atomic_add_fetch(&session_uploading, 1, __ATOMIC_RELAXED);
 	return 0;
+}
+
+/* Give the rows buffer back, if the session holds one. */
+static void
+session_rows_del(struct session *s)
+{
+	if (s->rows == NULL)
+		return;
+	if (munmap(s->rows, SESSION_ROWS_CAP) == -1)
+		log_warn_errno("munmap", "fail", "peer: %s", s->peer);
+	free(s->ends);
+	s->rows = NULL;
+	s->ends = NULL;
+	__atomic_sub_fetch(&session_uploading, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * The rows one connection may queue before it flushes: the whole round
+ * for a few uploading connections, a share of the budget for many.
+ */
+static size_t
+session_round_bytes(void)
+{
+	int	n = __atomic_load_n(&session_uploading, __ATOMIC_RELAXED);
+	size_t	share = SESSION_ROWS_BUDGET / (size_t)(n > 1 ? n : 1);
+
+	if (share > SESSION_ROUND_BYTES)
+		return SESSION_ROUND_BYTES;
+	return share < SESSION_ROUND_MIN ? SESSION_ROUND_MIN : share;
+}
+
+/*
+ * The pages of the session thread's stack below the frames in use, back
+ * to the kernel: the deep calls of a busy moment (leading a group commit,
+ * a log line) would otherwise keep them for the connection's life.  The
+ * calls made from here on find fresh zero pages.
+ */
+static void
+session_stack_idle(const struct session *s)
+{
+	uintptr_t	pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t	lo = (uintptr_t)s->stack_lo;
+	uintptr_t	hi = ((uintptr_t)__builtin_frame_address(0) -
+			    SESSION_STACK_SLACK) & ~(pg - 1);
+
+	if (lo == 0 || hi <= lo)
+		return;
+	if (madvise((void *)lo, hi - lo, MADV_DONTNEED) == -1)
+		log_warn_errno("madvise", "fail", "peer: %s", s->peer);
 }
 
 /*
  * A connection with nothing to do for SESSION_IDLE_MS gives back what its
  * last requests touched: the rows buffer, and the pages of its decoded
- * bets and frame buffers (fresh pages again, zero when touched next).  A
- * thousand agencies waiting for the draw then hold a few KiB each.
+ * bets and frame buffers (fresh pages again, zero when touched next), and
+ * the unused depth of its stack.  A thousand agencies waiting for the draw
+ * then hold a few KiB each.
  */
 static void
 session_idle(struct session *s)
@@ -199,13 +253,8 @@ session_idle(struct session *s)
 	uintptr_t	lo = ((uintptr_t)&s->in + pg - 1) & ~(pg - 1);
 	uintptr_t	hi = (uintptr_t)(s + 1) & ~(pg - 1);
 
-	if (s->rows != NULL) {
-		if (munmap(s->rows, SESSION_ROWS_CAP) == -1)
-			log_warn_errno("munmap", "fail", "peer: %s", s->peer);
-		free(s->ends);
-		s->rows = NULL;
-		s->ends = NULL;
-	}
+	session_rows_del(s);
+	session_stack_idle(s);
 	/*
 	 * The whole pages from the read buffer to the end: idle, the buffer
 	 * is empty (start = end = 0), no batch is queued and rows and ends
@@ -222,7 +271,7 @@ static int
 session_full(const struct session *s, const struct proto_msg *m)
 {
 	return s->nreqs == SESSION_WINDOW ||
-	    s->rows_used > SESSION_ROUND_BYTES ||
+	    s->rows_used > session_round_bytes() ||
 	    s->ends_used + m->nbets > SESSION_ENDS_MAX;
 }
 
@@ -690,11 +739,7 @@ session_run(struct session *s)
 	}
 	/* Batches queued before the end are still committed and answered. */
 	(void)session_flush(s);
-	if (s->rows != NULL && munmap(s->rows, SESSION_ROWS_CAP) == -1)
-		log_warn_errno("munmap", "fail", "peer: %s", s->peer);
-	free(s->ends);
-	s->rows = NULL;
-	s->ends = NULL;
+	session_rows_del(s);
 	s->nreqs = 0;
 	/*
 	 * The slot owner closes the descriptor; the peer sees EOF now.  A

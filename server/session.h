@@ -22,14 +22,21 @@
 /*
  * Batches read ahead from one connection and committed as one group:
  * at most SESSION_WINDOW of them, and no more once their rows pass
- * SESSION_ROUND_BYTES.  Replies still go out in request order.
+ * SESSION_ROUND_BYTES, or their share of SESSION_ROWS_BUDGET when many
+ * connections upload at once (never less than SESSION_ROUND_MIN: a batch
+ * or two).  A connection reads nothing more until its group is synced, so
+ * the share bounds what a thousand uploading agencies hold, while a few
+ * still send long groups.  Replies still go out in request order.
  */
 #define SESSION_WINDOW		64
 #define SESSION_ROUND_BYTES	65536
+#define SESSION_ROUND_MIN	4096
+#define SESSION_ROWS_BUDGET	(2 * 1024 * 1024)
 #define SESSION_ROWS_CAP	(SESSION_ROUND_BYTES + \
 				    PROTO_BATCH_MAX * CSV_ROW_MAX)
 #define SESSION_ENDS_MAX	(SESSION_WINDOW * 128)
 #define SESSION_IDLE_MS		50	/* idle this long: memory back */
+#define SESSION_STACK_SLACK	8192	/* stack kept below an idle frame */
 
 /* What the reply and the log line of a queued batch need. */
 struct session_pending {
@@ -51,6 +58,8 @@ struct session {
 	volatile sig_atomic_t	*stop;
 	long long		 last_work;	/* io_now_ms(): last request
 						   that did work, or start */
+	char			*stack_lo;	/* its thread's stack bottom, or
+						   NULL: none given back */
 	/* From here on: scratch, given back when idle (session.c). */
 	struct rbuf		 in;		/* bytes read, not yet served */
 	size_t			 nreqs;		/* batches queued, unanswered */
@@ -64,6 +73,7 @@ struct session {
 	char			 logs[16384];	/* their log lines */
 	char			 payload[PROTO_PAYLOAD_MAX + 1];
 	char			 reply[PROTO_FRAME_MAX];
+	char			 body[PROTO_PAYLOAD_MAX + 1]; /* reply's */
 	struct bet		 bets[PROTO_BATCH_MAX];
 	proto_doc		 docs[PROTO_DOCS_MAX];	/* winners to send */
 };

@@ -297,7 +297,7 @@ sfile_scan(struct sfile *f, sfile_line_fn fn, void *arg)
 		sfile_fatal(f, "scan");
 	csv_reader_init(r, f->fd, f->scanned);
 	while ((rc = csv_reader_next(r, &line, &len)) == 1 && !r->partial) {
-		fn(arg, line);
+		fn(arg, line, len);
 		end = r->offset;
 	}
 	if (rc == -1)
@@ -321,7 +321,7 @@ sfile_each_line(struct sfile *f, sfile_line_fn fn, void *arg)
 	csv_reader_init(r, f->fd, 0);
 	while ((rc = csv_reader_next(r, &line, &len)) == 1 && !r->partial &&
 	    r->offset <= f->scanned)
-		fn(arg, line);
+		fn(arg, line, len);
 	if (rc == -1)
 		sfile_fatal(f, "read");
 }
@@ -402,15 +402,15 @@ sfile_write_end(struct sfile *f, struct iovec *iov, int n, size_t len)
 int
 sfile_appendv(struct sfile *f, const struct iovec *iov, int n)
 {
-	struct iovec	 tmp[SFILE_IOV_MAX];
 	size_t		 len = 0;
 
 	if (n > SFILE_IOV_MAX)
 		return -1;
 	for (int i = 0; i < n; i++)
 		len += iov[i].iov_len;
-	memcpy(tmp, iov, (size_t)n * sizeof(*iov));
-	if (sfile_write_end(f, tmp, n, len) == -1)
+	/* A short write advances the copy; iov stays whole for the tail. */
+	memcpy(f->iov, iov, (size_t)n * sizeof(*iov));
+	if (sfile_write_end(f, f->iov, n, len) == -1)
 		return -1;
 	f->scanned += len;
 	for (int i = 0; i < n; i++)

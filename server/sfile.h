@@ -33,10 +33,19 @@ struct sfile {
 	char		 tail[SFILE_TAIL]; /* the bytes just before scanned */
 	size_t		 taillen;
 	struct csv_reader reader;	/* scratch for scans */
+	/*
+	 * Scratch for sfile_appendv, which the caller serializes: here, not
+	 * on the stack, so the threads that lead a group in turn do not
+	 * each keep 16 KiB of stack pages.
+	 */
+	struct iovec	 iov[SFILE_IOV_MAX];
 };
 
-/* Called for each whole line of a scan; arg is the caller's. */
-typedef void	(*sfile_line_fn)(void *arg, char *line);
+/*
+ * Called for each whole line of a scan (without its line end, len bytes,
+ * NUL-terminated); arg is the caller's.
+ */
+typedef void	(*sfile_line_fn)(void *arg, char *line, size_t len);
 
 /* Open (creating) dir/name.  0, or -1 with a reason in err. */
 int		 sfile_open(struct sfile *, const char *dir, const char *name,

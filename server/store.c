@@ -29,7 +29,6 @@
 #include "io.h"
 #include "log.h"
 #include "meta.h"
-#include "num.h"
 #include "sfile.h"
 #include "store.h"
 #include "wins.h"
@@ -56,6 +55,8 @@ struct store {
 	pthread_cond_t		 wcv;		/* the draw, or a watcher gone */
 	int			 drawn;		/* atomic */
 	int			 watching;	/* a waiter ticks the file */
+	/* The leader's pieces of a group: off the stacks of the threads. */
+	struct iovec		 iov[SFILE_IOV_MAX];
 };
 
 /* A thread waiting in store_commit: the leader wakes it. */
@@ -63,14 +64,23 @@ struct store_waiter {
 	pthread_cond_t		 cv;
 };
 
-/* The agency a line starts with, or 0 when it is not one of ours. */
+/*
+ * The agency a line starts with (its digits up to the first comma or the
+ * end), or 0 when it is not one of ours.  Read digit by digit: every
+ * replica does this for every row any replica writes.
+ */
 static uint32_t
 line_agency(const struct store *s, const char *line)
 {
-	uint64_t	a;
+	uint64_t	a = 0;
+	size_t		i;
+	int		big = 0;
 
-	if (num_parse_len(line, strcspn(line, ","), 1, s->agencies, &a,
-	    NULL) == -1)
+	for (i = 0; line[i] >= '0' && line[i] <= '9'; i++)
+		if (!big && (a = a * 10 + (uint64_t)(line[i] - '0')) >
+		    s->agencies)
+			big = 1;
+	if (i == 0 || (line[i] != ',' && line[i] != '\0') || big || a == 0)
 		return 0;
 	return (uint32_t)a;
 }
@@ -85,7 +95,7 @@ store_fatal_wins(void)
 }
 
 static void
-index_bet(void *arg, char *line)
+index_bet(void *arg, char *line, size_t len)
 {
 	struct store	*s = arg;
 	uint32_t	 a;
@@ -93,16 +103,17 @@ index_bet(void *arg, char *line)
 	if ((a = line_agency(s, line)) == 0)
 		return;
 	s->stored[a]++;
-	if (wins_line(&s->wins, a, line) == -1)
+	if (wins_line(&s->wins, a, line, len) == -1)
 		store_fatal_wins();
 }
 
 static void
-index_close(void *arg, char *line)
+index_close(void *arg, char *line, size_t len)
 {
 	struct store	*s = arg;
 	uint32_t	 a;
 
+	(void)len;	/* a close line is just the agency */
 	if ((a = line_agency(s, line)) != 0 && !s->is_closed[a]) {
 		s->is_closed[a] = 1;
 		s->nclosed++;
@@ -295,7 +306,7 @@ store_take(struct store *s)
 static void
 store_lead(struct store *s)
 {
-	struct iovec		 iov[SFILE_IOV_MAX];
+	struct iovec		*iov = s->iov;	/* one leader at a time */
 	struct store_req	*group = store_take(s), *r;
 	void			*woken = NULL;
 	int			 niov = 0, sync = 0;

@@ -62,13 +62,19 @@ wins_add(struct wins *w, uint32_t agency, const char *doc)
 }
 
 int
-wins_line(struct wins *w, uint32_t agency, char *line)
+wins_line(struct wins *w, uint32_t agency, char *line, size_t len)
 {
-	const char	*num = strrchr(line, ',');
-	char		*f[6];
+	static const char	 tail[] = "," WINS_STR;
+	char			*f[6];
 
-	if (num == NULL || strcmp(num + 1, WINS_STR) != 0 ||
-	    csv_split(line, f, 6) != 6)
+	/*
+	 * The number is the last field and holds no comma: a winner's row
+	 * ends in ",<number>".  Only those are split (every replica looks at
+	 * every row).
+	 */
+	if (len < sizeof(tail) - 1 ||
+	    memcmp(line + len - (sizeof(tail) - 1), tail, sizeof(tail) - 1) !=
+	    0 || csv_split(line, f, 6) != 6)
 		return 0;
 	return wins_add(w, agency, f[3]);
 }
@@ -86,7 +92,7 @@ wins_row(struct wins *w, uint32_t agency, const char *row, size_t len)
 		return 0;	/* never written: rows are far shorter */
 	memcpy(line, row, len - 2);
 	line[len - 2] = '\0';
-	return wins_line(w, agency, line);
+	return wins_line(w, agency, line, len - 2);
 }
 
 size_t

@@ -28,10 +28,11 @@ void	 wins_free(struct wins *);
 /* Forget every winner (the file is indexed from the start again). */
 void	 wins_clear(struct wins *);
 /*
- * A row of bets.csv of agency (valid, 1..agencies), without its line
- * end; line may be modified.  0, or -1 when out of memory.
+ * A row of bets.csv of agency (valid, 1..agencies), line[0..len) without
+ * its line end, NUL-terminated; line may be modified.  0, or -1 when out
+ * of memory.
  */
-int	 wins_line(struct wins *, uint32_t agency, char *line);
+int	 wins_line(struct wins *, uint32_t agency, char *line, size_t len);
 /* The same for a row as written, row[0..len) ending in "\r\n". */
 int	 wins_row(struct wins *, uint32_t agency, const char *row, size_t len);
 /*
