@@ -6,8 +6,8 @@
  *   benchrun CLIENT DIR N [WATCH]
  *
  * Spawns N clients at once, the a-th as `CLIENT -c DIR/client-a.yaml`
- * with its output appended to DIR/client-a.log, and reaps each as it
- * exits.  Prints one line per client, "a status exit_time peak_kB" (the
+ * with its output appended to DIR/client-a.log (the log files are
+ * created before the clock starts), and reaps each as it exits.  Prints one line per client, "a status exit_time peak_kB" (the
  * exit status, or 128+signal; the wall-clock time in seconds when it was
  * reaped; its peak resident set from wait4), then "start end": the wall
  * clock before the first spawn and after the last exit.  While it waits
@@ -53,6 +53,37 @@ benchrun_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* DIR/client-a.log into logf[PATH_MAX]. */
+static void
+benchrun_logname(char *logf, const char *dir, int a)
+{
+	if (snprintf(logf, PATH_MAX, "%s/client-%d.log", dir, a) >= PATH_MAX)
+		errx(1, "%s: path too long", dir);
+}
+
+/*
+ * Create every client's log file before the clock starts.  Making a new
+ * file is the launcher's redirection, not the client's work, and on ext4
+ * a thousand of them, right after the previous run's were deleted, cost
+ * as much CPU as a replica (the inode allocator scans past recently
+ * deleted inodes).  Each spawn then only opens an existing file.
+ */
+static void
+benchrun_logs(const char *dir, int n)
+{
+	char	logf[PATH_MAX];
+	int	fd;
+
+	for (int a = 1; a <= n; a++) {
+		benchrun_logname(logf, dir, a);
+		if ((fd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0644)) == -1)
+			err(1, "%s", logf);
+		if (close(fd) == -1)
+			err(1, "close %s", logf);
+	}
+}
+
 /* Spawn client a with its output appended to DIR/client-a.log. */
 static pid_t
 benchrun_spawn(const char *client, const char *dir, int a)
@@ -66,10 +97,9 @@ benchrun_spawn(const char *client, const char *dir, int a)
 	int				 e;
 
 	if (snprintf(conf, sizeof(conf), "%s/client-%d.yaml", dir, a) >=
-	    (int)sizeof(conf) ||
-	    snprintf(logf, sizeof(logf), "%s/client-%d.log", dir, a) >=
-	    (int)sizeof(logf))
+	    (int)sizeof(conf))
 		errx(1, "%s: path too long", dir);
+	benchrun_logname(logf, dir, a);
 	if ((e = posix_spawn_file_actions_init(&fa)) != 0 ||
 	    (e = posix_spawn_file_actions_addopen(&fa, 1, logf,
 	    O_WRONLY | O_CREAT | O_APPEND, 0644)) != 0 ||
@@ -139,6 +169,7 @@ main(int argc, char *argv[])
 	if (sigemptyset(&chld) == -1 || sigaddset(&chld, SIGCHLD) == -1 ||
 	    sigprocmask(SIG_BLOCK, &chld, NULL) == -1)
 		err(1, "sigprocmask");
+	benchrun_logs(argv[2], n);
 	start = benchrun_now();
 	for (a = 0; a < n; a++)
 		c[a].pid = benchrun_spawn(argv[1], argv[2], a + 1);

@@ -74,6 +74,7 @@ static void
 sfile_forget(struct sfile *f)
 {
 	f->scanned = 0;
+	f->synced = 0;
 	f->taillen = 0;
 }
 
@@ -439,6 +440,17 @@ sfile_append(struct sfile *f, const char *buf, size_t len)
 void
 sfile_sync(struct sfile *f)
 {
+	uint64_t	end = f->scanned;	/* written before the call */
+
 	if (fdatasync(f->fd) == -1)
 		sfile_fatal(f, "sync");
+	if (end > f->synced)
+		f->synced = end;
+}
+
+void
+sfile_sync_indexed(struct sfile *f)
+{
+	if (f->scanned > f->synced)
+		sfile_sync(f);
 }

@@ -30,6 +30,7 @@ struct sfile {
 	dev_t		 dev;		/* what fd is */
 	ino_t		 ino;
 	uint64_t	 scanned;	/* bytes indexed: always a line boundary */
+	uint64_t	 synced;	/* bytes an fdatasync of ours covered */
 	char		 tail[SFILE_TAIL]; /* the bytes just before scanned */
 	size_t		 taillen;
 	struct csv_reader reader;	/* scratch for scans */
@@ -91,5 +92,11 @@ int		 sfile_appendv(struct sfile *, const struct iovec *iov, int n);
  * the lock let go, other rows may follow ours, so nothing can be cut.
  */
 void		 sfile_sync(struct sfile *);
+/*
+ * sfile_sync, unless one of ours already covered every byte indexed (the
+ * caller serializes its syncs with its scans): rows before `scanned` are
+ * never cut, so a sync that saw them keeps them durable.
+ */
+void		 sfile_sync_indexed(struct sfile *);
 
 #endif
