@@ -434,8 +434,10 @@ t_shutdown() {
 	local rc n
 	gen 2 20000
 	replicas 1 2
+	# One batch at a time: a full window could finish the upload between
+	# the check below and the signal.
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5 \
-	    CLI_LOG_LEVEL=DEBUG
+	    CLI_BATCH_WINDOW=1 CLI_LOG_LEVEL=DEBUG
 	wait_lines "$TD/state/bets.csv" 500 60 || bad "upload did not start"
 	mid_upload "${PORT[1]}" 1 || bad "agency 1 not mid-upload at SIGTERM"
 	kill -TERM "${CPID[1]}"
