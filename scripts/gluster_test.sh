@@ -165,6 +165,8 @@ PORT=$(free_port)
 
 # start_cluster: the state files gone, a replica on each mount, the five
 # agencies started.
+# start_cluster [VAR=VALUE...]: the three replicas, then the five agencies
+# with those settings.
 start_cluster() {
 	local m a
 	rm -f "$G/m1/bets.csv" "$G/m1/agencies_closed.txt" "$G/m1/cluster.meta"
@@ -175,7 +177,7 @@ start_cluster() {
 	done
 	for a in 1 2 3 4 5; do
 		CLIENT_HOST=lottery-gluster CLIENT_HOSTS=$TD/hosts \
-		    start_client "$a" "$PORT" "$G/data"
+		    start_client "$a" "$PORT" "$G/data" "$@"
 	done
 }
 
@@ -237,8 +239,11 @@ done
 # The partition.  Mount 1's connections, found by its client's pid, are
 # dropped both ways inside the namespace once its replica has stored
 # bets; the client reconnects later from new ports, by which time its
-# locks are gone and the descriptors that held them are bad.
-start_cluster || echo "partition: the cluster did not start"
+# locks are gone and the descriptors that held them are bad.  The
+# agencies send small batches one at a time, so the cut comes while they
+# upload (a whole run at full speed takes well under a second).
+start_cluster CLI_BATCH_MAXAMOUNT=10 CLI_BATCH_WINDOW=1 ||
+    echo "partition: the cluster did not start"
 for _ in $(seq 300); do
 	grep -q 'action: apuesta_recibida | result: success' "$TD/r1.log" && break
 	sleep 0.1
@@ -249,8 +254,10 @@ for p in $ports; do
 	ip netns exec "$NS" iptables -I INPUT -p tcp --dport "$p" -j DROP
 	ip netns exec "$NS" iptables -I OUTPUT -p tcp --sport "$p" -j DROP
 done
-echo "cut mount 1 (ports $(echo $ports)) at $(lines "$G/m2/bets.csv") bets"
+at=$(lines "$G/m2/bets.csv")
+echo "cut mount 1 (ports $(echo $ports)) at $at bets"
 ok=true
+[ "$at" -lt "$total" ] || { echo "the upload was over before the cut"; ok=false; }
 wait_pid "${SPID[r1]}" 90
 rc=$?
 crit=$(grep 'CRITICAL' "$TD/r1.log" | head -n 1)
