@@ -127,7 +127,15 @@ dl_prepare >/dev/null
 check "integration --stack 2 runs" scripts/integration_test.sh --stack 2
 
 # A replica task's container killed (SIGKILL) while the agencies upload:
-# Swarm replaces the task, and the results are exact.
+# Swarm replaces the task, and the results are exact.  The agencies send
+# small batches one at a time here (a copy of the stack file; its mounts
+# are absolute paths), so the kill comes while they upload.
+fast_file=$STACK_FILE_OUT
+STACK_FILE_OUT=$(mktemp "${TMPDIR:-/tmp}/lottery-stack-slow.XXXXXX")
+sed 's|^\( *\)CLI_DATA_DIR: /data$|&\n\1CLI_BATCH_MAXAMOUNT: "10"\n\1CLI_BATCH_WINDOW: "1"|' \
+    "$fast_file" >"$STACK_FILE_OUT"
+[ "$(grep -c 'CLI_BATCH_WINDOW: "1"' "$STACK_FILE_OUT")" -eq "$CLIENTS" ] ||
+    fail "cannot slow the agencies down in $STACK_FILE_OUT"
 fresh_stack
 if wait_lines "$STATE_DIR_HOST/bets.csv" 1 "$TIMEOUT"; then
 	victim=$(running_servers | head -n 1)
@@ -153,6 +161,8 @@ if wait_lines "$STATE_DIR_HOST/bets.csv" 1 "$TIMEOUT"; then
 else
 	fail "replica-kill: no bet stored in ${TIMEOUT}s"
 fi
+rm -f "$STACK_FILE_OUT"
+STACK_FILE_OUT=$fast_file
 
 # Every replica answers through the alias (the echo rotates over them).
 ok=true
