@@ -19,46 +19,7 @@
 # that each node mounts over NFS with STATE_NFS_OPTS (docs/operations.md).
 set -u
 
-usage() {
-	echo "usage: $0 OUTPUT.yaml CLIENTS [SERVERS]" >&2
-	echo "  CLIENTS, SERVERS: non-negative integers (SERVERS defaults to" >&2
-	echo "  \$SERVERS from .env, else 3)" >&2
-	exit 2
-}
-
-# Plain decimal without leading zeros, so the shell never reads octal.
-is_count() {
-	case $1 in
-	0) return 0 ;;
-	'' | 0* | *[!0-9]*) return 1 ;;
-	esac
-	[ ${#1} -le 5 ]
-}
-
-[ $# -eq 2 ] || [ $# -eq 3 ] || usage
-out=$1
-nclients=$2
-nservers=${3-}
-case $out in
-/*) ;;
-*) out=$(pwd)/$out ;;
-esac
-. "$(dirname "$0")/docker-lib.sh"
-[ -z "$nservers" ] || SERVERS=$nservers
-CLIENTS=$nclients
-dl_load_env
-nservers=$SERVERS
-
-is_count "$nclients" || { echo "$0: CLIENTS must be a non-negative integer: '$nclients'" >&2; usage; }
-is_count "$nservers" || { echo "$0: SERVERS must be a non-negative integer: '$nservers'" >&2; usage; }
-is_count "$SERVER_PORT" && [ "$SERVER_PORT" -ge 1 ] && [ "$SERVER_PORT" -le 65535 ] ||
-    dl_die "SERVER_PORT must be 1..65535: '$SERVER_PORT'"
-case $SERVER_NAME in
-'' | *[!a-zA-Z0-9.-]*) dl_die "SERVER_NAME must be a host name: '$SERVER_NAME'" ;;
-esac
-outdir=$(dirname "$out")
-[ -d "$outdir" ] && [ -w "$outdir" ] || dl_die "$outdir: not a writable directory"
-[ ! -e "$out" ] || [ -w "$out" ] || dl_die "$out: not writable"
+. "$(dirname "$0")/gen-args.sh"
 
 # The state volume: NFS needs both settings, and never `nolock` nor
 # `soft` (a lock the server does not see, or a write that is dropped after
