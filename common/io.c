@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "sig.h"
 
 long long
 io_now_ms(void)
@@ -21,12 +22,18 @@ io_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-#define IO_SLICE_MS	200	/* how often a wait looks at the stop flag */
+/*
+ * How often a wait looks at a stop flag that nothing else announces: a
+ * flag other than sig_stop, or sig_stop before sig_install.  sig_stop
+ * itself is announced by sig_fd, watched beside fd.
+ */
+#define IO_SLICE_MS	200
 
 int
 io_wait(int fd, long long deadline, volatile sig_atomic_t *stop)
 {
-	struct pollfd	pfd = { fd, POLLIN, 0 };
+	struct pollfd	pfd[2] = { { fd, POLLIN, 0 }, { sig_fd, POLLIN, 0 } };
+	int		watch = stop == &sig_stop && sig_fd != -1;
 	long long	left;
 	int		n;
 
@@ -37,8 +44,12 @@ io_wait(int fd, long long deadline, volatile sig_atomic_t *stop)
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		n = poll(&pfd, 1, left > IO_SLICE_MS ? IO_SLICE_MS : (int)left);
-		if (n > 0)
+		if (!watch && left > IO_SLICE_MS)
+			left = IO_SLICE_MS;
+		if (left > INT_MAX)
+			left = INT_MAX;
+		n = poll(pfd, watch ? 2 : 1, (int)left);
+		if (n > 0 && pfd[0].revents != 0)
 			return 1;
 		if (n == -1 && errno != EINTR)
 			return -1;

@@ -27,8 +27,8 @@ ssize_t	 io_read_until(int fd, void *buf, size_t n, long long deadline,
 	    volatile sig_atomic_t *stop);
 /*
  * Wait until fd is readable, the deadline (io_now_ms() time) passes or
- * *stop is set (stop may be NULL), looking at the flag every few hundred
- * milliseconds.  1 when readable, 0 on stop, -1 with errno ETIMEDOUT at
+ * *stop is set (stop may be NULL): sig_stop wakes the wait through
+ * sig_fd, any other flag is looked at every few hundred milliseconds.  1 when readable, 0 on stop, -1 with errno ETIMEDOUT at
  * the deadline or poll's errno.
  */
 int	 io_wait(int fd, long long deadline, volatile sig_atomic_t *stop);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Stages the root file system of one image: the programs, every shared
-# object the dynamic loader needs for them (as ldd reports them, plus the
+# object the dynamic loader needs for the dynamic ones (as ldd reports them, plus the
 # loader itself), a static busybox with the applets named in APPLETS when
 # there are any, and the handful of files in /etc that glibc reads.  The
 # images are built FROM scratch, so this directory is all they hold.
@@ -51,7 +51,12 @@ for bin in "$@"; do
 	name=$(basename "$bin")
 	cp "$bin" "$dest/$name"
 	strip --strip-unneeded "$dest/$name" 2>/dev/null || true
-	libs=$(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
+	# A static program (ldd: "not a dynamic executable") needs nothing.
+	deps=$(ldd "$bin" 2>&1) || case $deps in
+		*"not a dynamic executable"*) continue ;;
+		*) echo "$0: $bin: ldd: $deps" >&2; exit 1 ;;
+	esac
+	libs=$(printf '%s\n' "$deps" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
 		$1 ~ /^\// { print $1 }')
 	[ -n "$libs" ] || { echo "$0: $bin: ldd found no libraries" >&2; exit 1; }
 	for lib in $libs; do

@@ -181,7 +181,8 @@ t_replica_kill() {
 # replica and every bet is stored exactly once.
 t_pipeline_kill() {
 	local mid=0
-	gen 1 60000
+	# Enough batches that the kill comes long before the last of them.
+	gen 1 200000
 	replicas 1 1
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=10 \
 	    CLI_BATCH_WINDOW=64
@@ -190,6 +191,9 @@ t_pipeline_kill() {
 	kill -9 "${SPID[srv1]}"
 	wait "${SPID[srv1]}" 2>/dev/null
 	[ $mid -eq 1 ] || bad "agency 1 not mid-upload at the kill"
+	# The only replica is dead: what it stored is what the kill left.
+	[ "$(lines "$TD/state/bets.csv")" -lt 200000 ] ||
+	    bad "the upload ended before the kill"
 	sleep 0.3
 	start_server srv1 "${PORT[1]}" "$TD/state" 1 ||
 	    bad "replica 1 did not restart on its port"

@@ -1,12 +1,15 @@
 /*
  * net: accept loop and connection slots.  The main thread accepts; each
- * connection gets a slot and a thread running session_run.  Finished
- * threads are joined by the accept loop, all of them at shutdown.  Worker
- * threads block SIGTERM and SIGINT so those always wake the accept loop.
+ * connection gets a slot and a thread running session_run.  A thread whose
+ * connection ended waits in its slot for the next one instead of exiting:
+ * making and ending a thread for each connection (its kernel stack, its
+ * stack's pages handed back, every other core told to forget them) cost a
+ * replica more than serving a small upload.  Parked threads are ended at
+ * shutdown.  Worker threads block SIGTERM and SIGINT so those always wake
+ * the accept loop.
  * The loop also owns the descriptor budget: a spare descriptor kept open
  * so that running out of them sheds connections instead of spinning.
  */
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -17,6 +20,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +48,18 @@
  */
 #define NET_STACK	(256 * 1024)
 
-enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_DONE };
+/*
+ * FREE: no thread.  BUSY: its thread serves a connection.  DONE: the
+ * connection ended, the descriptor is still to be closed.  PARKED: the
+ * thread waits on go for the next connection (or quit).
+ */
+enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_DONE, SLOT_PARKED };
 
 struct slot {
 	pthread_t	 tid;
 	int		 state;		/* enum slot_state, atomic */
+	sem_t		 go;		/* posted: a connection, or quit */
+	int		 quit;		/* set before go: end the thread */
 	struct session	*sess;		/* owned by the slot */
 	char		 host[INET6_ADDRSTRLEN]; /* peer, port aside */
 };
@@ -131,46 +142,32 @@ fail:
 	return -1;
 }
 
-/*
- * A zeroed session of its own pages.  calloc would do, but once glibc has
- * unmapped one large block it serves the next from the heap and zeroes it
- * all; fresh anonymous pages cost memory only where touched, so an idle
- * connection holds a few KiB of its ~150 KiB.
- */
+/* A zeroed session: small, its working memory comes from session.c's pool. */
 static struct session *
 net_session_new(void)
 {
-	void	*p;
-
-	p = mmap(NULL, sizeof(struct session), PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	return calloc(1, sizeof(struct session));
 }
 
 static void
 net_session_free(struct session *s)
 {
-	if (s != NULL && munmap(s, sizeof(*s)) == -1)
-		log_warn_errno("munmap", "fail", "bytes: %zu", sizeof(*s));
+	free(s);
 }
 
 static void *
 net_thread(void *arg)
 {
 	struct slot	*slot = arg;
-	pthread_attr_t	 attr;
-	void		*lo;
-	size_t		 size;
 
-	/* Where the stack ends, so an idle session can give pages back. */
-	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-		if (pthread_attr_getstack(&attr, &lo, &size) == 0)
-			slot->sess->stack_lo = lo;
-		(void)pthread_attr_destroy(&attr);
+	for (;;) {
+		session_run(slot->sess);
+		__atomic_store_n(&slot->state, SLOT_DONE, __ATOMIC_RELEASE);
+		while (sem_wait(&slot->go) == -1)
+			;	/* EINTR only */
+		if (slot->quit)
+			return NULL;
 	}
-	session_run(slot->sess);
-	__atomic_store_n(&slot->state, SLOT_DONE, __ATOMIC_RELEASE);
-	return NULL;
 }
 
 /* Every socket is logged on shutdown, quietly otherwise. */
@@ -201,7 +198,11 @@ net_interrupt(struct net *n, int how)
 			(void)shutdown(n->slots[i].sess->fd, how);
 }
 
-/* Join finished threads; with wait_all, every thread. */
+/*
+ * Close the connections that ended and park their threads; with
+ * wait_all (shutdown), first wait for every connection to end, then end
+ * every thread.
+ */
 static void
 net_reap(struct net *n, int wait_all)
 {
@@ -210,14 +211,30 @@ net_reap(struct net *n, int wait_all)
 		int		 st;
 
 		st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
-		if (st == SLOT_FREE || (st == SLOT_BUSY && !wait_all))
+		while (wait_all && st == SLOT_BUSY) {
+			(void)poll(NULL, 0, 5);
+			st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
+		}
+		if (st != SLOT_DONE)
 			continue;
-		(void)pthread_join(sl->tid, NULL);	/* fails only on a bad id */
 		net_close(sl->sess, wait_all);
+		sl->state = SLOT_PARKED;
+		n->busy--;
+	}
+	if (!wait_all)
+		return;
+	for (int i = 0; i < n->nslots; i++) {
+		struct slot	*sl = &n->slots[i];
+
+		if (sl->state != SLOT_PARKED)
+			continue;
+		sl->quit = 1;
+		(void)sem_post(&sl->go);
+		(void)pthread_join(sl->tid, NULL); /* fails only on a bad id */
+		(void)sem_destroy(&sl->go);
 		net_session_free(sl->sess);
 		sl->sess = NULL;
 		sl->state = SLOT_FREE;
-		n->busy--;
 	}
 }
 
@@ -263,53 +280,27 @@ net_count_host(const struct net *n, const char *host)
 	int	k = 0;
 
 	for (int i = 0; i < n->nslots; i++)
-		if (n->slots[i].state != SLOT_FREE &&
+		if ((n->slots[i].state == SLOT_BUSY ||
+		    n->slots[i].state == SLOT_DONE) &&
 		    strcmp(n->slots[i].host, host) == 0)
 			k++;
 	return k;
 }
 
-static void
-net_start(struct net *n, int fd, const char *peer, const char *host,
-    struct store *store, const struct config *cfg, const struct keys *keys,
-    volatile sig_atomic_t *stop)
+/*
+ * A thread for the free slot sl, its session set: 0, or -1 with errno
+ * (the slot stays free).
+ */
+static int
+net_thread_new(struct slot *sl)
 {
-	struct slot	*sl = NULL;
 	sigset_t	 block, old;
 	pthread_attr_t	 attr;
 	int		 rc;
 
-	if (net_count_host(n, host) >= cfg->max_conns_per_peer) {
-		log_warn("conexion", "fail", "peer: %s | motivo: too many "
-		    "connections from this address | max: %d", peer,
-		    cfg->max_conns_per_peer);
-		close(fd);
-		return;
-	}
-	for (int i = 0; i < n->nslots && sl == NULL; i++)
-		if (n->slots[i].state == SLOT_FREE)
-			sl = &n->slots[i];
-	if (sl == NULL) {
-		log_warn("conexion", "fail", "peer: %s | motivo: too many "
-		    "connections | max: %d", peer, cfg->max_conns);
-		close(fd);
-		return;
-	}
-	/* Zeroed: a fresh session starts unauthenticated. */
-	if (net_tune(fd, cfg->conn_timeout_ms) == -1 ||
-	    (sl->sess = net_session_new()) == NULL) {
-		log_warn_errno("conexion", "fail", "peer: %s", peer);
-		close(fd);
-		return;
-	}
-	sl->sess->fd = fd;
-	strlcpy(sl->sess->peer, peer, sizeof(sl->sess->peer));
-	strlcpy(sl->sess->host, host, sizeof(sl->sess->host));
-	sl->sess->store = store;
-	sl->sess->cfg = cfg;
-	sl->sess->keys = keys;
-	sl->sess->stop = stop;
-	strlcpy(sl->host, host, sizeof(sl->host));
+	if (sem_init(&sl->go, 0, 0) == -1)
+		return -1;
+	sl->quit = 0;
 	sl->state = SLOT_BUSY;
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
@@ -321,12 +312,68 @@ net_start(struct net *n, int fd, const char *peer, const char *host,
 	(void)pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
+		(void)sem_destroy(&sl->go);
+		sl->state = SLOT_FREE;
 		errno = rc;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+net_start(struct net *n, int fd, const char *peer, const char *host,
+    struct store *store, const struct config *cfg, const struct keys *keys,
+    volatile sig_atomic_t *stop)
+{
+	struct slot	*sl = NULL;
+
+	if (net_count_host(n, host) >= cfg->max_conns_per_peer) {
+		log_warn("conexion", "fail", "peer: %s | motivo: too many "
+		    "connections from this address | max: %d", peer,
+		    cfg->max_conns_per_peer);
+		close(fd);
+		return;
+	}
+	/* A parked thread first: no thread to make. */
+	for (int i = 0; i < n->nslots && sl == NULL; i++)
+		if (n->slots[i].state == SLOT_PARKED)
+			sl = &n->slots[i];
+	for (int i = 0; i < n->nslots && sl == NULL; i++)
+		if (n->slots[i].state == SLOT_FREE)
+			sl = &n->slots[i];
+	if (sl == NULL) {
+		log_warn("conexion", "fail", "peer: %s | motivo: too many "
+		    "connections | max: %d", peer, cfg->max_conns);
+		close(fd);
+		return;
+	}
+	if (net_tune(fd, cfg->conn_timeout_ms) == -1 ||
+	    (sl->sess == NULL && (sl->sess = net_session_new()) == NULL)) {
+		log_warn_errno("conexion", "fail", "peer: %s", peer);
+		close(fd);
+		return;
+	}
+	/* Zeroed: a fresh session starts unauthenticated. */
+	memset(sl->sess, 0, sizeof(*sl->sess));
+	sl->sess->fd = fd;
+	strlcpy(sl->sess->peer, peer, sizeof(sl->sess->peer));
+	strlcpy(sl->sess->host, host, sizeof(sl->sess->host));
+	sl->sess->store = store;
+	sl->sess->cfg = cfg;
+	sl->sess->keys = keys;
+	sl->sess->stop = stop;
+	strlcpy(sl->host, host, sizeof(sl->host));
+	if (sl->state == SLOT_PARKED) {
+		__atomic_store_n(&sl->state, SLOT_BUSY, __ATOMIC_RELEASE);
+		(void)sem_post(&sl->go);
+		n->busy++;
+		return;
+	}
+	if (net_thread_new(sl) == -1) {
 		log_warn_errno("conexion", "fail", "peer: %s", peer);
 		close(fd);
 		net_session_free(sl->sess);
 		sl->sess = NULL;
-		sl->state = SLOT_FREE;
 		return;
 	}
 	n->busy++;

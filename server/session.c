@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,6 @@ session_wait(struct session *s)
 }
 
 static int	session_flush(struct session *);
-static void	session_idle(struct session *);
 
 /*
  * Send the reply m, after those of the batches queued before it.  0, or
@@ -55,12 +55,12 @@ session_send(struct session *s, const struct proto_msg *m)
 
 	if (session_flush(s) == -1)
 		return -1;
-	if ((n = proto_encode_with(s->reply, m, s->body)) == 0) {
+	if ((n = proto_encode_with(s->w->reply, m, s->w->body)) == 0) {
 		log_error("responder", "fail", "peer: %s | motivo: too long",
 		    s->peer);
 		return -1;
 	}
-	if (proto_write_frame(s->fd, s->reply, n) == -1) {
+	if (proto_write_frame(s->fd, s->w->reply, n) == -1) {
 		log_warn_errno("responder", "fail", "peer: %s", s->peer);
 		return -1;
 	}
@@ -120,12 +120,12 @@ session_log_store(const struct session *s, const struct store_req *r,
 		log_info("apuesta_almacenada", "success", "dni: %s | numero: %u",
 		    log_clean(dni, p->doc), p->number);
 	else {
-		/* Only at DEBUG, where a group is this one batch (s->bets). */
+		/* Only at DEBUG, where a group is this one batch (s->w->bets). */
 		for (size_t i = 0; log_threshold <= LOG_LVL_DEBUG && i < r->n;
 		    i++)
 			log_debug("apuesta_almacenada", "success",
 			    "dni: %s | numero: %u",
-			    log_clean(dni, s->bets[i].doc), s->bets[i].number);
+			    log_clean(dni, s->w->bets[i].doc), s->w->bets[i].number);
 		log_info("apuesta_recibida", "success", "agencia: %u | "
 		    "cantidad: %zu | almacenadas: %zu", r->agency, r->n,
 		    r->written);
@@ -143,75 +143,100 @@ session_flush(struct session *s)
 	struct proto_msg	 m = { .type = PROTO_STORE_RESPONSE };
 	size_t			 len = 0, n;
 
-	if (s->nreqs == 0)
+	if (s->w == NULL || s->w->nreqs == 0)
 		return 0;
-	store_commit(s->store, s->reqs, s->nreqs);
-	log_hold(s->logs, sizeof(s->logs));
-	for (size_t i = 0; i < s->nreqs; i++) {
-		session_log_store(s, &s->reqs[i], &s->pend[i]);
-		m.ok = s->reqs[i].res == STORE_OK ||
-		    s->reqs[i].res == STORE_DUPLICATE;
-		n = proto_encode_with(s->reply, &m, s->body);
-		memcpy(s->acks + len, s->reply, n);
+	store_commit(s->store, s->w->reqs, s->w->nreqs);
+	log_hold(s->w->logs, sizeof(s->w->logs));
+	for (size_t i = 0; i < s->w->nreqs; i++) {
+		session_log_store(s, &s->w->reqs[i], &s->w->pend[i]);
+		m.ok = s->w->reqs[i].res == STORE_OK ||
+		    s->w->reqs[i].res == STORE_DUPLICATE;
+		n = proto_encode_with(s->w->reply, &m, s->w->body);
+		memcpy(s->w->acks + len, s->w->reply, n);
 		len += n;
 	}
 	log_release();
-	s->nreqs = s->rows_used = s->ends_used = 0;
-	if (io_write_full(s->fd, s->acks, len) == -1) {
+	s->w->nreqs = s->w->rows_used = s->w->ends_used = 0;
+	if (io_write_full(s->fd, s->w->acks, len) == -1) {
 		log_warn_errno("responder", "fail", "peer: %s", s->peer);
 		return -1;
 	}
 	return 0;
 }
 
-/* Sessions of this process holding a rows buffer: uploading lately. */
-static int	session_uploading;
-
 /*
- * The rows buffer, mapped rather than malloc'd: its worst case (every
- * field quoted) is large, and only the pages a round fills cost memory.
+ * The pool of working memory (see struct session_work).  Each area is
+ * mapped once, from fresh pages that cost memory only where touched, and
+ * kept for the process's life: giving pages back to the kernel would
+ * make it stop every other core to flush their views of the mapping,
+ * for each connection that goes idle.  The most recently given back is
+ * taken first, its pages still touched, so the pool's memory is about
+ * the areas the busiest moment needed.  pool_busy counts the areas out.
  */
-static int
-session_rows_new(struct session *s)
-{
-	void	*p;
+static pthread_mutex_t		 pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct session_work	*pool_free;
+static int			 pool_busy;
 
-	p = mmap(NULL, SESSION_ROWS_CAP, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return -1;
-	s->rows = p;
-	if ((s->ends = malloc(SESSION_ENDS_MAX * sizeof(*s->ends))) == NULL) {
-		(void)munmap(s->rows, SESSION_ROWS_CAP);
-		s->rows = NULL;
-		return -1;
+/* Take a working area for s.  0, or -1 (logged) when none can be had. */
+static int
+session_work_take(struct session *s)
+{
+	struct session_work	*w;
+	void			*p;
+
+	if (s->w != NULL)
+		return 0;
+	pthread_mutex_lock(&pool_mu);
+	if ((w = pool_free) != NULL)
+		pool_free = w->next;
+	pool_busy++;
+	pthread_mutex_unlock(&pool_mu);
+	if (w == NULL) {
+		p = mmap(NULL, sizeof(*w), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED) {
+			pthread_mutex_lock(&pool_mu);
+			pool_busy--;
+			pthread_mutex_unlock(&pool_mu);
+			log_warn_errno("conexion", "fail", "peer: %s | bytes: "
+			    "%zu", s->peer, sizeof(*w));
+			return -1;
+		}
+		w = p;
 	}
-	__atomic_add_fetch(&session_uploading, 1, __ATOMIC_RELAXED);
+	s->w = w;
 	return 0;
 }
 
-/* Give the rows buffer back, if the session holds one. */
+/*
+ * Give s's area back to the pool.  Only with nothing in it: no batch
+ * queued and no byte buffered, which is how the next taker expects it.
+ */
 static void
-session_rows_del(struct session *s)
+session_work_give(struct session *s)
 {
-	if (s->rows == NULL)
+	struct session_work	*w = s->w;
+
+	if (w == NULL || w->nreqs != 0 || w->in.end != w->in.start)
 		return;
-	if (munmap(s->rows, SESSION_ROWS_CAP) == -1)
-		log_warn_errno("munmap", "fail", "peer: %s", s->peer);
-	free(s->ends);
-	s->rows = NULL;
-	s->ends = NULL;
-	__atomic_sub_fetch(&session_uploading, 1, __ATOMIC_RELAXED);
+	w->in.start = w->in.end = 0;
+	w->rows_used = w->ends_used = 0;
+	s->w = NULL;
+	pthread_mutex_lock(&pool_mu);
+	w->next = pool_free;
+	pool_free = w;
+	pool_busy--;
+	pthread_mutex_unlock(&pool_mu);
 }
 
 /*
  * The rows one connection may queue before it flushes: the whole round
- * for a few uploading connections, a share of the budget for many.
+ * for a few busy connections, a share of the budget for many.
  */
 static size_t
 session_round_bytes(void)
 {
-	int	n = __atomic_load_n(&session_uploading, __ATOMIC_RELAXED);
+	int	n = __atomic_load_n(&pool_busy, __ATOMIC_RELAXED);
 	size_t	share = SESSION_ROWS_BUDGET / (size_t)(n > 1 ? n : 1);
 
 	if (share > SESSION_ROUND_BYTES)
@@ -219,60 +244,13 @@ session_round_bytes(void)
 	return share < SESSION_ROUND_MIN ? SESSION_ROUND_MIN : share;
 }
 
-/*
- * The pages of the session thread's stack below the frames in use, back
- * to the kernel: the deep calls of a busy moment (leading a group commit,
- * a log line) would otherwise keep them for the connection's life.  The
- * calls made from here on find fresh zero pages.
- */
-static void
-session_stack_idle(const struct session *s)
-{
-	uintptr_t	pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t	lo = (uintptr_t)s->stack_lo;
-	uintptr_t	hi = ((uintptr_t)__builtin_frame_address(0) -
-			    SESSION_STACK_SLACK) & ~(pg - 1);
-
-	if (lo == 0 || hi <= lo)
-		return;
-	if (madvise((void *)lo, hi - lo, MADV_DONTNEED) == -1)
-		log_warn_errno("madvise", "fail", "peer: %s", s->peer);
-}
-
-/*
- * A connection with nothing to do for SESSION_IDLE_MS gives back what its
- * last requests touched: the rows buffer, and the pages of its decoded
- * bets and frame buffers (fresh pages again, zero when touched next), and
- * the unused depth of its stack.  A thousand agencies waiting for the draw
- * then hold a few KiB each.
- */
-static void
-session_idle(struct session *s)
-{
-	uintptr_t	pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t	lo = ((uintptr_t)&s->in + pg - 1) & ~(pg - 1);
-	uintptr_t	hi = (uintptr_t)(s + 1) & ~(pg - 1);
-
-	session_rows_del(s);
-	session_stack_idle(s);
-	/*
-	 * The whole pages from the read buffer to the end: idle, the buffer
-	 * is empty (start = end = 0), no batch is queued and rows and ends
-	 * are NULL, so everything there is zero or scratch (session.h keeps
-	 * the fields that live across requests before `in`).
-	 */
-	if (!rbuf_partial(&s->in) && hi > lo &&
-	    madvise((void *)lo, hi - lo, MADV_DONTNEED) == -1)
-		log_warn_errno("madvise", "fail", "peer: %s", s->peer);
-}
-
 /* 1 when the batch m must wait for the queued ones to be flushed. */
 static int
 session_full(const struct session *s, const struct proto_msg *m)
 {
-	return s->nreqs == SESSION_WINDOW ||
-	    s->rows_used > session_round_bytes() ||
-	    s->ends_used + m->nbets > SESSION_ENDS_MAX;
+	return s->w->nreqs == SESSION_WINDOW ||
+	    s->w->rows_used > session_round_bytes() ||
+	    s->w->ends_used + m->nbets > SESSION_ENDS_MAX;
 }
 
 /*
@@ -282,15 +260,15 @@ session_full(const struct session *s, const struct proto_msg *m)
 static int
 session_queue(struct session *s, const struct proto_msg *m)
 {
-	struct store_req	*r = &s->reqs[s->nreqs];
-	struct session_pending	*p = &s->pend[s->nreqs];
-	char			*rows = s->rows + s->rows_used;
-	uint32_t		*ends = s->ends + s->ends_used;
+	struct store_req	*r = &s->w->reqs[s->w->nreqs];
+	struct session_pending	*p = &s->w->pend[s->w->nreqs];
+	char			*rows = s->w->rows + s->w->rows_used;
+	uint32_t		*ends = s->w->ends + s->w->ends_used;
 	size_t			 len = 0, l;
-	size_t			 cap = SESSION_ROWS_CAP - s->rows_used;
+	size_t			 cap = SESSION_ROWS_CAP - s->w->rows_used;
 
 	for (size_t i = 0; i < m->nbets; i++) {
-		if ((l = csv_format_bet(&s->bets[i], rows + len,
+		if ((l = csv_format_bet(&s->w->bets[i], rows + len,
 		    cap - len)) == 0)
 			return -1;
 		len += l;
@@ -303,11 +281,11 @@ session_queue(struct session *s, const struct proto_msg *m)
 	r->rows = rows;
 	r->ends = ends;
 	p->type = m->type;
-	p->number = s->bets[0].number;
-	memcpy(p->doc, s->bets[0].doc, sizeof(p->doc));
-	s->rows_used += len;
-	s->ends_used += m->nbets;
-	s->nreqs++;
+	p->number = s->w->bets[0].number;
+	memcpy(p->doc, s->w->bets[0].doc, sizeof(p->doc));
+	s->w->rows_used += len;
+	s->w->ends_used += m->nbets;
+	s->w->nreqs++;
 	return 0;
 }
 
@@ -320,11 +298,6 @@ session_queue(struct session *s, const struct proto_msg *m)
 static int
 handle_store(struct session *s, const struct proto_msg *m)
 {
-	if (s->rows == NULL && session_rows_new(s) == -1) {
-		log_warn_errno("apuesta_recibida", "fail", "agencia: %u",
-		    m->agency);
-		return reply_store(s, 0);
-	}
 	if (session_full(s, m) && session_flush(s) == -1)
 		return -1;
 	if (session_queue(s, m) == -1) {
@@ -337,7 +310,7 @@ handle_store(struct session *s, const struct proto_msg *m)
 			return reply_store(s, 0);
 		}
 	}
-	/* At DEBUG each bet is logged from s->bets: flush while it has them. */
+	/* At DEBUG each bet is logged from s->w->bets: flush while it has them. */
 	if (log_threshold <= LOG_LVL_DEBUG)
 		return session_flush(s);
 	return 0;
@@ -366,7 +339,7 @@ handle_close(struct session *s, const struct proto_msg *m)
 }
 
 /*
- * The agency's winners from start on, into s->docs as r's documents.
+ * The agency's winners from start on, into s->w->docs as r's documents.
  * Returns 1 when r is ready to send; else the refusal or the
  * NotReadyResponse has been sent and 0 or -1 is the session's result.
  */
@@ -377,7 +350,7 @@ session_winners(struct session *s, const struct proto_msg *m, uint64_t start,
 	size_t	count;
 	int	rc;
 
-	rc = store_winners(s->store, m->agency, start, s->docs, PROTO_DOCS_MAX,
+	rc = store_winners(s->store, m->agency, start, s->w->docs, PROTO_DOCS_MAX,
 	    &count, &r->total);
 	if (rc == -1) {
 		log_warn("consulta_ganadores", "fail", "agencia: %u | desde: "
@@ -392,7 +365,7 @@ session_winners(struct session *s, const struct proto_msg *m, uint64_t start,
 		*result = reply_not_ready(s);
 		return 0;
 	}
-	r->docs = s->docs;
+	r->docs = s->w->docs;
 	r->ndocs = count;
 	r->ndocs = proto_docs_fit(r);
 	return 1;
@@ -453,10 +426,15 @@ handle_wait(struct session *s, const struct proto_msg *m)
 
 	if (s->cfg->wait_cap_ms > 0 && ms > s->cfg->wait_cap_ms)
 		ms = s->cfg->wait_cap_ms;
-	/* A waiting agency holds no memory it does not need. */
-	if (ms > SESSION_IDLE_MS)
-		session_idle(s);
+	/*
+	 * A waiting agency holds no working memory (m's numbers, all that
+	 * handle_page reads, are not in it); a pipelined request behind
+	 * this one keeps it.
+	 */
+	session_work_give(s);
 	(void)store_wait_draw(s->store, io_now_ms() + ms);
+	if (session_work_take(s) == -1)
+		return -1;
 	return handle_page(s, m);
 }
 
@@ -638,7 +616,7 @@ session_handle(struct session *s, size_t len)
 	char				 why[128];
 	int				 rc;
 
-	rc = proto_decode(s->payload, len, &m, s->bets, PROTO_BATCH_MAX, why,
+	rc = proto_decode(s->w->payload, len, &m, s->w->bets, PROTO_BATCH_MAX, why,
 	    sizeof(why));
 	h = session_handler(m.type);
 	if (s->cfg->base && (h == NULL || !(h->flags & SESSION_BASE))) {
@@ -676,8 +654,16 @@ session_handle(struct session *s, size_t len)
 		s->last_work = io_now_ms();
 	return rc;
 }
+/* rbuf_take into the working area's payload. */
+static int
+session_take(struct session *s, size_t *len)
+{
+	return rbuf_take(&s->w->in, s->w->payload, sizeof(s->w->payload),
+	    len);
+}
+
 /*
- * The next whole frame into s->payload: 1 with its length in *len, 0
+ * The next whole frame into s->w->payload: 1 with its length in *len, 0
  * when the connection ends quietly (the peer closed between frames, a
  * stop, the idle timeout), -1 when it ends on an error (logged).  Before
  * blocking, the batches queued so far are committed and answered: a
@@ -686,34 +672,39 @@ session_handle(struct session *s, size_t len)
 static int
 session_read(struct session *s, size_t *len)
 {
+	struct rbuf	*in;
 	long long	deadline;
 	ssize_t		n;
 	int		rc, w;
 
-	if ((rc = rbuf_take(&s->in, s->payload, sizeof(s->payload), len)) ==
-	    0 && rbuf_recv(&s->in, s->fd, MSG_DONTWAIT) > 0)
-		rc = rbuf_take(&s->in, s->payload, sizeof(s->payload), len);
+	if (session_work_take(s) == -1)
+		return -1;
+	in = &s->w->in;
+	if ((rc = session_take(s, len)) == 0 &&
+	    rbuf_recv(in, s->fd, MSG_DONTWAIT) > 0)
+		rc = session_take(s, len);
 	if (rc == 0 && session_flush(s) == -1)
 		return -1;
-	if (rc == 0 && !rbuf_partial(&s->in)) {
-		if (io_wait(s->fd, io_now_ms() + SESSION_IDLE_MS, s->stop) ==
-		    -1 && errno == ETIMEDOUT)
-			session_idle(s);
+	if (rc == 0 && !rbuf_partial(in)) {
+		/* Nothing in hand: wait without working memory. */
+		session_work_give(s);
 		if ((w = session_wait(s)) != 1)
 			return w == 0 ? 0 : -1;
+		if (session_work_take(s) == -1)
+			return -1;
+		in = &s->w->in;
 	}
 	/* A whole frame is due within the timeout, however it trickles. */
 	deadline = io_now_ms() + s->cfg->conn_timeout_ms;
 	while (rc == 0) {
 		if (io_wait(s->fd, deadline, NULL) != 1 ||
-		    (n = rbuf_recv(&s->in, s->fd, 0)) == -1) {
+		    (n = rbuf_recv(in, s->fd, 0)) == -1) {
 			log_warn_errno("paquete", "fail", "peer: %s", s->peer);
 			return -1;
 		}
-		if (n == 0 && !rbuf_partial(&s->in))
+		if (n == 0 && !rbuf_partial(in))
 			return 0;
-		rc = n == 0 ? -2 : rbuf_take(&s->in, s->payload,
-		    sizeof(s->payload), len);
+		rc = n == 0 ? -2 : session_take(s, len);
 	}
 	if (rc == -2) {
 		log_warn("paquete", "fail", "peer: %s | motivo: bad frame "
@@ -739,8 +730,12 @@ session_run(struct session *s)
 	}
 	/* Batches queued before the end are still committed and answered. */
 	(void)session_flush(s);
-	session_rows_del(s);
-	s->nreqs = 0;
+	if (s->w != NULL) {
+		/* What a failed peer left unread goes with it. */
+		s->w->nreqs = 0;
+		s->w->in.start = s->w->in.end = 0;
+		session_work_give(s);
+	}
 	/*
 	 * The slot owner closes the descriptor; the peer sees EOF now.  A
 	 * peer already gone makes this fail, which changes nothing.

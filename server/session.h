@@ -35,14 +35,38 @@
 #define SESSION_ROWS_CAP	(SESSION_ROUND_BYTES + \
 				    PROTO_BATCH_MAX * CSV_ROW_MAX)
 #define SESSION_ENDS_MAX	(SESSION_WINDOW * 128)
-#define SESSION_IDLE_MS		50	/* idle this long: memory back */
-#define SESSION_STACK_SLACK	8192	/* stack kept below an idle frame */
-
 /* What the reply and the log line of a queued batch need. */
 struct session_pending {
 	enum proto_type		 type;
 	unsigned		 number;	/* StoreBet's, for its log */
 	char			 doc[BET_DOC_MAX + 1];
+};
+
+/*
+ * A connection's working memory: its read buffer, the batches it has
+ * queued with their rows, and room to decode a request and encode a
+ * reply.  A connection holds one only while it has bytes or batches in
+ * hand; one that waits for its peer or for the draw gives it back to the
+ * replica's pool, where the next busy connection takes it.  So the
+ * replica's memory follows the connections busy at once, not those open,
+ * and no connection maps or unmaps memory as it goes from busy to idle.
+ */
+struct session_work {
+	struct session_work	*next;		/* the pool's free list */
+	struct rbuf		 in;		/* bytes read, not yet served */
+	size_t			 nreqs;		/* batches queued, unanswered */
+	size_t			 rows_used, ends_used;
+	struct store_req	 reqs[SESSION_WINDOW];
+	struct session_pending	 pend[SESSION_WINDOW];
+	char			 acks[SESSION_WINDOW * 24]; /* their replies */
+	char			 logs[16384];	/* their log lines */
+	char			 payload[PROTO_PAYLOAD_MAX + 1];
+	char			 reply[PROTO_FRAME_MAX];
+	char			 body[PROTO_PAYLOAD_MAX + 1]; /* reply's */
+	struct bet		 bets[PROTO_BATCH_MAX];
+	proto_doc		 docs[PROTO_DOCS_MAX];	/* winners to send */
+	uint32_t		 ends[SESSION_ENDS_MAX];
+	char			 rows[SESSION_ROWS_CAP]; /* their CSV rows */
 };
 
 struct session {
@@ -58,24 +82,8 @@ struct session {
 	volatile sig_atomic_t	*stop;
 	long long		 last_work;	/* io_now_ms(): last request
 						   that did work, or start */
-	char			*stack_lo;	/* its thread's stack bottom, or
-						   NULL: none given back */
-	/* From here on: scratch, given back when idle (session.c). */
-	struct rbuf		 in;		/* bytes read, not yet served */
-	size_t			 nreqs;		/* batches queued, unanswered */
-	size_t			 rows_used, ends_used;
-	char			*rows;		/* their CSV rows: mapped on a
-						   batch, unmapped when idle */
-	uint32_t		*ends;		/* [SESSION_ENDS_MAX] */
-	struct store_req	 reqs[SESSION_WINDOW];
-	struct session_pending	 pend[SESSION_WINDOW];
-	char			 acks[SESSION_WINDOW * 24]; /* their replies */
-	char			 logs[16384];	/* their log lines */
-	char			 payload[PROTO_PAYLOAD_MAX + 1];
-	char			 reply[PROTO_FRAME_MAX];
-	char			 body[PROTO_PAYLOAD_MAX + 1]; /* reply's */
-	struct bet		 bets[PROTO_BATCH_MAX];
-	proto_doc		 docs[PROTO_DOCS_MAX];	/* winners to send */
+	struct session_work	*w;		/* from the pool while busy, or
+						   NULL */
 };
 
 /*

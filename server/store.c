@@ -12,6 +12,7 @@
  * both.  The rules for one shared file (reopen, rewrite, torn tails, I/O
  * errors) live in sfile.c.
  */
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -33,7 +34,16 @@
 #include "store.h"
 #include "wins.h"
 
-#define STORE_TICK_MS	1	/* how often a draw watcher looks */
+/*
+ * How often a draw watcher looks at agencies_closed.txt: inotify tells
+ * of a close written on this host at once, so with it the tick only
+ * stands in for closes written through another host's mount of a shared
+ * filesystem, which no local event reports.
+ */
+#define STORE_TICK_MS		1	/* without inotify */
+#define STORE_TICK_NOTIFY_MS	10	/* with it */
+#define STORE_NOTIFY_MASK	(IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | \
+				    IN_MOVE_SELF)
 
 struct store {
 	pthread_mutex_t		 mu;
@@ -55,6 +65,9 @@ struct store {
 	pthread_cond_t		 wcv;		/* the draw, or a watcher gone */
 	int			 drawn;		/* atomic */
 	int			 watching;	/* a waiter ticks the file */
+	int			 ino;		/* inotify on the closed file,
+						   or -1 */
+	char			 closed_path[4096];
 	/* The leader's pieces of a group: off the stacks of the threads. */
 	struct iovec		 iov[SFILE_IOV_MAX];
 };
@@ -511,12 +524,50 @@ store_winners(struct store *s, uint32_t agency, uint64_t start,
 }
 
 /*
- * The watcher's ticks: every STORE_TICK_MS look at the size of
- * agencies_closed.txt (one fstat), and only when it grew take the locks
- * and index what is new, until the draw, the deadline or a stop.  The
- * descriptor is read without the mutex: were it reopened meanwhile, the
- * number might name another file for a tick, which costs at most a
- * needless refresh or a tick late.
+ * Sleep until the closed file may have changed: an inotify event, the
+ * tick, or the deadline, whichever comes first.  Events are drained, not
+ * read one by one: the watcher only wants to know that it should look.
+ * When the file was replaced its watch is gone; it is set up again on the
+ * new file, and until then the tick covers it.
+ */
+static void
+store_watch_sleep(struct store *s, long long deadline)
+{
+	struct pollfd	pfd = { s->ino, POLLIN, 0 };
+	char		buf[4096]
+			    __attribute__((aligned(__alignof__(struct inotify_event))));
+	long long	left = deadline - io_now_ms();
+	int		tick = s->ino == -1 ? STORE_TICK_MS : STORE_TICK_NOTIFY_MS;
+	ssize_t		n;
+	int		gone = 0;
+
+	if (left < tick)
+		tick = left > 0 ? (int)left : 0;
+	if (s->ino == -1) {
+		(void)poll(NULL, 0, tick);
+		return;
+	}
+	if (poll(&pfd, 1, tick) <= 0)
+		return;
+	while ((n = read(s->ino, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (void *)p;
+
+			gone |= (ev->mask & IN_IGNORED) != 0;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	if (gone)
+		(void)inotify_add_watch(s->ino, s->closed_path,
+		    STORE_NOTIFY_MASK);
+}
+
+/*
+ * The watcher: look at the size of agencies_closed.txt (one fstat) when
+ * woken, and only when it grew take the locks and index what is new,
+ * until the draw, the deadline or a stop.  The descriptor is read without
+ * the mutex: were it reopened meanwhile, the number might name another
+ * file for a tick, which costs at most a needless refresh or a tick late.
  */
 static void
 store_watch(struct store *s, long long deadline)
@@ -534,21 +585,24 @@ store_watch(struct store *s, long long deadline)
 				store_leave(s);
 			continue;
 		}
-		(void)poll(NULL, 0, STORE_TICK_MS);
+		store_watch_sleep(s, deadline);
 	}
 }
 
+/*
+ * The other waiters sleep until their own deadline: the watcher wakes
+ * them when it leaves (the draw, a stop it saw, or its own deadline), so
+ * nobody ticks but the watcher.
+ */
 int
 store_wait_draw(struct store *s, long long deadline)
 {
-	struct timespec	ts;
-	long long	until;
+	struct timespec	ts = { deadline / 1000, (deadline % 1000) * 1000000L };
 
 	pthread_mutex_lock(&s->wmu);
 	while (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) && !*s->stop &&
 	    io_now_ms() < deadline) {
 		if (!s->watching) {
-			/* One waiter ticks for all of them. */
 			s->watching = 1;
 			pthread_mutex_unlock(&s->wmu);
 			store_watch(s, deadline);
@@ -557,16 +611,30 @@ store_wait_draw(struct store *s, long long deadline)
 			pthread_cond_broadcast(&s->wcv);
 			continue;
 		}
-		/* Look at the stop flag now and then. */
-		until = io_now_ms() + 100;
-		if (until > deadline)
-			until = deadline;
-		ts.tv_sec = until / 1000;
-		ts.tv_nsec = (until % 1000) * 1000000L;
 		(void)pthread_cond_timedwait(&s->wcv, &s->wmu, &ts);
 	}
 	pthread_mutex_unlock(&s->wmu);
 	return __atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE);
+}
+
+/* inotify on the closed file where the kernel offers it, else the tick. */
+static void
+store_notify_init(struct store *s, const char *dir)
+{
+	int	n;
+
+	n = snprintf(s->closed_path, sizeof(s->closed_path),
+	    "%s/agencies_closed.txt", dir);
+	if (n < 0 || (size_t)n >= sizeof(s->closed_path))
+		return;
+	if ((s->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
+	    inotify_add_watch(s->ino, s->closed_path, STORE_NOTIFY_MASK) == -1) {
+		log_warn_errno("inotify", "fail", "motivo: draw watched by a "
+		    "%d ms tick", STORE_TICK_MS);
+		if (s->ino != -1)
+			(void)close(s->ino);
+		s->ino = -1;
+	}
 }
 
 struct store *
@@ -580,7 +648,7 @@ store_open(const char *dir, const struct store_opts *o, char *err,
 		snprintf(err, errlen, "%s", strerror(errno));
 		return NULL;
 	}
-	s->bets.fd = s->closed.fd = -1;
+	s->bets.fd = s->closed.fd = s->ino = -1;
 	s->agencies = o->agencies;
 	s->lock_timeout_ms = o->lock_timeout_ms;
 	s->stop = o->stop;
@@ -597,6 +665,7 @@ store_open(const char *dir, const struct store_opts *o, char *err,
 	    sfile_open(&s->closed, dir, "agencies_closed.txt", err,
 	    errlen) == -1)
 		goto fail;
+	store_notify_init(s, dir);
 	/* The files' names must survive a crash as well as their rows. */
 	if (meta_sync_dir(dir) == -1)
 		log_warn_errno("sync_dir", "fail", "dir: %s", dir);
@@ -620,6 +689,8 @@ store_close(struct store *s)
 		return;
 	sfile_close(&s->bets);
 	sfile_close(&s->closed);
+	if (s->ino != -1)
+		(void)close(s->ino);
 	free(s->stored);
 	free(s->is_closed);
 	wins_free(&s->wins);
