@@ -14,14 +14,28 @@
 
 #define UTF8_BOM	"\xef\xbb\xbf"
 #define FIELDS_MAX	16	/* enough to count a row's surplus fields */
+/*
+ * The reader's share of its buffer: a client reads its file once and
+ * exits, and every page it touches costs a fault; a few reads more cost
+ * less.
+ */
+#define AGENCY_READ_BUF	16384
+
+static void
+agency_reader_init(struct agency_file *a)
+{
+	csv_reader_init(&a->rd, a->fd, 0);
+	csv_reader_cap(&a->rd, AGENCY_READ_BUF);
+}
 
 int
 agency_open(struct agency_file *a, const char *dir, uint32_t id, char *err,
     size_t errlen)
 {
-	memset(a, 0, sizeof(*a));
+	/* Not a memset: the reader's buffer is written before it is read. */
 	a->fd = -1;
 	a->id = id;
+	a->valid = a->rejected = a->checked = 0;
 	if (snprintf(a->path, sizeof(a->path), "%s/agency-%u.csv", dir,
 	    (unsigned)id) >= (int)sizeof(a->path)) {
 		snprintf(err, errlen, "%s: path too long", dir);
@@ -31,7 +45,7 @@ agency_open(struct agency_file *a, const char *dir, uint32_t id, char *err,
 		snprintf(err, errlen, "%s: %s", a->path, strerror(errno));
 		return -1;
 	}
-	csv_reader_init(&a->rd, a->fd, 0);
+	agency_reader_init(a);
 	return 0;
 }
 
@@ -40,7 +54,7 @@ agency_rewind(struct agency_file *a)
 {
 	if (lseek(a->fd, 0, SEEK_SET) == -1)
 		return -1;
-	csv_reader_init(&a->rd, a->fd, 0);
+	agency_reader_init(a);
 	a->valid = 0;
 	return 0;
 }

@@ -59,14 +59,15 @@ struct upload {
 	uint64_t		 acked;		/* bets acknowledged in this run */
 	long long		 started;	/* io_now_ms() of upload_run */
 	long long		 reported;	/* last in_progress line, or start */
+	size_t			 fhead, nflight; /* the ring below */
+	struct proto_msg	 rep;		/* the last reply, decoded */
+	int			 rep_ok;	/* 1: rep parsed whole */
+	/* Buffers, from here on: written before read, never zeroed. */
 	struct proto_batch	 batch;
 	struct upload_flight	 flight[CONFIG_WINDOW_MAX]; /* a ring */
-	size_t			 fhead, nflight;
 	char			 reply[PROTO_PAYLOAD_MAX + 1];
 	char			 rbuf[PROTO_PAYLOAD_MAX + 1];	/* reply
 						   decoded in place */
-	struct proto_msg	 rep;		/* the last reply, decoded */
-	int			 rep_ok;	/* 1: rep parsed whole */
 };
 
 void	 upload_init(struct upload *, const struct client_conf *,

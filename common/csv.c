@@ -162,6 +162,15 @@ csv_reader_init(struct csv_reader *r, int fd, uint64_t base)
 	r->lineno = 0;
 	r->offset = base;
 	r->start = r->end = 0;
+	r->cap = sizeof(r->buf);
+}
+
+void
+csv_reader_cap(struct csv_reader *r, size_t cap)
+{
+	if (cap < CSV_READER_MIN)
+		cap = CSV_READER_MIN;
+	r->cap = cap < sizeof(r->buf) ? cap : sizeof(r->buf);
 }
 
 /* Hand out buf[start..start+n), n bytes of line, consuming used bytes. */
@@ -216,7 +225,7 @@ csv_reader_next(struct csv_reader *r, char **line, size_t *len)
 			r->start = r->end = 0;
 			avail = 0;
 		}
-		if (r->end == sizeof(r->buf)) {
+		if (r->end == r->cap) {
 			memmove(r->buf, r->buf + r->start, avail);
 			r->start = 0;
 			r->end = avail;
@@ -227,10 +236,10 @@ csv_reader_next(struct csv_reader *r, char **line, size_t *len)
 			r->partial = 1;
 			if (skipping)
 				r->toolong = 1;
-			/* end < sizeof(buf) here: room for the NUL. */
+			/* end < cap here: room for the NUL. */
 			return csv_reader_give(r, avail, avail, line, len);
 		}
-		n = read(r->fd, r->buf + r->end, sizeof(r->buf) - r->end);
+		n = read(r->fd, r->buf + r->end, r->cap - r->end);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;

@@ -37,11 +37,19 @@ struct csv_reader {
 	uint64_t	 lineno;	/* 1-based number of the last line */
 	uint64_t	 offset;	/* file offset just past the last line */
 	size_t		 start, end;	/* unread bytes are buf[start..end) */
+	size_t		 cap;		/* bytes of buf used, see csv_reader_cap */
 	char		 buf[CSV_BUF_SIZE];
 };
 
 /* Read from fd's current offset; base is that offset (for r->offset). */
 void	 csv_reader_init(struct csv_reader *, int fd, uint64_t base);
+/*
+ * Use only the first cap bytes of the buffer (at least CSV_READER_MIN,
+ * at most CSV_BUF_SIZE), after csv_reader_init: a short-lived reader of a
+ * small file then touches a few pages instead of them all.
+ */
+#define CSV_READER_MIN	(2 * (CSV_LINE_MAX + 2))
+void	 csv_reader_cap(struct csv_reader *, size_t cap);
 /*
  * Next line, without "\n" or "\r\n", NUL-terminated, into *line (valid until
  * the next call).  Returns 1, 0 at EOF, -1 on a read error.  A line longer
