@@ -334,6 +334,60 @@ test_reader_pipe(void **state)
 	close(p[0]);
 }
 
+/*
+ * A reader held to a small share of its buffer: lines cross many refills,
+ * a longest line still fits, a longer one is reported, and nothing is
+ * read past the share.
+ */
+static void
+test_reader_cap(void **state)
+{
+	static char	 data[40000];
+	char		*line, want[CSV_LINE_MAX + 1];
+	size_t		 len, off = 0;
+	int		 fd, i;
+
+	(void)state;
+	memset(want, 'w', CSV_LINE_MAX);
+	want[CSV_LINE_MAX] = '\0';
+	for (i = 0; i < 2000; i++)
+		off += (size_t)snprintf(data + off, sizeof(data) - off,
+		    "row-%d\n", i);
+	off += (size_t)snprintf(data + off, sizeof(data) - off, "%s\n", want);
+	memset(data + off, 'x', CSV_LINE_MAX + 1);
+	off += CSV_LINE_MAX + 1;
+	data[off++] = '\n';
+	off += (size_t)snprintf(data + off, sizeof(data) - off, "end");
+	fd = tmpfd(data, off);
+	memset(rd.buf, 0, sizeof(rd.buf));
+	csv_reader_init(&rd, fd, 0);
+	csv_reader_cap(&rd, 1);		/* raised to the least */
+	assert_int_equal(rd.cap, CSV_READER_MIN);
+	for (i = 0; i < 2000; i++) {
+		char	 row[16];
+
+		snprintf(row, sizeof(row), "row-%d", i);
+		assert_int_equal(csv_reader_next(&rd, &line, &len), 1);
+		assert_string_equal(line, row);
+	}
+	assert_int_equal(csv_reader_next(&rd, &line, &len), 1);
+	assert_false(rd.toolong);
+	assert_string_equal(line, want);
+	assert_int_equal(csv_reader_next(&rd, &line, &len), 1);
+	assert_true(rd.toolong);
+	assert_int_equal(csv_reader_next(&rd, &line, &len), 1);
+	assert_string_equal(line, "end");
+	assert_true(rd.partial);
+	assert_int_equal(rd.offset, off);
+	assert_int_equal(csv_reader_next(&rd, &line, &len), 0);
+	/* Nothing landed past the share. */
+	for (size_t k = CSV_READER_MIN; k < sizeof(rd.buf); k++)
+		assert_int_equal(rd.buf[k], 0);
+	csv_reader_cap(&rd, 1 << 30);
+	assert_int_equal(rd.cap, sizeof(rd.buf));
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -346,6 +400,7 @@ main(void)
 		cmocka_unit_test(test_reader_base),
 		cmocka_unit_test(test_reader_toolong),
 		cmocka_unit_test(test_reader_refills),
+		cmocka_unit_test(test_reader_cap),
 		cmocka_unit_test(test_reader_pipe),
 	};
 
