@@ -56,20 +56,28 @@ bins: $(BINS)
 
 $(OUT)/bin/server: $(call obj,$(SERVER_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/client: $(call obj,$(CLIENT_SRC)) $(COMMON_OBJ)
-# A client starts once per agency, and a process's start and end cost
-# most where page-table work is dear (a virtual machine): linked whole
-# (glibc too, when the archives are installed) it maps no shared object
-# and makes no relocation at start.  glibc's name lookup needs no shared
-# object either (its files and dns modules are built in since 2.34), so
-# its warning that static getaddrinfo may need them is silenced; a
-# sanitizer build cannot be static and keeps only the libraries inside.
-CLIENT_STATIC := $(shell for l in yaml sodium bsd md c; do \
+# Both programs are linked whole (glibc too) when the archives are
+# installed.  A client starts once per agency, and a process's start and
+# end cost most where page-table work is dear (a virtual machine): whole,
+# it maps no shared object and makes no relocation at start.  A replica
+# then holds only the code it uses: 1.6 MB resident instead of 2.7, of
+# which the shared libraries' pages were most.  glibc's name lookup needs
+# no shared object either (its files and dns modules are built in since
+# 2.34), so its warning that static getaddrinfo may need them is
+# silenced.  A sanitizer build cannot be static: it keeps only the other
+# libraries inside.
+have_archives = $(shell for l in $(1) c; do \
 	[ "$$($(CC) -print-file-name=lib$$l.a)" != lib$$l.a ] || exit 0; \
 	done; echo 1)
-STATIC_LDLIBS := -Wl,-Bstatic -lyaml -lsodium -lbsd -lmd -Wl,-Bdynamic -pthread
-WHOLE_LDLIBS := -static -Wl,--no-warnings -lyaml -lsodium -lbsd -lmd -pthread
-SHARED_LDLIBS := $(LDLIBS)
-$(OUT)/bin/client: LDLIBS = $(if $(CLIENT_STATIC),$(if $(SANITIZER),$(STATIC_LDLIBS),$(WHOLE_LDLIBS)),$(SHARED_LDLIBS))
+CLIENT_STATIC := $(call have_archives,yaml sodium bsd md)
+SERVER_STATIC := $(call have_archives,inih sodium bsd md)
+# link_libs STATIC,LIBS: the libraries of one program, as far as it can
+# be static.
+whole_libs = -static -Wl,--no-warnings $(1)
+inside_libs = -Wl,-Bstatic $(1) -Wl,-Bdynamic
+link_libs = $(if $(1),$(if $(SANITIZER),$(call inside_libs,$(2)),$(call whole_libs,$(2))),$(LDLIBS)) -pthread
+$(OUT)/bin/client: LDLIBS := $(call link_libs,$(CLIENT_STATIC),-lyaml -lsodium -lbsd -lmd)
+$(OUT)/bin/server: LDLIBS := $(call link_libs,$(SERVER_STATIC),-linih -lsodium -lbsd -lmd)
 $(OUT)/bin/gendata: $(call obj,$(GEN_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/badpeer: $(call obj,$(PEER_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/lotteryctl: $(call obj,$(CTL_SRC)) $(COMMON_OBJ)

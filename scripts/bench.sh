@@ -15,7 +15,9 @@
 # column.  Then a sweep over replicas (1, 3, 8) and agencies (5, 100,
 # 1000), BENCH_SWEEP_RUNS (1) times each (BENCH_SWEEP=0 skips it), as a
 # table and as a plot, build/bench/sweep.png (gnuplot, when installed).
-# BENCH_BETS (800000) bets per run.
+# BENCH_BETS (800000) bets per run.  BENCH_AUTH (1) runs as the cluster
+# does by default, every agency authenticated with its own key; 0 without
+# keys.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . scripts/lib.sh
@@ -26,6 +28,7 @@ REPLICAS=${BENCH_REPLICAS:-3}
 RUNS=${BENCH_RUNS:-5}
 SWEEP=${BENCH_SWEEP:-1}
 SWEEP_RUNS=${BENCH_SWEEP_RUNS:-1}
+AUTH=${BENCH_AUTH:-1}
 OUTDIR=build/bench
 mkdir -p "$OUTDIR" || exit 1
 ROOT=$(mktemp -d "$PWD/$OUTDIR/run.XXXXXX") || exit 1
@@ -38,6 +41,26 @@ DEFAULTS=(MAX_CONNECTIONS=1024 MAX_CONNECTIONS_PER_PEER=1024
 # hwm PID: peak resident set in kB.
 hwm() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# bench_keys DIR N: agency-a.key for agencies 1..N and agencies.keys, as
+# scripts/keys.sh lays them out (mode 0600), from one read of
+# /dev/urandom: keys.sh spends a few processes on each key.
+bench_keys() {
+	mkdir -p -m 700 "$1" || return 1
+	(
+		umask 077
+		od -An -tx1 -v -N $((32 * $2)) /dev/urandom | tr -d ' \n' |
+		    awk -v n="$2" -v d="$1" '{
+			for (a = 1; a <= n; a++) {
+				k = substr($0, (a - 1) * 64 + 1, 64)
+				f = d "/agency-" a ".key"
+				print k >f
+				close(f)
+				print a, k >(d "/agencies.keys")
+			}
+		}'
+	)
 }
 
 # latency TD: "median max" in ms from the last close (the mtime of
@@ -56,16 +79,21 @@ latency() {
 one_run() {
 	local nrep=$1 nag=$2 TD=$ROOT/run$3 i a t0 t1 ticks=0 srv_kb cli_kb
 	local lat
-	local -a ports
+	local -a ports keyvar
 	# Runs in a command substitution: clean up this subshell's processes.
 	trap lib_cleanup EXIT
 	mkdir -p "$TD"
 	"$BIN/gendata" -o "$TD/data" -a "$nag" -n "$BETS" -s "$3" >/dev/null ||
 	    return 1
+	keyvar=()
+	if [ "$AUTH" = 1 ]; then
+		bench_keys "$TD/keys" "$nag" || return 1
+		keyvar=(AGENCY_KEYS="$TD/keys/agencies.keys")
+	fi
 	for ((i = 1; i <= nrep; i++)); do
 		ports[i]=$(free_port)
 		start_server srv$i "${ports[i]}" "$TD/state" "$nag" \
-		    "${DEFAULTS[@]}" || {
+		    "${DEFAULTS[@]}" "${keyvar[@]}" || {
 			echo "bench: replica $i did not start" >&2
 			return 1
 		}
@@ -74,6 +102,8 @@ one_run() {
 	for ((a = 1; a <= nag; a++)); do
 		client_conf "$TD/client-$a.yaml" "$a" \
 		    "127.0.0.1:${ports[$(((a - 1) % nrep + 1))]}" "$TD/data"
+		[ "$AUTH" != 1 ] ||
+		    echo "key_file: $TD/keys/agency-$a.key" >>"$TD/client-$a.yaml"
 	done
 	# benchrun spawns them all and notes each exit: the agency holds its
 	# winners then.  Its last line: the first start and the last exit.
@@ -110,8 +140,8 @@ summary() {
 }
 
 HDR='%-7s %10s %11s %10s %10s %9s %9s\n'
-printf '%d bets, state on disk under %s, binaries in %s\n' "$BETS" \
-    "$OUTDIR" "$BIN"
+printf '%d bets, state on disk under %s, binaries in %s, authentication %s\n' \
+    "$BETS" "$OUTDIR" "$BIN" "$([ "$AUTH" = 1 ] && echo on || echo off)"
 printf '\n%d agencies, %d replicas, %d runs\n' "$AGENCIES" "$REPLICAS" \
     "$RUNS"
 printf "$HDR" run bets/s cpu-s/100k server-kB client-kB win-med-ms \
