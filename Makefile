@@ -44,7 +44,7 @@ Q	:= $(if $(V),,@)
 include scripts/docker.mk
 
 .PHONY: build bins tests test unit headers bench fuzz fuzz-build soak clean \
-	help deps
+	help deps FORCE
 .SECONDARY:
 
 # deps first, then a fresh make so pkg-config sees what deps installed.
@@ -85,10 +85,19 @@ $(OUT)/bin/lotteryctl: LDLIBS := $(call link_libs,$(CTL_STATIC),-lsodium -lbsd -
 $(OUT)/bin/gendata: $(call obj,$(GEN_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/badpeer: $(call obj,$(PEER_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/lotteryctl: $(call obj,$(CTL_SRC)) $(COMMON_OBJ)
-$(BINS):
+# The programs are linked again when how they are linked changes (a
+# static archive installed, a sanitizer): the stamp is rewritten only
+# when its text differs.
+LINK_STAMP := $(OUT)/.link
+LINK_TEXT := $(CC) $(ALL_LDFLAGS) static:$(CLIENT_STATIC)$(SERVER_STATIC)$(CTL_STATIC) $(LDLIBS)
+$(LINK_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(LINK_TEXT)' | cmp -s - $@ || echo '$(LINK_TEXT)' >$@
+FORCE:
+$(BINS): $(LINK_STAMP)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(LINK_STAMP),$^) $(LDLIBS)
 
 $(OUT)/bin/lockcheck: $(OUT)/obj/scripts/lockcheck.o
 $(OUT)/bin/faultfs: $(OUT)/obj/scripts/faultfs.o
