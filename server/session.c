@@ -1,7 +1,8 @@
 /*
  * session: the request loop of one connection.  Waiting for the next frame
- * is done in short poll slices so a shutdown is noticed between requests; a
- * request in flight is always finished, so a stop never leaves half a batch.
+ * also watches the stop (sig_fd), so a shutdown is noticed between
+ * requests; a request in flight is always finished, so a stop never leaves
+ * half a batch.  While it waits a connection holds no working memory.
  * A connection lives CONN_TIMEOUT past its last request that did work, so
  * a peer sending only Echo or garbage cannot hold a slot for good.
  * With PROTOCOL=base the connection ends after its first request.  With
@@ -120,12 +121,13 @@ session_log_store(const struct session *s, const struct store_req *r,
 		log_info("apuesta_almacenada", "success", "dni: %s | numero: %u",
 		    log_clean(dni, p->doc), p->number);
 	else {
-		/* Only at DEBUG, where a group is this one batch (s->w->bets). */
+		/* Only at DEBUG, where a group is this one batch (bets). */
 		for (size_t i = 0; log_threshold <= LOG_LVL_DEBUG && i < r->n;
 		    i++)
 			log_debug("apuesta_almacenada", "success",
 			    "dni: %s | numero: %u",
-			    log_clean(dni, s->w->bets[i].doc), s->w->bets[i].number);
+			    log_clean(dni, s->w->bets[i].doc),
+			    s->w->bets[i].number);
 		log_info("apuesta_recibida", "success", "agencia: %u | "
 		    "cantidad: %zu | almacenadas: %zu", r->agency, r->n,
 		    r->written);
@@ -310,7 +312,7 @@ handle_store(struct session *s, const struct proto_msg *m)
 			return reply_store(s, 0);
 		}
 	}
-	/* At DEBUG each bet is logged from s->w->bets: flush while it has them. */
+	/* At DEBUG each bet is logged from the bets: flush while there. */
 	if (log_threshold <= LOG_LVL_DEBUG)
 		return session_flush(s);
 	return 0;
@@ -350,8 +352,8 @@ session_winners(struct session *s, const struct proto_msg *m, uint64_t start,
 	size_t	count;
 	int	rc;
 
-	rc = store_winners(s->store, m->agency, start, s->w->docs, PROTO_DOCS_MAX,
-	    &count, &r->total);
+	rc = store_winners(s->store, m->agency, start, s->w->docs,
+	    PROTO_DOCS_MAX, &count, &r->total);
 	if (rc == -1) {
 		log_warn("consulta_ganadores", "fail", "agencia: %u | desde: "
 		    "%llu | motivo: %s", m->agency, (unsigned long long)start,
@@ -616,8 +618,8 @@ session_handle(struct session *s, size_t len)
 	char				 why[128];
 	int				 rc;
 
-	rc = proto_decode(s->w->payload, len, &m, s->w->bets, PROTO_BATCH_MAX, why,
-	    sizeof(why));
+	rc = proto_decode(s->w->payload, len, &m, s->w->bets, PROTO_BATCH_MAX,
+	    why, sizeof(why));
 	h = session_handler(m.type);
 	if (s->cfg->base && (h == NULL || !(h->flags & SESSION_BASE))) {
 		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: not "

@@ -534,13 +534,13 @@ static void
 store_watch_sleep(struct store *s, long long deadline)
 {
 	struct pollfd	pfd = { s->ino, POLLIN, 0 };
-	char		buf[4096]
-			    __attribute__((aligned(__alignof__(struct inotify_event))));
+	char		buf[4096] __attribute__((aligned(8)));
 	long long	left = deadline - io_now_ms();
-	int		tick = s->ino == -1 ? STORE_TICK_MS : STORE_TICK_NOTIFY_MS;
+	int		tick;
 	ssize_t		n;
 	int		gone = 0;
 
+	tick = s->ino == -1 ? STORE_TICK_MS : STORE_TICK_NOTIFY_MS;
 	if (left < tick)
 		tick = left > 0 ? (int)left : 0;
 	if (s->ino == -1) {
@@ -627,8 +627,9 @@ store_notify_init(struct store *s, const char *dir)
 	    "%s/agencies_closed.txt", dir);
 	if (n < 0 || (size_t)n >= sizeof(s->closed_path))
 		return;
-	if ((s->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
-	    inotify_add_watch(s->ino, s->closed_path, STORE_NOTIFY_MASK) == -1) {
+	s->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->ino == -1 || inotify_add_watch(s->ino, s->closed_path,
+	    STORE_NOTIFY_MASK) == -1) {
 		log_warn_errno("inotify", "fail", "motivo: draw watched by a "
 		    "%d ms tick", STORE_TICK_MS);
 		if (s->ino != -1)
