@@ -72,13 +72,7 @@ echo "replicas: $names"
     fail "v2 runs $SERVERS replicas: $names"
 
 dl_compose down --remove-orphans -v >/dev/null 2>&1
-left=$(dl_ps -a -q | wc -l)
-nets=$(dl_networks | wc -l)
-if [ "$left" -eq 0 ] && [ "$nets" -eq 0 ]; then
-	pass "compose v2 down"
-else
-	fail "compose v2 down: $left containers and $nets networks left"
-fi
+dl_check_gone "compose v2 down"
 
 cleanup
 tally compose_v2

@@ -142,6 +142,20 @@ dl_networks() {
 	docker network ls -q --filter "label=$(dl_label)"
 }
 
+# dl_check_gone NAME: pass NAME when the cluster left neither containers
+# nor networks behind (after its down or stack rm), else fail it with the
+# counts (pass and fail come from common.sh).
+dl_check_gone() {
+	local left nets
+	left=$(dl_ps -a -q | wc -l)
+	nets=$(dl_networks | wc -l)
+	if [ "$left" -eq 0 ] && [ "$nets" -eq 0 ]; then
+		pass "$1"
+	else
+		fail "$1: $left containers and $nets networks left"
+	fi
+}
+
 # Ids of the cluster's containers of one service (running or not), newest
 # first.  Under Swarm a task that failed and was replaced keeps its
 # container beside the new one.

@@ -292,13 +292,7 @@ dl_prepare >/dev/null
 
 # make docker-compose-down leaves neither containers nor networks.
 make -s docker-compose-down >/dev/null 2>&1
-left=$(dl_ps -a -q | wc -l)
-nets=$(dl_networks | wc -l)
-if [ "$left" -eq 0 ] && [ "$nets" -eq 0 ]; then
-	pass "compose-down"
-else
-	fail "compose-down: $left containers and $nets networks left"
-fi
+dl_check_gone "compose-down"
 
 cleanup
 tally docker

@@ -2,7 +2,9 @@
 # (generar-compose.sh and generar-stack.sh), sourced by them with their
 # arguments: "OUTPUT.yaml CLIENTS [SERVERS]".  Loads the settings through
 # docker-lib.sh, checks the counts, the port, the alias and the output, and
-# leaves out (absolute), nclients and nservers set.
+# leaves out (absolute), nclients and nservers set.  gen_paths then sets
+# what both files name alike: the data and keys directories, the user and
+# the network, making the agencies' keys when AUTH=on.
 
 usage() {
 	echo "usage: $0 OUTPUT.yaml CLIENTS [SERVERS]" >&2
@@ -46,3 +48,31 @@ esac
 outdir=$(dirname "$out")
 [ -d "$outdir" ] && [ -w "$outdir" ] || dl_die "$outdir: not a writable directory"
 [ ! -e "$out" ] || [ -w "$out" ] || dl_die "$out: not writable"
+
+# gen_paths BASE: data and keys as the file names them (relative paths
+# under BASE), user and net.  With AUTH=on (the default) every agency gets
+# a key, made on first use and kept; the replicas mount the whole key
+# file, each agency its own.
+gen_paths() {
+	local base=$1
+	under() {
+		case ${1#./} in
+		/*) echo "${1#./}" ;;
+		*) echo "$base/${1#./}" ;;
+		esac
+	}
+	data=$(under "$DATA_DIR")
+	keys=$(under "$KEYS_DIR")
+	case $AUTH in
+	on)
+		if [ "$nclients" -gt 0 ]; then
+			scripts/keys.sh ensure "$KEYS_DIR" "$nclients" >&2 ||
+			    dl_die "cannot make the agency keys in $KEYS_DIR"
+		fi
+		;;
+	off) ;;
+	*) dl_die "AUTH must be on or off: '$AUTH'" ;;
+	esac
+	user="$(id -u):$(id -g)"
+	net=lottery_net
+}

@@ -16,30 +16,7 @@ if [ "$(cd "$outdir" && pwd)" = "$DL_ROOT" ]; then
 else
 	base=$DL_ROOT
 fi
-# rel PATH: PATH as the compose file names it.
-rel() {
-	case ${1#./} in
-	/*) echo "${1#./}" ;;
-	*) echo "$base/${1#./}" ;;
-	esac
-}
-data=$(rel "$DATA_DIR")
-keys=$(rel "$KEYS_DIR")
-# With AUTH=on (the default) every agency gets a key, made on first use
-# and kept; the replicas mount the whole key file, each agency its own.
-case $AUTH in
-on)
-	if [ "$nclients" -gt 0 ]; then
-		scripts/keys.sh ensure "$KEYS_DIR" "$nclients" >&2 ||
-		    dl_die "cannot make the agency keys in $KEYS_DIR"
-	fi
-	;;
-off) ;;
-*) dl_die "AUTH must be on or off: '$AUTH'" ;;
-esac
-user="$(id -u):$(id -g)"
-net=lottery_net
-
+gen_paths "$base"
 
 # The lines authentication adds, none with AUTH=off.  Files are mounted
 # one by one: no agency container ever sees another agency's key.

@@ -37,26 +37,7 @@ if [ -n "$STATE_NFS_ADDR$STATE_NFS_PATH" ]; then
 fi
 
 # Absolute paths: Swarm resolves none, and every node needs the same ones.
-abs() {
-	case ${1#./} in
-	/*) echo "${1#./}" ;;
-	*) echo "$DL_ROOT/${1#./}" ;;
-	esac
-}
-data=$(abs "$DATA_DIR")
-keys=$(abs "$KEYS_DIR")
-case $AUTH in
-on)
-	if [ "$nclients" -gt 0 ]; then
-		scripts/keys.sh ensure "$KEYS_DIR" "$nclients" >&2 ||
-		    dl_die "cannot make the agency keys in $KEYS_DIR"
-	fi
-	;;
-off) ;;
-*) dl_die "AUTH must be on or off: '$AUTH'" ;;
-esac
-user="$(id -u):$(id -g)"
-net=lottery_net
+gen_paths "$DL_ROOT"
 
 # bind SOURCE TARGET [ro]: one bind mount in the long syntax.
 bind() {

@@ -180,13 +180,7 @@ check "scale-live to $((SERVERS + 1)) replicas" $ok
 
 # Removing the stack leaves neither containers nor its network.
 dl_stack_rm
-left=$(dl_ps -a -q | wc -l)
-nets=$(dl_networks | wc -l)
-if [ "$left" -eq 0 ] && [ "$nets" -eq 0 ]; then
-	pass "stack-rm"
-else
-	fail "stack-rm: $left containers and $nets networks left"
-fi
+dl_check_gone "stack-rm"
 
 cleanup
 if $made && [ "$(dl_swarm_state)" != inactive ]; then
