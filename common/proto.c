@@ -298,6 +298,30 @@ dec_wait_req(struct proto_in *in)
 	return dec_page_req(in);
 }
 
+/* BusyResponse body: the milliseconds to wait before trying again. */
+static const char *
+dec_busy(struct proto_in *in)
+{
+	uint64_t	ms;
+
+	if (num_parse(in->body, 0, PROTO_WAIT_MAX, &ms, NULL) == -1)
+		return "bad retry time";
+	in->m->wait_ms = (uint32_t)ms;
+	return NULL;
+}
+
+/* AuthRefused body: a reason word, lower case letters and '_' only. */
+static const char *
+dec_refused(struct proto_in *in)
+{
+	if (in->len == 0 || in->len > 32 ||
+	    strspn(in->body, "abcdefghijklmnopqrstuvwxyz_") != in->len)
+		return "bad refusal reason";
+	in->m->text = in->body;
+	in->m->textlen = in->len;
+	return NULL;
+}
+
 /* WinnersPageResponse body "total" or "total;doc;doc;...". */
 static const char *
 dec_page_resp(struct proto_in *in)
@@ -408,6 +432,12 @@ enc_text(const struct proto_msg *m, char *out, size_t cap)
 	if (m->textlen > 0)
 		memcpy(out, m->text, m->textlen);
 	return (int)m->textlen;
+}
+
+static int
+enc_busy(const struct proto_msg *m, char *out, size_t cap)
+{
+	return proto_done(snprintf(out, cap, "%u", (unsigned)m->wait_ms), cap);
 }
 
 static int
@@ -522,6 +552,9 @@ static const struct proto_row proto_rows[] = {
 	    dec_token },
 	[PROTO_WINNERS_WAIT] = { "WinnersWait", PROTO_REQUEST, enc_wait_req,
 	    dec_wait_req },
+	[PROTO_BUSY] = { "BusyResponse", PROTO_REPLY, enc_busy, dec_busy },
+	[PROTO_AUTH_REFUSED] = { "AuthRefused", PROTO_REPLY, enc_text,
+	    dec_refused },
 };
 #define PROTO_NTYPES	(sizeof(proto_rows) / sizeof(proto_rows[0]))
 

@@ -41,8 +41,18 @@ enum proto_type {
 	PROTO_AUTH_HELLO,	/* AuthHello:agency */
 	PROTO_AUTH_CHALLENGE,	/* AuthChallenge:nonce (64 hex digits) */
 	PROTO_AUTH_PROOF,	/* AuthProof:mac (64 hex digits) */
-	PROTO_WINNERS_WAIT	/* WinnersWait:agency:start:wait_ms */
+	PROTO_WINNERS_WAIT,	/* WinnersWait:agency:start:wait_ms */
+	PROTO_BUSY,		/* BusyResponse:retry_ms */
+	PROTO_AUTH_REFUSED	/* AuthRefused:reason */
 };
+
+/*
+ * Why a handshake was refused for good (AuthRefused): the client stops
+ * instead of retrying, since asking again cannot change the answer.
+ */
+#define PROTO_REFUSED_NOT_CONFIGURED	"not_configured"
+#define PROTO_REFUSED_WRONG_KEY		"wrong_key"
+#define PROTO_REFUSED_REVOKED		"revoked"
 
 /* A request or a reply: the server's handlers, the client and lotteryctl
  * read each other's messages only through this table's codecs. */
@@ -69,7 +79,8 @@ struct proto_msg {
 	uint32_t	 agency;	/* requests */
 	uint64_t	 pos;		/* StoreBatchAt; WinnersPage's and
 					   WinnersWait's start */
-	uint32_t	 wait_ms;	/* WinnersWait: longest wait */
+	uint32_t	 wait_ms;	/* WinnersWait: longest wait;
+					   BusyResponse: retry after */
 	const struct bet *bets;		/* StoreBet, StoreBatch[At] */
 	size_t		 nbets;
 	int		 ok;		/* StoreResponse: 1 for "0" (stored) */
@@ -78,7 +89,8 @@ struct proto_msg {
 	uint64_t	 total;		/* WinnersPageResponse */
 	const proto_doc	*docs;		/* encoding Winners[Page]Response */
 	size_t		 ndocs;		/* documents encoded or decoded */
-	const char	*text;		/* Echo text; decoded documents "a;b" */
+	const char	*text;		/* Echo text; AuthRefused reason;
+					   decoded documents "a;b" */
 	size_t		 textlen;
 	uint8_t		 token[AUTH_MAC_LEN]; /* AuthChallenge's nonce,
 					   AuthProof's MAC */

@@ -74,6 +74,43 @@ test_winners_wait(void **state)
 	assert_int_equal(dec("WinnersWait:2:0:10:1", &m), -1);
 }
 
+/* BusyResponse:retry_ms and AuthRefused:reason, both ways, strictly. */
+static void
+test_busy_refused(void **state)
+{
+	struct proto_msg	m = { .type = PROTO_BUSY, .wait_ms = 250 };
+	char			frame[PROTO_FRAME_MAX];
+	size_t			n;
+
+	(void)state;
+	assert_int_equal(proto_type_dir(PROTO_BUSY), PROTO_REPLY);
+	n = proto_encode_msg(frame, &m);
+	assert_int_equal(n, PROTO_HDR_LEN + strlen("BusyResponse:250"));
+	assert_memory_equal(frame + PROTO_HDR_LEN, "BusyResponse:250", n - 2);
+	assert_int_equal(dec("BusyResponse:250", &m), 0);
+	assert_int_equal(m.type, PROTO_BUSY);
+	assert_int_equal(m.wait_ms, 250);
+	assert_int_equal(dec("BusyResponse:", &m), -1);
+	assert_int_equal(dec("BusyResponse:60001", &m), -1);
+	assert_int_equal(dec("BusyResponse:1;2", &m), -1);
+
+	assert_int_equal(proto_type_dir(PROTO_AUTH_REFUSED), PROTO_REPLY);
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_AUTH_REFUSED;
+	m.text = PROTO_REFUSED_WRONG_KEY;
+	m.textlen = strlen(m.text);
+	n = proto_encode_msg(frame, &m);
+	assert_memory_equal(frame + PROTO_HDR_LEN, "AuthRefused:wrong_key",
+	    n - 2);
+	assert_int_equal(dec("AuthRefused:not_configured", &m), 0);
+	assert_int_equal(m.type, PROTO_AUTH_REFUSED);
+	assert_int_equal(m.textlen, strlen(PROTO_REFUSED_NOT_CONFIGURED));
+	assert_memory_equal(m.text, PROTO_REFUSED_NOT_CONFIGURED, m.textlen);
+	assert_int_equal(dec("AuthRefused:", &m), -1);
+	assert_int_equal(dec("AuthRefused:Wrong", &m), -1);
+	assert_int_equal(dec("AuthRefused:a;b", &m), -1);
+}
+
 static void
 test_type_names(void **state)
 {
@@ -677,6 +714,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_winners_wait),
+		cmocka_unit_test(test_busy_refused),
 		cmocka_unit_test(test_reply_status),
 		cmocka_unit_test(test_reply_store),
 		cmocka_unit_test(test_reply_page),
