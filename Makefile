@@ -82,6 +82,10 @@ $(OUT)/bin/server: LDLIBS := $(call link_libs,$(SERVER_STATIC),-linih -lsodium -
 # brings no shared object with it, so the images hold none.
 CTL_STATIC := $(call have_archives,sodium bsd md)
 $(OUT)/bin/lotteryctl: LDLIBS := $(call link_libs,$(CTL_STATIC),-lsodium -lbsd -lmd)
+# benchrun times its own do-nothing copies as the floor under the
+# clients' start (make bench): linked whole like them, or it measures
+# the dynamic loader instead.
+$(OUT)/bin/benchrun: LDLIBS := $(call link_libs,$(call have_archives,bsd md),-lbsd -lmd)
 $(OUT)/bin/gendata: $(call obj,$(GEN_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/badpeer: $(call obj,$(PEER_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/lotteryctl: $(call obj,$(CTL_SRC)) $(COMMON_OBJ)

@@ -17,7 +17,11 @@
 # table and as a plot, build/bench/sweep.png (gnuplot, when installed).
 # BENCH_BETS (800000) bets per run.  BENCH_AUTH (1) runs as the cluster
 # does by default, every agency authenticated with its own key; 0 without
-# keys.
+# keys.  Then the many-agency line: BENCH_MANY_AGENCIES (1000) agencies
+# with BENCH_MANY_BETS (8000) bets each on 3 replicas, BENCH_MANY_RUNS (3)
+# times (0 skips it), printed beside the process floor: how long benchrun
+# takes to start and reap as many processes that do nothing, the least
+# any run of that many clients can take on this machine.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . scripts/lib.sh
@@ -74,10 +78,11 @@ latency() {
 	    END { printf "%.1f %.1f\n", d[int((NR + 1) / 2)], d[NR] }'
 }
 
-# one_run REPLICAS AGENCIES SEED: prints "bets_per_s cpu_per_100k
+# one_run REPLICAS AGENCIES SEED [BETS]: prints "bets_per_s cpu_per_100k
 # server_kb client_kb lat_median_ms lat_max_ms".
 one_run() {
 	local nrep=$1 nag=$2 TD=$ROOT/run$3 i a t0 t1 ticks=0 srv_kb cli_kb
+	local BETS=${4:-$BETS}
 	local lat
 	local -a ports keyvar
 	# Runs in a command substitution: clean up this subshell's processes.
@@ -161,14 +166,52 @@ if [ "$RUNS" -gt 1 ]; then
 		printf "$HDR" range "$ra" "$rb" "$rc" "$rd" "$re" "$rf"
 	}
 fi
+# many_agencies: the many-agency line with its floor.
+many_agencies() {
+	local nag=${BENCH_MANY_AGENCIES:-1000} per=${BENCH_MANY_BETS:-8000}
+	local runs=${BENCH_MANY_RUNS:-3} r out floor bets
+	[ "$runs" = 0 ] && return 0
+	bets=$((nag * per))
+	printf '\n%d agencies x %d bets (%d), 3 replicas, %d runs\n' "$nag" \
+	    "$per" "$bets" "$runs"
+	printf "$HDR" run bets/s cpu-s/100k server-kB client-kB win-med-ms \
+	    win-max-ms
+	: >"$ROOT/many"
+	: >"$ROOT/floor"
+	for ((r = 1; r <= runs; r++)); do
+		out=$(one_run 3 "$nag" $((200 + r)) "$bets") || return 1
+		echo "$out" >>"$ROOT/many"
+		set -- $out
+		printf "$HDR" $r "$1" "$2" "$3" "$4" "$5" "$6"
+		"$BIN/benchrun" -floor "$nag" >>"$ROOT/floor" || return 1
+	done
+	summary "$ROOT/many" | {
+		read -r a ra; read -r b rb; read -r c rc; read -r d rd
+		read -r e re; read -r f rf
+		printf "$HDR" median "$a" "$b" "$c" "$d" "$e" "$f"
+	}
+	floor=$(sort -g "$ROOT/floor" | awk '{ v[NR] = $1 }
+	    END { print v[int((NR + 1) / 2)] }')
+	awk -v f="$floor" -v n="$nag" -v b="$bets" 'BEGIN {
+		printf "process floor: %.2f s to start and reap %d processes " \
+		    "that do nothing (median of the runs), so at most " \
+		    "%.0f bets/s for %d bets\n", f, n, b / f, b
+	}'
+}
+many_agencies || exit 1
 [ "$SWEEP" = 0 ] && exit 0
 
 printf '\nsweep, %d run(s) each: medians (ranges)\n' "$SWEEP_RUNS"
 SHDR='%-8s %-8s %-20s %-18s %9s %9s %9s\n'
 printf "$SHDR" replicas agencies bets/s cpu-s/100k server-kB client-kB \
     win-med-ms
+# sweep.dat: one line per replica count, "replicas" then bets/s and CPU
+# for 5, 100 and 1000 agencies: the plot groups the agency counts
+# under each replica count.
 : >"$OUTDIR/sweep.dat"
 for nrep in 1 3 8; do
+	printf '"%d replica%s"' $nrep "$([ $nrep = 1 ] || echo s)" \
+	    >>"$OUTDIR/sweep.dat"
 	for nag in 5 100 1000; do
 		: >"$ROOT/point"
 		for ((r = 1; r <= SWEEP_RUNS; r++)); do
@@ -180,26 +223,33 @@ for nrep in 1 3 8; do
 			read -r e re; read -r f rf
 			printf "$SHDR" $nrep $nag "$a ($ra)" "$b ($rb)" "$c" \
 			    "$d" "$e"
-			echo "\"${nrep}r/${nag}a\" $a $b" >>"$OUTDIR/sweep.dat"
+			printf ' %s %s' "$a" "$b" >>"$OUTDIR/sweep.dat"
 		}
 	done
+	echo >>"$OUTDIR/sweep.dat"
 done
 if command -v gnuplot >/dev/null; then
+	# Grouped bars, no line across unrelated categories; bets/s on a log
+	# scale since the agency counts differ by decades.
 	gnuplot <<-EOF || echo "bench: gnuplot failed" >&2
-	set terminal png size 900,500
+	set terminal png size 1000,450
 	set output "$OUTDIR/sweep.png"
-	set title "$BETS bets: throughput and server CPU (replicas r, agencies a)"
+	set multiplot layout 1,2 title "$BETS bets, state on disk"
 	set style data histograms
-	set style fill solid 0.6
-	set ylabel "bets/s"
-	set y2label "server CPU s per 100k bets"
-	set ytics nomirror
-	set y2tics
+	set style histogram clustered gap 1
+	set style fill solid 0.7
+	set key below horizontal
+	set title "throughput (bets/s, log scale)"
+	set logscale y
+	set yrange [*:*]
+	plot "$OUTDIR/sweep.dat" using 2:xtic(1) title "5 agencies", \
+	    "" using 4 title "100 agencies", "" using 6 title "1000 agencies"
+	unset logscale y
 	set yrange [0:*]
-	set y2range [0:*]
-	set xtics rotate by -30
-	plot "$OUTDIR/sweep.dat" using 2:xtic(1) title "bets/s" axes x1y1, \
-	    "" using 0:3 with linespoints lw 2 title "CPU s/100k" axes x1y2
+	set title "server CPU s per 100k bets"
+	plot "$OUTDIR/sweep.dat" using 3:xtic(1) title "5 agencies", \
+	    "" using 5 title "100 agencies", "" using 7 title "1000 agencies"
+	unset multiplot
 	EOF
 	echo "plot: $OUTDIR/sweep.png (data $OUTDIR/sweep.dat)"
 else

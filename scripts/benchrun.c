@@ -4,6 +4,7 @@
  * each one.
  *
  *   benchrun CLIENT DIR N [WATCH]
+ *   benchrun -floor N
  *
  * Spawns N clients at once, the a-th as `CLIENT -c DIR/client-a.yaml`
  * with its output appended to DIR/client-a.log (the log files are
@@ -14,6 +15,11 @@
  * it stats WATCH every WATCH_MS: a file whose time is looked at gets a
  * fine-grained time on its next change, where it would otherwise get a
  * coarse one, up to a tick early.  Exit 0 when every client exited 0.
+ *
+ * With -floor it starts and reaps N copies of itself that return at once
+ * (benchrun is linked whole, as the client is) the same way, and prints
+ * the seconds that took: the floor under any run of N clients, what this
+ * machine spends on processes alone.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -147,6 +153,44 @@ benchrun_reap(struct child *c, int n)
 	return got;
 }
 
+/* Spawn a copy of this program that only returns. */
+static pid_t
+benchrun_spawn_noop(void)
+{
+	char	*argv[] = { (char *)"benchrun", (char *)"-noop", NULL };
+	pid_t	 pid;
+	int	 e;
+
+	if ((e = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv,
+	    environ)) != 0)
+		errc(1, e, "spawn /proc/self/exe");
+	return pid;
+}
+
+/* -floor N: the time to start and reap N processes that do nothing. */
+static int
+benchrun_floor(const char *count)
+{
+	const char	*errstr;
+	double		 start;
+	int		 n, st;
+
+	n = (int)strtonum(count, 1, 100000, &errstr);
+	if (errstr != NULL)
+		errx(2, "N is %s: %s", errstr, count);
+	start = benchrun_now();
+	for (int a = 0; a < n; a++)
+		(void)benchrun_spawn_noop();
+	for (int a = 0; a < n; a++) {
+		if (wait(&st) == -1)
+			err(1, "wait");
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			errx(1, "a do-nothing process failed");
+	}
+	printf("%.6f\n", benchrun_now() - start);
+	return fflush(stdout) == EOF;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -158,8 +202,12 @@ main(int argc, char *argv[])
 	const char	*errstr;
 	int		 n, a, left, bad = 0;
 
+	if (argc == 2 && strcmp(argv[1], "-noop") == 0)
+		return 0;
+	if (argc == 3 && strcmp(argv[1], "-floor") == 0)
+		return benchrun_floor(argv[2]);
 	if (argc != 4 && argc != 5)
-		errx(2, "usage: benchrun CLIENT DIR N [WATCH]");
+		errx(2, "usage: benchrun CLIENT DIR N [WATCH] | -floor N");
 	n = (int)strtonum(argv[3], 1, 100000, &errstr);
 	if (errstr != NULL)
 		errx(2, "N is %s: %s", errstr, argv[3]);
