@@ -162,7 +162,27 @@ upload_ask(struct upload *u, const struct proto_msg *m, const char *action)
 	    sizeof(u->reply), err, sizeof(err))) == -1)
 		return upload_retry(u, action, err, "%s", "");
 	upload_decode(u, (size_t)n);
+	if (upload_got(u, PROTO_BUSY)) {
+		u->busy_ms = u->rep.wait_ms;
+		return upload_retry(u, action, "replica busy", "retry_in_ms: %u",
+		    u->rep.wait_ms);
+	}
 	return STEP_OK;
+}
+
+/*
+ * The delay before the next attempt: the backoff's, or longer when the
+ * replica asked for it (BusyResponse), which is used once.
+ */
+static unsigned
+upload_delay(struct upload *u)
+{
+	unsigned	 ms = backoff_next(&u->bo);
+
+	if (u->busy_ms > ms)
+		ms = u->busy_ms;
+	u->busy_ms = 0;
+	return ms;
 }
 
 /* 1 when the reply is StoreResponse:1, a request refused for now. */
@@ -173,10 +193,39 @@ upload_refused(const struct upload *u)
 }
 
 /*
+ * AuthRefused:reason ends the run: asking again cannot change the
+ * answer.  Log what the reason means and return STEP_FAIL.
+ */
+static enum step
+upload_auth_refused(struct upload *u)
+{
+	char		 reason[40];
+	const char	*why;
+
+	snprintf(reason, sizeof(reason), "%.*s", (int)u->rep.textlen,
+	    u->rep.text);
+	if (strcmp(reason, PROTO_REFUSED_NOT_CONFIGURED) == 0)
+		why = "authentication not configured on this server: unset "
+		    "key_file, or give the replica AGENCY_KEYS";
+	else if (strcmp(reason, PROTO_REFUSED_WRONG_KEY) == 0)
+		why = "key refused by server: key_file does not hold this "
+		    "agency's key";
+	else if (strcmp(reason, PROTO_REFUSED_REVOKED) == 0)
+		why = "agency revoked on this server";
+	else
+		why = "handshake refused by server for a reason not known here";
+	log_error("auth", "fail", "agencia: %d | motivo: %s | razon: %s",
+	    u->conf->id, why, reason);
+	return STEP_FAIL;
+}
+
+/*
  * Prove the agency's key on the new connection.  STEP_OK; STEP_RETRY when
- * the handshake was refused before the proof (this address failed too
- * often lately, or the server has no keys) or the connection failed;
- * STEP_FAIL when the proof itself was refused: a wrong key stays wrong.
+ * the connection failed or the replica asked for a wait (BusyResponse:
+ * this address failed too often lately for this agency), with the wait
+ * kept for the next delay; STEP_FAIL when the handshake was refused for
+ * good (AuthRefused), or the proof refused by a replica that does not
+ * say why: a wrong key stays wrong.
  */
 static enum step
 upload_auth(struct upload *u)
@@ -188,6 +237,8 @@ upload_auth(struct upload *u)
 
 	if ((s = upload_ask(u, &hello, "auth")) != STEP_OK)
 		return s;
+	if (upload_got(u, PROTO_AUTH_REFUSED))
+		return upload_auth_refused(u);
 	if (upload_refused(u))
 		return upload_retry(u, "auth", "handshake refused by server",
 		    "agencia: %d", u->conf->id);
@@ -197,6 +248,8 @@ upload_auth(struct upload *u)
 	    proof.token);
 	if ((s = upload_ask(u, &proof, "auth")) != STEP_OK)
 		return s;
+	if (upload_got(u, PROTO_AUTH_REFUSED))
+		return upload_auth_refused(u);
 	if (upload_refused(u)) {
 		log_error("auth", "fail", "agencia: %d | motivo: key refused by "
 		    "server: key_file does not hold this agency's key, or the "
@@ -248,7 +301,7 @@ upload_connect(struct upload *u)
 		}
 		if (upload_give_up(u))
 			return STEP_FAIL;
-		ms = backoff_next(&u->bo);
+		ms = upload_delay(u);
 		log_warn("connect", "fail", "address: %s | error: %s | "
 		    "retry_in_ms: %u", addr, u->cause, ms);
 		if (backoff_sleep(ms, u->stop))
@@ -878,7 +931,7 @@ upload_run(struct upload *u)
 			return UPLOAD_STOPPED;
 		if (upload_give_up(u))
 			return UPLOAD_FAILED;
-		ms = backoff_next(&u->bo);
+		ms = upload_delay(u);
 		log_warn("reconnect", "in_progress", "retry_in_ms: %u", ms);
 		if (backoff_sleep(ms, u->stop))
 			return UPLOAD_STOPPED;

@@ -21,7 +21,8 @@ fs_enotconn fs_enospc_only_truncates tail_not_cut fd_limit fd_exhaustion
 echo_hold peer_cap close_no_reply winners_pages stop_frozen_peer
 rotation retry_max bad_reply refused_status many_winners nul_row
 close_race dup_sync ctl base_fallback base_strict protocol_setting progress
-auth_forged auth_replay auth_wrong_key auth_key_file auth_cluster auth_off"
+auth_forged auth_replay auth_wrong_key auth_key_file auth_cluster auth_off
+auth_refused auth_forger_other_agency"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -1787,7 +1788,7 @@ t_auth_replay() {
 	snapshot before
 	r=$(req "${PORT[1]}" AuthHello:1 "$proof" AgencyClose:1 AgencyStatus:1)
 	[ "$(sed -n 1p <<<"$r" | cut -c1-14)" = AuthChallenge: ] &&
-	    [ "$(sed -n 2p <<<"$r")" = StoreResponse:1 ] &&
+	    [ "$(sed -n 2p <<<"$r")" = AuthRefused:wrong_key ] &&
 	    [ "$(sed -n 3p <<<"$r")" = "<closed>" ] ||
 	    bad "replayed proof: '$(echo $r)'"
 	r=$(req "${PORT[1]}" "$proof")
@@ -1798,8 +1799,8 @@ t_auth_replay() {
 }
 
 # a3: a wrong key fails the client at once (exit 1, nothing stored); an
-# address that keeps failing is made to wait, while an agency at another
-# address goes on unhindered.
+# address that keeps failing for an agency is made to wait (BusyResponse),
+# while an agency at another address goes on unhindered.
 t_auth_wrong_key() {
 	local r i refused=0
 	gen 2 300
@@ -1820,7 +1821,10 @@ t_auth_wrong_key() {
 	grep -q 'motivo: too many failed handshakes from this address' \
 	    "$TD/srv1.log" || bad "repeated failures were not slowed down"
 	r=$(ctl -b 127.0.0.3 -a "127.0.0.1:${PORT[1]}" send AuthHello:2)
-	[ "$r" = StoreResponse:1 ] || bad "hello from a failing address: '$r'"
+	[[ "$r" =~ ^BusyResponse:[1-9][0-9]*$ ]] ||
+	    bad "hello from a failing address: '$r'"
+	grep -q 'action: exit | result: fail | code: 1' "$TD/client-1.log" ||
+	    bad "the failed client did not log its exit as failed"
 	start_client 2 "${PORT[1]}" "$TD/data" CLI_KEY_FILE="$KEYS/agency-2.key"
 	wait_lines "$TD/state/bets.csv" "$(expected 2 2)" 30 ||
 	    bad "agency 2 did not store its bets"
@@ -1927,13 +1931,90 @@ t_auth_off() {
 	    "$TD/srv1.log")
 	[ "$n" -eq 1 ] || bad "$n 'agencies are not authenticated' lines, want 1"
 	r=$(req "${PORT[1]}" AuthHello:1)
-	[ "$r" = StoreResponse:1 ] || bad "AuthHello without keys: '$r'"
+	[ "$r" = AuthRefused:not_configured ] ||
+	    bad "AuthHello without keys: '$r'"
 	for a in 1 2; do
 		start_client $a "${PORT[1]}" "$TD/data" CLI_PROTOCOL=base
 	done
 	wait_clients 60 1 2
 	check_store 2
 	check_winners "${PORT[1]}" 2
+}
+
+# a7: an agency with a key against a replica without AGENCY_KEYS stops at
+# the first handshake (exit 1), saying authentication is not configured
+# there; so does an agency whose line says revoked.  Neither retries.
+t_auth_refused() {
+	local r
+	gen 2 100
+	auth_keys 2
+	replicas 1 2
+	start_client 1 "${PORT[1]}" "$TD/data" CLI_KEY_FILE="$KEYS/agency-1.key"
+	wait_pid "${CPID[1]}" 30
+	r=$?
+	[ $r -eq 1 ] || bad "client against a replica without keys exited $r"
+	grep -q 'action: auth | result: fail | agencia: 1 | motivo: authentication not configured on this server' \
+	    "$TD/client-1.log" || bad "the client did not say why"
+	[ "$(grep -c 'action: auth | result: fail' "$TD/client-1.log")" -eq 1 ] ||
+	    bad "the client tried the handshake more than once"
+	grep -q 'action: exit | result: fail | code: 1' "$TD/client-1.log" ||
+	    bad "exit 1 not logged as a failure"
+	lib_cleanup
+	sed 's/^2 .*/2 revoked/' "$KEYS/agencies.keys" >"$TD/revoked.keys"
+	chmod 600 "$TD/revoked.keys"
+	replicas 1 2 AGENCY_KEYS="$TD/revoked.keys"
+	start_client 2 "${PORT[1]}" "$TD/data" CLI_KEY_FILE="$KEYS/agency-2.key"
+	wait_pid "${CPID[2]}" 30
+	r=$?
+	[ $r -eq 1 ] || bad "revoked agency's client exited $r, want 1"
+	grep -q 'action: auth | result: fail | agencia: 2 | motivo: agency revoked' \
+	    "$TD/client-2.log" || bad "the revoked client did not say why"
+	[ "$(lines "$TD/state/bets.csv" 2>/dev/null || echo 0)" -eq 0 ] ||
+	    bad "bets stored by a revoked agency"
+}
+
+# a8: a forger sending wrong proofs for agency 3 from 127.0.0.1, until it
+# is made to wait seconds, slows neither agency 1 nor agency 2 at that
+# address.  One connection proves it: agency 3's hello is answered Busy
+# before and after those of 1 and 2, which get their challenges.
+t_auth_forger_other_agency() {
+	local i r ms=0
+	gen 3 2000
+	auth_keys 3
+	replicas 1 3 AGENCY_KEYS="$KEYS/agencies.keys"
+	# The pause only paces the forger past each wait; nothing hangs on
+	# its length.
+	for ((i = 0; i < 60 && ms < 2000; i++)); do
+		r=$(ctl -a "127.0.0.1:${PORT[1]}" send AuthHello:3)
+		if [[ "$r" =~ ^BusyResponse:([0-9]+)$ ]]; then
+			ms=${BASH_REMATCH[1]}
+			sleep 0.3
+			continue
+		fi
+		ctl -a "127.0.0.1:${PORT[1]}" -i 3 -k "$KEYS/agency-1.key" \
+		    status 3 >/dev/null 2>&1
+	done
+	[ "$ms" -ge 2000 ] || bad "agency 3's wrong proofs never made it wait"
+	r=$(ctl -a "127.0.0.1:${PORT[1]}" send AuthHello:3 AuthHello:1 \
+	    AuthHello:2 AuthHello:3 | cut -d: -f1 | paste -sd' ')
+	[ "$r" = "BusyResponse AuthChallenge AuthChallenge BusyResponse" ] ||
+	    bad "hellos 3 1 2 3 from the forger's address: '$r'"
+	for i in 1 2; do
+		start_client $i "${PORT[1]}" "$TD/data" \
+		    CLI_KEY_FILE="$KEYS/agency-$i.key"
+	done
+	# Agency 3 closes from another address, for the draw.
+	ctl -b 127.0.0.2 -a "127.0.0.1:${PORT[1]}" -i 3 \
+	    -k "$KEYS/agency-3.key" close 3 >/dev/null || bad "agency 3's close"
+	wait_clients 60 1 2
+	for i in 1 2; do
+		grep -q 'motivo: replica busy' "$TD/client-$i.log" &&
+		    bad "agency $i was made to wait"
+	done
+	r=$(as_agency "${PORT[1]}" 1 status 1)
+	[ "$r" = "$(expected 1 2);1" ] || bad "agency 1 status '$r'"
+	r=$(as_agency "${PORT[1]}" 2 status 2)
+	[ "$r" = "$(expected 2 2);1" ] || bad "agency 2 status '$r'"
 }
 
 echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"
