@@ -22,7 +22,7 @@ echo_hold peer_cap close_no_reply winners_pages stop_frozen_peer
 rotation retry_max bad_reply refused_status many_winners nul_row
 close_race dup_sync ctl base_fallback base_strict protocol_setting progress
 auth_forged auth_replay auth_wrong_key auth_key_file auth_cluster auth_off
-auth_refused auth_forger_other_agency"
+auth_refused auth_forger_other_agency auto_full_start"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -1433,6 +1433,8 @@ t_refused_status() {
 	    "($(tail -n 2 "$TD/client-1.log" | tr '\r\n' '  '))"
 	grep -q 'motivo: refused by server' "$TD/client-1.log" ||
 	    bad "the refusal was not logged"
+	grep -q 'modo: base' "$TD/client-1.log" &&
+	    bad "a refusing replica was taken for a base-protocol one"
 	check_store 1
 	REQ_HOST=127.0.0.2 check_winners "$port" 1
 }
@@ -2015,6 +2017,84 @@ t_auth_forger_other_agency() {
 	[ "$r" = "$(expected 1 2);1" ] || bad "agency 1 status '$r'"
 	r=$(as_agency "${PORT[1]}" 2 status 2)
 	[ "$r" = "$(expected 2 2);1" ] || bad "agency 2 status '$r'"
+}
+
+# status_from PORT AGENCY: the agency's stored count, asked from
+# 127.0.0.2 (the agencies' address may be at its connection cap).
+status_from() {
+	local r
+	r=$(req_from 127.0.0.2 "$1" "AgencyStatus:$2")
+	r=${r#AgencyStatusResponse:}
+	echo "${r%;*}"
+}
+
+# a9: the default client (protocol auto) against three replicas whose
+# connection slots for the agencies' address are all taken at start: each
+# agency is turned away (proved: every one logs a failure and nothing is
+# stored while the slots are held), then the slots are freed; replicas 1
+# and 2 are killed and restarted during the upload, each kill proved to
+# land mid-upload (an agency of that replica had bets stored at the kill
+# and stores the rest after).  No agency falls back to the base protocol,
+# and every bet is stored exactly once.
+t_auto_full_start() {
+	local a r i n s holders=() mid
+	gen 5 30000
+	replicas 3 5 MAX_CONNECTIONS_PER_PEER=3 CONN_TIMEOUT=300s
+	for i in 1 2 3; do
+		hold "${PORT[$i]}" 300 3
+		holders+=($!)
+	done
+	for i in 1 2 3; do
+		req "${PORT[$i]}" Echo:full >/dev/null
+		wait_log "$TD/srv$i.log" 'motivo: too many connections from' 10 ||
+		    bad "replica $i's slots for 127.0.0.1 are not full"
+	done
+	# One batch at a time, so the kills find the agencies mid-upload.
+	for a in 1 2 3 4 5; do
+		start_client $a "${PORT[$(((a - 1) % 3 + 1))]}" "$TD/data" \
+		    CLI_BATCH_MAXAMOUNT=10 CLI_BATCH_WINDOW=1
+	done
+	for a in 1 2 3 4 5; do
+		wait_log "$TD/client-$a.log" 'result: fail' 30 ||
+		    bad "agency $a was never turned away"
+	done
+	[ "$(lines "$TD/state/bets.csv" 2>/dev/null || echo 0)" -eq 0 ] ||
+	    bad "bets stored while every slot was held"
+	kill "${holders[@]}" 2>/dev/null
+	wait_lines "$TD/state/bets.csv" 3000 60 || bad "upload did not start"
+	for i in 1 2; do
+		kill -9 "${SPID[srv$i]}"
+		wait "${SPID[srv$i]}" 2>/dev/null
+		# Its agencies reach no other replica: what they hold now is
+		# what the kill left.
+		mid=0
+		for a in $i $((i + 3)); do
+			n=$(status_from "${PORT[3]}" $a)
+			if [ "$n" -gt 0 ] && [ "$n" -lt "$(expected $a 2)" ]; then
+				mid=$a
+				s=$n
+				break
+			fi
+		done
+		[ $mid -ne 0 ] || bad "replica $i killed with no agency mid-upload"
+		start_server srv$i "${PORT[$i]}" "$TD/state" 5 \
+		    MAX_CONNECTIONS_PER_PEER=3 CONN_TIMEOUT=300s ||
+		    bad "replica $i did not restart on its port"
+		[ $mid -ne 0 ] || continue
+		for ((n = 0; n < 300; n++)); do
+			[ "$(status_from "${PORT[3]}" $mid)" -gt "$s" ] && break
+			sleep 0.1
+		done
+		[ $n -lt 300 ] || bad "agency $mid stored nothing after replica $i restarted"
+	done
+	wait_clients 180 1 2 3 4 5
+	check_store 5
+	for a in 1 2 3 4 5; do
+		grep -q 'modo: base' "$TD/client-$a.log" &&
+		    bad "agency $a fell back to the base protocol"
+	done
+	check_winners "${PORT[3]}" 5
+	sorteo_once
 }
 
 echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"
