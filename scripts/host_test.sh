@@ -2037,8 +2037,8 @@ status_from() {
 # and stores the rest after).  No agency falls back to the base protocol,
 # and every bet is stored exactly once.
 t_auto_full_start() {
-	local a r i n s holders=() mid
-	gen 5 30000
+	local a i n s=() holders=() mid=()
+	gen 5 100000
 	replicas 3 5 MAX_CONNECTIONS_PER_PEER=3 CONN_TIMEOUT=300s
 	for i in 1 2 3; do
 		hold "${PORT[$i]}" 300 3
@@ -2065,27 +2065,36 @@ t_auto_full_start() {
 	for i in 1 2; do
 		kill -9 "${SPID[srv$i]}"
 		wait "${SPID[srv$i]}" 2>/dev/null
-		# Its agencies reach no other replica: what they hold now is
-		# what the kill left.
-		mid=0
+	done
+	# Their agencies reach no other replica: what they hold now is what
+	# the kills left.
+	for i in 1 2; do
+		mid[$i]=0
 		for a in $i $((i + 3)); do
 			n=$(status_from "${PORT[3]}" $a)
 			if [ "$n" -gt 0 ] && [ "$n" -lt "$(expected $a 2)" ]; then
-				mid=$a
-				s=$n
+				mid[$i]=$a
+				s[$i]=$n
 				break
 			fi
 		done
-		[ $mid -ne 0 ] || bad "replica $i killed with no agency mid-upload"
+		[ "${mid[$i]}" -ne 0 ] ||
+		    bad "replica $i killed with no agency mid-upload"
+	done
+	for i in 1 2; do
 		start_server srv$i "${PORT[$i]}" "$TD/state" 5 \
 		    MAX_CONNECTIONS_PER_PEER=3 CONN_TIMEOUT=300s ||
 		    bad "replica $i did not restart on its port"
-		[ $mid -ne 0 ] || continue
+	done
+	for i in 1 2; do
+		[ "${mid[$i]}" -ne 0 ] || continue
 		for ((n = 0; n < 300; n++)); do
-			[ "$(status_from "${PORT[3]}" $mid)" -gt "$s" ] && break
+			[ "$(status_from "${PORT[3]}" "${mid[$i]}")" -gt \
+			    "${s[$i]}" ] && break
 			sleep 0.1
 		done
-		[ $n -lt 300 ] || bad "agency $mid stored nothing after replica $i restarted"
+		[ $n -lt 300 ] || bad "agency ${mid[$i]} stored nothing after" \
+		    "replica $i restarted"
 	done
 	wait_clients 180 1 2 3 4 5
 	check_store 5
