@@ -524,6 +524,13 @@ upload_ack(struct upload *u)
 	u->fhead = (u->fhead + 1) % CONFIG_WINDOW_MAX;
 	u->nflight--;
 	upload_decode(u, (size_t)r);
+	/* A base server turning the connection away before the batch. */
+	if (upload_got(u, PROTO_BUSY)) {
+		u->busy_ms = u->rep.wait_ms > 0 ? u->rep.wait_ms : 1;
+		return upload_retry(u, "lote_enviado", "replica busy",
+		    "cantidad: %zu | posicion: %" PRIu64 " | retry_in_ms: %u",
+		    f.n, f.pos, u->rep.wait_ms);
+	}
 	if (!upload_got(u, PROTO_STORE_RESPONSE))
 		return upload_bad_reply(u, "lote_enviado", "unexpected reply");
 	/* Without positions a refused batch can only be sent again. */

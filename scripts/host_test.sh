@@ -1961,6 +1961,10 @@ t_auth_refused() {
 	    bad "the client tried the handshake more than once"
 	grep -q 'action: exit | result: fail | code: 1' "$TD/client-1.log" ||
 	    bad "exit 1 not logged as a failure"
+	r=$("$(tool lotteryctl)" -a "127.0.0.1:${PORT[1]}" -i 1 \
+	    -k "$KEYS/agency-1.key" status 1 2>&1)
+	[ $? -eq 1 ] && [[ "$r" == *"handshake refused for good: not_configured"* ]] ||
+	    bad "lotteryctl on a replica without keys: '$r'"
 	lib_cleanup
 	sed 's/^2 .*/2 revoked/' "$KEYS/agencies.keys" >"$TD/revoked.keys"
 	chmod 600 "$TD/revoked.keys"
@@ -2001,6 +2005,12 @@ t_auth_forger_other_agency() {
 	    AuthHello:2 AuthHello:3 | cut -d: -f1 | paste -sd' ')
 	[ "$r" = "BusyResponse AuthChallenge AuthChallenge BusyResponse" ] ||
 	    bad "hellos 3 1 2 3 from the forger's address: '$r'"
+	# lotteryctl says busy, with its own exit status, even with the key.
+	r=$("$(tool lotteryctl)" -a "127.0.0.1:${PORT[1]}" -i 3 \
+	    -k "$KEYS/agency-3.key" status 3 2>&1)
+	i=$?
+	[ $i -eq 5 ] && [[ "$r" == *"busy: the replica asks to retry in"* ]] ||
+	    bad "lotteryctl on a busy handshake: exit $i, '$r'"
 	for i in 1 2; do
 		start_client $i "${PORT[1]}" "$TD/data" \
 		    CLI_KEY_FILE="$KEYS/agency-$i.key"
