@@ -22,7 +22,7 @@ echo_hold peer_cap close_no_reply winners_pages stop_frozen_peer
 rotation retry_max bad_reply refused_status many_winners nul_row
 close_race dup_sync ctl base_fallback base_strict protocol_setting progress
 auth_forged auth_replay auth_wrong_key auth_key_file auth_cluster auth_off
-auth_refused auth_forger_other_agency auto_full_start"
+auth_refused auth_forger_other_agency auto_full_start number_zeros"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -1481,6 +1481,32 @@ t_nul_row() {
 	    "30000001 30000003 " ] || bad "stored rows are not rows 1 and 3"
 	grep -q 'cant_ganadores: 2' "$TD/client-1.log" ||
 	    bad "cant_ganadores: 2 not logged"
+}
+
+# t3: a bet number with leading zeros is the number it pads: the client
+# sends 07574 and 0042, the replica stores 7574 and 42 and counts 07574 as
+# a winner; a raw StoreBet with 007574 is stored as 7574 too.
+t_number_zeros() {
+	local r
+	mkdir -p "$TD/data"
+	{
+		printf 'Ana,Paz,30000001,1990-01-01,07574\r\n'
+		printf 'Bob,Paz,30000002,1990-01-01,0042\r\n'
+		printf 'Cid,Paz,30000003,1990-01-01,10\r\n'
+	} >"$TD/data/agency-1.csv"
+	replicas 1 2
+	r=$(req "${PORT[1]}" "StoreBet:2;Dan;Paz;30000004;1990-01-01;007574")
+	[ "$r" = StoreResponse:0 ] || bad "StoreBet with 007574: '$r'"
+	as_agency "${PORT[1]}" 2 close 2 >/dev/null || bad "agency 2's close"
+	start_client 1 "${PORT[1]}" "$TD/data"
+	wait_clients 30 1
+	grep -q 'enviadas: 3 | rechazadas: 0' "$TD/client-1.log" ||
+	    bad "not all 3 rows sent"
+	[ "$(cut -d, -f6 "$TD/state/bets.csv" | tr -d '\r' | paste -sd' ')" = \
+	    "7574 7574 42 10" ] || bad "stored numbers: $(cut -d, -f6 \
+	    "$TD/state/bets.csv" | tr -d '\r' | paste -sd' ')"
+	grep -q 'cant_ganadores: 1' "$TD/client-1.log" ||
+	    bad "07574 not counted as a winner"
 }
 
 # u: a store and a close of its agency exclude each other across
