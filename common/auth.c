@@ -1,8 +1,9 @@
 /*
- * auth: HMAC-SHA-256 proofs over a per-connection nonce, and the reading
- * of a client's key file (through keyfile, as the replica's keys are).  The message under the MAC names the protocol
- * version and the agency as well as the nonce, so a proof made for one
- * agency or one version says nothing about another.
+ * auth: HMAC-SHA-256 proofs over a per-connection nonce, and the meaning
+ * of a client's key file (read through keyfile, as the replica's keys
+ * are).  The message under the MAC names the protocol version and the
+ * agency as well as the nonce, so a proof made for one agency or one
+ * version says nothing about another.
  */
 #include <stdio.h>
 #include <string.h>

@@ -1,8 +1,9 @@
 /*
- * keys: parsing and checking the agency key file.  Every problem stops the
- * start with the file's name and, for a line, its number: a replica that
- * started with half its agencies' keys would refuse the others for the
- * whole day.
+ * keys: what the agency key file's lines mean (keyfile reads them, as
+ * it reads the client's key file, so both take the same forms).  Every
+ * problem stops the start with the file's name and, for a line, its
+ * number: a replica that started with half its agencies' keys would
+ * refuse the others for the whole day.
  */
 #include <errno.h>
 #include <stdio.h>
