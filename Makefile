@@ -19,7 +19,7 @@ ALL_LDFLAGS := $(LDFLAGS) $(if $(SANITIZER),-fsanitize=$(SANITIZER))
 
 COMMON_SRC := common/log.c common/io.c common/num.c common/auth.c common/bet.c \
 	      common/proto.c common/csv.c common/cfg.c common/backoff.c \
-	      common/sig.c common/conn.c
+	      common/sig.c common/conn.c common/keyfile.c
 SERVER_SRC := $(filter-out %_test.c %_fuzz.c,$(wildcard server/*.c))
 CLIENT_SRC := $(filter-out %_test.c,$(wildcard client/*.c))
 GEN_SRC	   := scripts/gendata.c

@@ -36,7 +36,10 @@ usage(void)
 static __attribute__((noreturn)) void
 client_exit(int code)
 {
-	log_info("exit", "success", "code: %d", code);
+	if (code == 0)
+		log_info("exit", "success", "code: %d", code);
+	else
+		log_warn("exit", "fail", "code: %d", code);
 	exit(code);
 }
 

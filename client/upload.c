@@ -6,7 +6,8 @@
  * the top and skips the rows already stored.  Re-sent batches are
  * harmless; the server skips what it has.  Every failure that makes no
  * progress is counted, and retry_max of them in a row end the run.  A
- * server with only the base protocol gets StoreBatch frames instead,
+ * server shown to have only the base protocol (never one that is merely
+ * full, down or refusing: see upload_maybe_base) gets StoreBatch frames,
  * resumed from the bets acknowledged in this run (at-least-once: a batch
  * whose reply was lost goes again), then AgencyClose and WinnersRequest.
  */
@@ -162,7 +163,28 @@ upload_ask(struct upload *u, const struct proto_msg *m, const char *action)
 	    sizeof(u->reply), err, sizeof(err))) == -1)
 		return upload_retry(u, action, err, "%s", "");
 	upload_decode(u, (size_t)n);
+	if (upload_got(u, PROTO_BUSY)) {
+		/* Kept non-zero: it also tells a busy replica from others. */
+		u->busy_ms = u->rep.wait_ms > 0 ? u->rep.wait_ms : 1;
+		return upload_retry(u, action, "replica busy", "retry_in_ms: %u",
+		    u->rep.wait_ms);
+	}
 	return STEP_OK;
+}
+
+/*
+ * The delay before the next attempt: the backoff's, or longer when the
+ * replica asked for it (BusyResponse), which is used once.
+ */
+static unsigned
+upload_delay(struct upload *u)
+{
+	unsigned	 ms = backoff_next(&u->bo);
+
+	if (u->busy_ms > ms)
+		ms = u->busy_ms;
+	u->busy_ms = 0;
+	return ms;
 }
 
 /* 1 when the reply is StoreResponse:1, a request refused for now. */
@@ -173,10 +195,39 @@ upload_refused(const struct upload *u)
 }
 
 /*
+ * AuthRefused:reason ends the run: asking again cannot change the
+ * answer.  Log what the reason means and return STEP_FAIL.
+ */
+static enum step
+upload_auth_refused(struct upload *u)
+{
+	char		 reason[40];
+	const char	*why;
+
+	snprintf(reason, sizeof(reason), "%.*s", (int)u->rep.textlen,
+	    u->rep.text);
+	if (strcmp(reason, PROTO_REFUSED_NOT_CONFIGURED) == 0)
+		why = "authentication not configured on this server: unset "
+		    "key_file, or give the replica AGENCY_KEYS";
+	else if (strcmp(reason, PROTO_REFUSED_WRONG_KEY) == 0)
+		why = "key refused by server: key_file does not hold this "
+		    "agency's key";
+	else if (strcmp(reason, PROTO_REFUSED_REVOKED) == 0)
+		why = "agency revoked on this server";
+	else
+		why = "handshake refused by server for a reason not known here";
+	log_error("auth", "fail", "agencia: %d | motivo: %s | razon: %s",
+	    u->conf->id, why, reason);
+	return STEP_FAIL;
+}
+
+/*
  * Prove the agency's key on the new connection.  STEP_OK; STEP_RETRY when
- * the handshake was refused before the proof (this address failed too
- * often lately, or the server has no keys) or the connection failed;
- * STEP_FAIL when the proof itself was refused: a wrong key stays wrong.
+ * the connection failed or the replica asked for a wait (BusyResponse:
+ * this address failed too often lately for this agency), with the wait
+ * kept for the next delay; STEP_FAIL when the handshake was refused for
+ * good (AuthRefused), or the proof refused by a replica that does not
+ * say why: a wrong key stays wrong.
  */
 static enum step
 upload_auth(struct upload *u)
@@ -188,6 +239,8 @@ upload_auth(struct upload *u)
 
 	if ((s = upload_ask(u, &hello, "auth")) != STEP_OK)
 		return s;
+	if (upload_got(u, PROTO_AUTH_REFUSED))
+		return upload_auth_refused(u);
 	if (upload_refused(u))
 		return upload_retry(u, "auth", "handshake refused by server",
 		    "agencia: %d", u->conf->id);
@@ -197,6 +250,8 @@ upload_auth(struct upload *u)
 	    proof.token);
 	if ((s = upload_ask(u, &proof, "auth")) != STEP_OK)
 		return s;
+	if (upload_got(u, PROTO_AUTH_REFUSED))
+		return upload_auth_refused(u);
 	if (upload_refused(u)) {
 		log_error("auth", "fail", "agencia: %d | motivo: key refused by "
 		    "server: key_file does not hold this agency's key, or the "
@@ -248,7 +303,7 @@ upload_connect(struct upload *u)
 		}
 		if (upload_give_up(u))
 			return STEP_FAIL;
-		ms = backoff_next(&u->bo);
+		ms = upload_delay(u);
 		log_warn("connect", "fail", "address: %s | error: %s | "
 		    "retry_in_ms: %u", addr, u->cause, ms);
 		if (backoff_sleep(ms, u->stop))
@@ -312,41 +367,78 @@ upload_base_conn(struct upload *u)
 }
 
 /*
- * The first AgencyStatus failed with s: in auto mode, find out whether
- * the server speaks only the base protocol.  A server with the
- * extensions answers Echo whatever its state (a lock timeout, a replica
- * going down), while a base one closes on it or refuses it.  Returns
- * STEP_BASE then (connection dropped), else s: an ordinary failure.
+ * Ask req on a new connection to the address the last one reached, or on
+ * the open one when the server has not closed it.  The reply's length, or
+ * -1: no connection, or closed without a reply (*closed set) or another
+ * failure (*closed clear).  The reply is decoded into u->rep.
+ */
+static ssize_t
+upload_probe_ask(struct upload *u, const struct proto_msg *req, int *closed)
+{
+	char	 err[256];
+	ssize_t	 n;
+
+	*closed = 0;
+	if (upload_peer_closed(u->fd, 0)) {
+		upload_close(u);
+		if ((u->fd = conn_reopen(&u->rot, u->conf->timeout_ms, err,
+		    sizeof(err))) == -1)
+			return -1;
+	}
+	n = conn_request(u->fd, req, u->conf->timeout_ms, u->stop, u->reply,
+	    sizeof(u->reply), err, sizeof(err));
+	if (n == -1) {
+		*closed = upload_peer_closed(u->fd, 0);
+		return -1;
+	}
+	upload_decode(u, (size_t)n);
+	return n;
+}
+
+/*
+ * The first AgencyStatus failed with s: in auto mode, find out whether the
+ * server speaks only the base protocol, on its very address.  Only a
+ * definite answer makes it base: the AgencyStatus closed without a reply,
+ * a WinnersRequest for the agency (a base request that changes nothing)
+ * answered as a base server answers it, then an Echo closed without a
+ * reply.  A replica that is full, going down or turning connections away
+ * answers none of it or answers BusyResponse; one that refuses answers
+ * StoreResponse:1 to the Echo; one with the extensions answers the Echo,
+ * which settles the run.  Any of those is an ordinary failure, s.  Returns
+ * STEP_BASE (connection dropped) or s.
  */
 static enum step
 upload_maybe_base(struct upload *u, enum step s)
 {
+	struct proto_msg	 winners = { .type = PROTO_WINNERS_REQUEST,
+				    .agency = (uint32_t)u->conf->id };
 	struct proto_msg	 echo = { .type = PROTO_ECHO, .text = "probe",
 				    .textlen = 5 };
-	char			 err[256];
-	ssize_t			 n;
 	int			 closed;
 
-	if (s != STEP_RETRY || u->decided ||
+	if (s != STEP_RETRY || u->decided || u->busy_ms > 0 ||
 	    u->conf->protocol != CONFIG_PROTO_AUTO || *u->stop)
 		return s;
-	/* The same connection while it is open, else a new one. */
-	if (upload_peer_closed(u->fd, 0)) {
+	if (!upload_peer_closed(u->fd, 0))
+		return s;	/* timed out: a slow replica, not a base one */
+	if (upload_probe_ask(u, &winners, &closed) == -1 ||
+	    !(upload_got(u, PROTO_NOT_READY) ||
+	    upload_got(u, PROTO_WINNERS_RESPONSE) ||
+	    upload_got(u, PROTO_STORE_RESPONSE)))
+		return s;
+	/* A base server may close after its reply; give it time to. */
+	if (upload_peer_closed(u->fd, ONESHOT_WAIT_MS))
 		upload_close(u);
-		if ((s = upload_connect(u)) != STEP_OK)
-			return s;
-		s = STEP_RETRY;
+	if (upload_probe_ask(u, &echo, &closed) != -1) {
+		/* Answered: it has the extensions; refused or busy: unsure. */
+		if (upload_got(u, PROTO_ECHO))
+			u->decided = 1;
+		return s;
 	}
-	n = conn_request(u->fd, &echo, u->conf->timeout_ms, u->stop, u->reply,
-	    sizeof(u->reply), err, sizeof(err));
-	if (n > 0)
-		upload_decode(u, (size_t)n);
-	closed = n == -1 && upload_peer_closed(u->fd, 0);
-	if (!closed && (n == -1 || !upload_refused(u)))
+	if (!closed)
 		return s;
 	log_info("protocolo", "success", "modo: base | motivo: AgencyStatus "
-	    "%s, Echo %s", strcmp(u->cause, "refused by server") == 0 ?
-	    "refused" : "not answered", closed ? "not answered" : "refused");
+	    "and Echo closed without a reply, WinnersRequest answered");
 	u->base = 1;
 	u->decided = 1;
 	upload_close(u);
@@ -398,9 +490,8 @@ upload_status(struct upload *u, uint64_t *stored, int *closed)
 	if (u->rep.type != PROTO_STATUS_RESPONSE) {
 		/* A replica that cannot answer now; another one may. */
 		if (upload_refused(u))
-			return upload_maybe_base(u, upload_retry(u,
-			    "agency_status", "refused by server",
-			    "agencia: %d", u->conf->id));
+			return upload_retry(u, "agency_status",
+			    "refused by server", "agencia: %d", u->conf->id);
 		return upload_bad_reply(u, "agency_status", "unexpected reply");
 	}
 	if (!u->rep_ok)
@@ -433,6 +524,13 @@ upload_ack(struct upload *u)
 	u->fhead = (u->fhead + 1) % CONFIG_WINDOW_MAX;
 	u->nflight--;
 	upload_decode(u, (size_t)r);
+	/* A base server turning the connection away before the batch. */
+	if (upload_got(u, PROTO_BUSY)) {
+		u->busy_ms = u->rep.wait_ms > 0 ? u->rep.wait_ms : 1;
+		return upload_retry(u, "lote_enviado", "replica busy",
+		    "cantidad: %zu | posicion: %" PRIu64 " | retry_in_ms: %u",
+		    f.n, f.pos, u->rep.wait_ms);
+	}
 	if (!upload_got(u, PROTO_STORE_RESPONSE))
 		return upload_bad_reply(u, "lote_enviado", "unexpected reply");
 	/* Without positions a refused batch can only be sent again. */
@@ -878,7 +976,7 @@ upload_run(struct upload *u)
 			return UPLOAD_STOPPED;
 		if (upload_give_up(u))
 			return UPLOAD_FAILED;
-		ms = backoff_next(&u->bo);
+		ms = upload_delay(u);
 		log_warn("reconnect", "in_progress", "retry_in_ms: %u", ms);
 		if (backoff_sleep(ms, u->stop))
 			return UPLOAD_STOPPED;

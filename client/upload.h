@@ -52,6 +52,8 @@ struct upload {
 	struct backoff		 bo;		/* reconnect delays */
 	unsigned		 failures;	/* in a row, without progress */
 	char			 cause[512];	/* the last failure, for the log */
+	unsigned		 busy_ms;	/* a BusyResponse's wait, for the
+						   next retry (0: none) */
 	uint64_t		 winners;	/* the agency's winner count */
 	int			 summarized;	/* carga_finalizada logged */
 	uint64_t		 total;		/* rows of the file, counted when the

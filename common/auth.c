@@ -1,21 +1,17 @@
 /*
- * auth: HMAC-SHA-256 proofs over a per-connection nonce, and the reading
- * of a client's key file.  The message under the MAC names the protocol
- * version and the agency as well as the nonce, so a proof made for one
- * agency or one version says nothing about another.
+ * auth: HMAC-SHA-256 proofs over a per-connection nonce, and the meaning
+ * of a client's key file (read through keyfile, as the replica's keys
+ * are).  The message under the MAC names the protocol version and the
+ * agency as well as the nonce, so a proof made for one agency or one
+ * version says nothing about another.
  */
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "auth.h"
-#include "io.h"
+#include "keyfile.h"
 
 #define AUTH_LABEL	"lottery-auth-v1:"
 
@@ -97,56 +93,36 @@ auth_wipe(void *p, size_t n)
 }
 
 int
-auth_private_mode(unsigned mode, char *err, size_t errlen)
-{
-	if ((mode & 077) == 0)
-		return 0;
-	snprintf(err, errlen, "mode %04o lets group or others at it, want "
-	    "0600 or 0400 (chmod 600)", mode & 07777);
-	return -1;
-}
-
-int
 auth_key_file(const char *path, uint8_t key[AUTH_KEY_LEN], char *err,
     size_t errlen)
 {
-	struct stat	 st;
-	char		 buf[AUTH_HEX_LEN + 3], why[128];
-	ssize_t		 n;
-	size_t		 len;
-	int		 fd, rc = -1;
+	struct keyfile	 kf;
+	int		 r, rc = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (keyfile_open(&kf, path, err, errlen) == -1)
 		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if ((r = keyfile_next(&kf, err, errlen)) == -1)
+		goto done;
+	if (r == 0) {
+		snprintf(err, errlen, "%s: no key in the file", path);
 		goto done;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
+	if (auth_unhex(kf.line, strlen(kf.line), key, AUTH_KEY_LEN) == -1) {
+		snprintf(err, errlen, "%s:%u: want exactly %d hex digits on "
+		    "the line", path, kf.lineno, AUTH_HEX_LEN);
 		goto done;
 	}
-	if (auth_private_mode(st.st_mode, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, why);
+	if ((r = keyfile_next(&kf, err, errlen)) == -1)
 		goto done;
-	}
-	if ((n = io_read_full(fd, buf, sizeof(buf))) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto done;
-	}
-	len = (size_t)n;
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (auth_unhex(buf, len, key, AUTH_KEY_LEN) == -1) {
-		snprintf(err, errlen, "%s: want exactly %d hex digits and a "
-		    "newline", path, AUTH_HEX_LEN);
+	if (r == 1) {
+		snprintf(err, errlen, "%s:%u: one key only, and this is a "
+		    "second line", path, kf.lineno);
 		goto done;
 	}
 	rc = 0;
 done:
-	auth_wipe(buf, sizeof(buf));
-	close(fd);
+	if (rc == -1)
+		auth_wipe(key, AUTH_KEY_LEN);
+	keyfile_close(&kf);
 	return rc;
 }

@@ -38,16 +38,11 @@ void	 auth_hex(const uint8_t *in, size_t n, char *out);
 /* Forget a secret: zero it where the compiler cannot skip it. */
 void	 auth_wipe(void *p, size_t n);
 /*
- * A client key file: exactly 64 hex digits, then an optional newline.  It
- * must be a regular file no group or other can read or write.  0, or -1
- * with the reason in err.
+ * A client key file: one line of exactly 64 hex digits, read through
+ * keyfile (LF or CRLF, '#' comments and blank lines allowed, a private
+ * regular file).  0, or -1 with the reason in err.
  */
 int	 auth_key_file(const char *path, uint8_t key[AUTH_KEY_LEN],
 	    char *err, size_t errlen);
-/*
- * 0 when st_mode leaves group and others no access at all; else -1 with
- * err saying so (the mode in octal).
- */
-int	 auth_private_mode(unsigned mode, char *err, size_t errlen);
 
 #endif

@@ -95,19 +95,26 @@ test_unhex_is_strict(void **state)
 	assert_int_equal(auth_unhex("0ag0", 4, out, 2), -1);
 }
 
-/* Write text to a fresh file of the given mode; its path (static). */
+/* Write len bytes of text to a fresh file of mode; its path (static). */
 static const char *
-key_file(const char *text, mode_t mode)
+key_file_len(const char *text, size_t len, mode_t mode)
 {
 	static char	path[64];
 	int		fd;
 
 	snprintf(path, sizeof(path), "/tmp/auth_test.XXXXXX");
 	assert_true((fd = mkstemp(path)) != -1);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
 	assert_int_equal(fchmod(fd, mode), 0);
 	close(fd);
 	return path;
+}
+
+/* The same for a string. */
+static const char *
+key_file(const char *text, mode_t mode)
+{
+	return key_file_len(text, strlen(text), mode);
 }
 
 static void
@@ -127,13 +134,24 @@ test_key_file(void **state)
 	p = key_file(hexkey, 0400);	/* no newline, read-only */
 	assert_int_equal(auth_key_file(p, key, err, sizeof(err)), 0);
 	unlink(p);
+	/* The forms the replica's key file takes: CRLF, comments, blanks. */
+	snprintf(text, sizeof(text), "%s\r\n", hexkey);
+	p = key_file(text, 0600);
+	assert_int_equal(auth_key_file(p, key, err, sizeof(err)), 0);
+	assert_memory_equal(key, want, sizeof(key));
+	unlink(p);
+	snprintf(text, sizeof(text), "# agency 1\r\n\r\n%s\n\n", hexkey);
+	p = key_file(text, 0600);
+	assert_int_equal(auth_key_file(p, key, err, sizeof(err)), 0);
+	assert_memory_equal(key, want, sizeof(key));
+	unlink(p);
 }
 
 static void
 test_key_file_refused(void **state)
 {
 	uint8_t		 key[AUTH_KEY_LEN];
-	char		 text[100], err[256];
+	char		 text[200], err[256];
 	const char	*p;
 
 	(void)state;
@@ -145,10 +163,26 @@ test_key_file_refused(void **state)
 	p = key_file(text, 0604);
 	assert_int_equal(auth_key_file(p, key, err, sizeof(err)), -1);
 	unlink(p);
-	snprintf(text, sizeof(text), "%s\n\n", hexkey);
+	snprintf(text, sizeof(text), "%s\n%s\n", hexkey, hexkey);
 	p = key_file(text, 0600);
 	assert_int_equal(auth_key_file(p, key, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "64 hex digits"));
+	assert_non_null(strstr(err, ":2: one key only"));
+	unlink(p);
+	snprintf(text, sizeof(text), "%s \n", hexkey);
+	p = key_file(text, 0600);
+	assert_int_equal(auth_key_file(p, key, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":1: want exactly 64 hex digits"));
+	unlink(p);
+	/* A NUL byte is named as such, not as a line too long. */
+	snprintf(text, sizeof(text), "%s\n", hexkey);
+	text[10] = '\0';
+	p = key_file_len(text, AUTH_HEX_LEN + 1, 0600);
+	assert_int_equal(auth_key_file(p, key, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":1: NUL byte"));
+	unlink(p);
+	p = key_file("\n\n# nothing\n", 0600);
+	assert_int_equal(auth_key_file(p, key, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no key"));
 	unlink(p);
 	p = key_file("abcd\n", 0600);
 	assert_int_equal(auth_key_file(p, key, err, sizeof(err)), -1);

@@ -173,8 +173,7 @@ static int
 bet_fill(struct bet *b, uint32_t agency, char *const f[BET_NFIELDS],
     int utf8_known, char *err, size_t errlen)
 {
-	unsigned	num;
-	size_t		numlen;
+	uint64_t	num;
 	ssize_t		first, last, doc;
 
 	if ((first = bet_check_text(f[0], BET_NAME_MAX, "first name",
@@ -188,9 +187,11 @@ bet_fill(struct bet *b, uint32_t agency, char *const f[BET_NFIELDS],
 		snprintf(err, errlen, "bad birthdate");
 		return -1;
 	}
-	/* Leading zeros are fine ("0042"), more than four digits are not. */
-	if ((numlen = strlen(f[4])) == 0 || numlen > BET_NUMBER_LEN ||
-	    bet_digits(f[4], (int)numlen, &num) == -1) {
+	/*
+	 * The value counts, not how it is written: leading zeros are fine
+	 * ("07574" is 7574, stored as 7574), whatever their number.
+	 */
+	if (num_parse(f[4], 0, BET_NUMBER_MAX, &num, NULL) == -1) {
 		snprintf(err, errlen, "bad number");
 		return -1;
 	}

@@ -14,7 +14,6 @@
 #define BET_DOC_MAX	10
 #define BET_DATE_LEN	10	/* YYYY-MM-DD */
 #define BET_NUMBER_MAX	9999
-#define BET_NUMBER_LEN	4	/* at most this many digits */
 #define BET_WINNING_NUMBER 7574	/* the draw: a bet on it wins */
 #define BET_NFIELDS	5	/* first;last;document;birthdate;number */
 

@@ -52,6 +52,16 @@ test_valid(void **state)
 	assert_int_equal(b.number, 42);
 	assert_int_equal(mk(&b, "A", "B", "1", "2000-01-01", "9999", err,
 	    sizeof(err)), 0);
+	/* Leading zeros, however many, are read as the number they pad. */
+	assert_int_equal(mk(&b, "A", "B", "1", "2000-01-01", "07574", err,
+	    sizeof(err)), 0);
+	assert_int_equal(b.number, 7574);
+	assert_int_equal(mk(&b, "A", "B", "1", "2000-01-01", "00042", err,
+	    sizeof(err)), 0);
+	assert_int_equal(b.number, 42);
+	assert_int_equal(mk(&b, "A", "B", "1", "2000-01-01", "0000000000", err,
+	    sizeof(err)), 0);
+	assert_int_equal(b.number, 0);
 	/* Quotes and commas are legal in a name; only ; and : are not. */
 	assert_int_equal(mk(&b, "O\"Brien, Jr", "B", "1", "2000-01-01", "1",
 	    err, sizeof(err)), 0);
@@ -206,7 +216,7 @@ test_bad_date_and_number(void **state)
 	struct bet	b;
 	char		err[64];
 	const char	*badnum[] = { "10000", "-1", "+1", " 1", "1 ", "",
-	    "1a", "0x1", "12345", "00042" };
+	    "1a", "0x1", "12345", "010000", "0;1", "1.0" };
 	size_t		i;
 
 	(void)state;

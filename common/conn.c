@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -113,6 +114,27 @@ conn_try(const struct addrinfo *ai, int timeout_ms)
 	close(fd);
 	errno = saved;
 	return -1;
+}
+
+int
+conn_reopen(const struct conn_rot *rot, int timeout_ms, char *err,
+    size_t errlen)
+{
+	struct addrinfo	 ai;
+	int		 fd;
+
+	if (rot->lastlen == 0) {
+		snprintf(err, errlen, "no address connected to yet");
+		return -1;
+	}
+	memset(&ai, 0, sizeof(ai));
+	ai.ai_family = rot->last.ss_family;
+	ai.ai_socktype = SOCK_STREAM;
+	ai.ai_addr = (struct sockaddr *)(uintptr_t)&rot->last;
+	ai.ai_addrlen = rot->lastlen;
+	if ((fd = conn_try(&ai, timeout_ms)) == -1)
+		snprintf(err, errlen, "%s", strerror(errno));
+	return fd;
 }
 
 int

@@ -35,6 +35,13 @@ struct conn_rot {
  */
 int	 conn_open(struct conn_rot *rot, const char *address, int timeout_ms,
 	    char *err, size_t errlen);
+/*
+ * Connect again to the very address rot last connected to, without
+ * resolving or moving the rotation on: for a question that must reach the
+ * same server as the last connection.  The descriptor, or -1 with err.
+ */
+int	 conn_reopen(const struct conn_rot *rot, int timeout_ms, char *err,
+	    size_t errlen);
 /* The numeric address rot last connected to into buf.  0, or -1 ("?"). */
 int	 conn_peer(const struct conn_rot *rot, char *buf, size_t len);
 /* Send one request that gets no reply.  0, or -1 with err. */

@@ -21,7 +21,8 @@ fs_enotconn fs_enospc_only_truncates tail_not_cut fd_limit fd_exhaustion
 echo_hold peer_cap close_no_reply winners_pages stop_frozen_peer
 rotation retry_max bad_reply refused_status many_winners nul_row
 close_race dup_sync ctl base_fallback base_strict protocol_setting progress
-auth_forged auth_replay auth_wrong_key auth_key_file auth_cluster auth_off"
+auth_forged auth_replay auth_wrong_key auth_key_file auth_cluster auth_off
+auth_refused auth_forger_other_agency auto_full_start number_zeros"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -1432,6 +1433,8 @@ t_refused_status() {
 	    "($(tail -n 2 "$TD/client-1.log" | tr '\r\n' '  '))"
 	grep -q 'motivo: refused by server' "$TD/client-1.log" ||
 	    bad "the refusal was not logged"
+	grep -q 'modo: base' "$TD/client-1.log" &&
+	    bad "a refusing replica was taken for a base-protocol one"
 	check_store 1
 	REQ_HOST=127.0.0.2 check_winners "$port" 1
 }
@@ -1478,6 +1481,32 @@ t_nul_row() {
 	    "30000001 30000003 " ] || bad "stored rows are not rows 1 and 3"
 	grep -q 'cant_ganadores: 2' "$TD/client-1.log" ||
 	    bad "cant_ganadores: 2 not logged"
+}
+
+# t3: a bet number with leading zeros is the number it pads: the client
+# sends 07574 and 0042, the replica stores 7574 and 42 and counts 07574 as
+# a winner; a raw StoreBet with 007574 is stored as 7574 too.
+t_number_zeros() {
+	local r
+	mkdir -p "$TD/data"
+	{
+		printf 'Ana,Paz,30000001,1990-01-01,07574\r\n'
+		printf 'Bob,Paz,30000002,1990-01-01,0042\r\n'
+		printf 'Cid,Paz,30000003,1990-01-01,10\r\n'
+	} >"$TD/data/agency-1.csv"
+	replicas 1 2
+	r=$(req "${PORT[1]}" "StoreBet:2;Dan;Paz;30000004;1990-01-01;007574")
+	[ "$r" = StoreResponse:0 ] || bad "StoreBet with 007574: '$r'"
+	as_agency "${PORT[1]}" 2 close 2 >/dev/null || bad "agency 2's close"
+	start_client 1 "${PORT[1]}" "$TD/data"
+	wait_clients 30 1
+	grep -q 'enviadas: 3 | rechazadas: 0' "$TD/client-1.log" ||
+	    bad "not all 3 rows sent"
+	[ "$(cut -d, -f6 "$TD/state/bets.csv" | tr -d '\r' | paste -sd' ')" = \
+	    "7574 7574 42 10" ] || bad "stored numbers: $(cut -d, -f6 \
+	    "$TD/state/bets.csv" | tr -d '\r' | paste -sd' ')"
+	grep -q 'cant_ganadores: 1' "$TD/client-1.log" ||
+	    bad "07574 not counted as a winner"
 }
 
 # u: a store and a close of its agency exclude each other across
@@ -1787,7 +1816,7 @@ t_auth_replay() {
 	snapshot before
 	r=$(req "${PORT[1]}" AuthHello:1 "$proof" AgencyClose:1 AgencyStatus:1)
 	[ "$(sed -n 1p <<<"$r" | cut -c1-14)" = AuthChallenge: ] &&
-	    [ "$(sed -n 2p <<<"$r")" = StoreResponse:1 ] &&
+	    [ "$(sed -n 2p <<<"$r")" = AuthRefused:wrong_key ] &&
 	    [ "$(sed -n 3p <<<"$r")" = "<closed>" ] ||
 	    bad "replayed proof: '$(echo $r)'"
 	r=$(req "${PORT[1]}" "$proof")
@@ -1798,8 +1827,8 @@ t_auth_replay() {
 }
 
 # a3: a wrong key fails the client at once (exit 1, nothing stored); an
-# address that keeps failing is made to wait, while an agency at another
-# address goes on unhindered.
+# address that keeps failing for an agency is made to wait (BusyResponse),
+# while an agency at another address goes on unhindered.
 t_auth_wrong_key() {
 	local r i refused=0
 	gen 2 300
@@ -1813,14 +1842,21 @@ t_auth_wrong_key() {
 	    "$TD/client-1.log" || bad "client logged no key refusal"
 	[ "$(lines "$TD/state/bets.csv" 2>/dev/null || echo 0)" -eq 0 ] ||
 	    bad "bets stored with a wrong key"
-	for ((i = 0; i < 8; i++)); do
+	# Wrong proofs until a hello is answered Busy: however slow the
+	# machine, failures accrue until one lands inside a wait.
+	for ((i = 0; i < 20; i++)); do
 		ctl -b 127.0.0.3 -a "127.0.0.1:${PORT[1]}" -i 2 \
 		    -k "$KEYS/agency-1.key" status 2 >/dev/null
+		r=$(ctl -b 127.0.0.3 -a "127.0.0.1:${PORT[1]}" send AuthHello:2)
+		[[ "$r" =~ ^BusyResponse:[1-9][0-9]*$ ]] && break
 	done
+	[ $i -lt 20 ] || bad "hello from a failing address: '$r'"
+	[ $i -ge 3 ] ||
+	    bad "made to wait after $((i + 1)) failures, 3 are free"
 	grep -q 'motivo: too many failed handshakes from this address' \
 	    "$TD/srv1.log" || bad "repeated failures were not slowed down"
-	r=$(ctl -b 127.0.0.3 -a "127.0.0.1:${PORT[1]}" send AuthHello:2)
-	[ "$r" = StoreResponse:1 ] || bad "hello from a failing address: '$r'"
+	grep -q 'action: exit | result: fail | code: 1' "$TD/client-1.log" ||
+	    bad "the failed client did not log its exit as failed"
 	start_client 2 "${PORT[1]}" "$TD/data" CLI_KEY_FILE="$KEYS/agency-2.key"
 	wait_lines "$TD/state/bets.csv" "$(expected 2 2)" 30 ||
 	    bad "agency 2 did not store its bets"
@@ -1927,13 +1963,187 @@ t_auth_off() {
 	    "$TD/srv1.log")
 	[ "$n" -eq 1 ] || bad "$n 'agencies are not authenticated' lines, want 1"
 	r=$(req "${PORT[1]}" AuthHello:1)
-	[ "$r" = StoreResponse:1 ] || bad "AuthHello without keys: '$r'"
+	[ "$r" = AuthRefused:not_configured ] ||
+	    bad "AuthHello without keys: '$r'"
 	for a in 1 2; do
 		start_client $a "${PORT[1]}" "$TD/data" CLI_PROTOCOL=base
 	done
 	wait_clients 60 1 2
 	check_store 2
 	check_winners "${PORT[1]}" 2
+}
+
+# a7: an agency with a key against a replica without AGENCY_KEYS stops at
+# the first handshake (exit 1), saying authentication is not configured
+# there; so does an agency whose line says revoked.  Neither retries.
+t_auth_refused() {
+	local r
+	gen 2 100
+	auth_keys 2
+	replicas 1 2
+	start_client 1 "${PORT[1]}" "$TD/data" CLI_KEY_FILE="$KEYS/agency-1.key"
+	wait_pid "${CPID[1]}" 30
+	r=$?
+	[ $r -eq 1 ] || bad "client against a replica without keys exited $r"
+	grep -q 'action: auth | result: fail | agencia: 1 | motivo: authentication not configured on this server' \
+	    "$TD/client-1.log" || bad "the client did not say why"
+	[ "$(grep -c 'action: auth | result: fail' "$TD/client-1.log")" -eq 1 ] ||
+	    bad "the client tried the handshake more than once"
+	grep -q 'action: exit | result: fail | code: 1' "$TD/client-1.log" ||
+	    bad "exit 1 not logged as a failure"
+	r=$("$(tool lotteryctl)" -a "127.0.0.1:${PORT[1]}" -i 1 \
+	    -k "$KEYS/agency-1.key" status 1 2>&1)
+	[ $? -eq 1 ] && [[ "$r" == *"handshake refused for good: not_configured"* ]] ||
+	    bad "lotteryctl on a replica without keys: '$r'"
+	lib_cleanup
+	sed 's/^2 .*/2 revoked/' "$KEYS/agencies.keys" >"$TD/revoked.keys"
+	chmod 600 "$TD/revoked.keys"
+	replicas 1 2 AGENCY_KEYS="$TD/revoked.keys"
+	start_client 2 "${PORT[1]}" "$TD/data" CLI_KEY_FILE="$KEYS/agency-2.key"
+	wait_pid "${CPID[2]}" 30
+	r=$?
+	[ $r -eq 1 ] || bad "revoked agency's client exited $r, want 1"
+	grep -q 'action: auth | result: fail | agencia: 2 | motivo: agency revoked' \
+	    "$TD/client-2.log" || bad "the revoked client did not say why"
+	[ "$(lines "$TD/state/bets.csv" 2>/dev/null || echo 0)" -eq 0 ] ||
+	    bad "bets stored by a revoked agency"
+}
+
+# a8: a forger sending wrong proofs for agency 3 from 127.0.0.1, until it
+# is made to wait seconds, slows neither agency 1 nor agency 2 at that
+# address.  One connection proves it: agency 3's hello is answered Busy
+# before and after those of 1 and 2, which get their challenges.
+t_auth_forger_other_agency() {
+	local i r ms=0
+	gen 3 2000
+	auth_keys 3
+	replicas 1 3 AGENCY_KEYS="$KEYS/agencies.keys"
+	# The pause only paces the forger past each wait; nothing hangs on
+	# its length.
+	for ((i = 0; i < 60 && ms < 2000; i++)); do
+		r=$(ctl -a "127.0.0.1:${PORT[1]}" send AuthHello:3)
+		if [[ "$r" =~ ^BusyResponse:([0-9]+)$ ]]; then
+			ms=${BASH_REMATCH[1]}
+			sleep 0.3
+			continue
+		fi
+		ctl -a "127.0.0.1:${PORT[1]}" -i 3 -k "$KEYS/agency-1.key" \
+		    status 3 >/dev/null 2>&1
+	done
+	[ "$ms" -ge 2000 ] || bad "agency 3's wrong proofs never made it wait"
+	r=$(ctl -a "127.0.0.1:${PORT[1]}" send AuthHello:3 AuthHello:1 \
+	    AuthHello:2 AuthHello:3 | cut -d: -f1 | paste -sd' ')
+	[ "$r" = "BusyResponse AuthChallenge AuthChallenge BusyResponse" ] ||
+	    bad "hellos 3 1 2 3 from the forger's address: '$r'"
+	# lotteryctl says busy, with its own exit status, even with the key.
+	r=$("$(tool lotteryctl)" -a "127.0.0.1:${PORT[1]}" -i 3 \
+	    -k "$KEYS/agency-3.key" status 3 2>&1)
+	i=$?
+	[ $i -eq 5 ] && [[ "$r" == *"busy: the replica asks to retry in"* ]] ||
+	    bad "lotteryctl on a busy handshake: exit $i, '$r'"
+	for i in 1 2; do
+		start_client $i "${PORT[1]}" "$TD/data" \
+		    CLI_KEY_FILE="$KEYS/agency-$i.key"
+	done
+	# Agency 3 closes from another address, for the draw.
+	ctl -b 127.0.0.2 -a "127.0.0.1:${PORT[1]}" -i 3 \
+	    -k "$KEYS/agency-3.key" close 3 >/dev/null || bad "agency 3's close"
+	wait_clients 60 1 2
+	for i in 1 2; do
+		grep -q 'motivo: replica busy' "$TD/client-$i.log" &&
+		    bad "agency $i was made to wait"
+	done
+	r=$(as_agency "${PORT[1]}" 1 status 1)
+	[ "$r" = "$(expected 1 2);1" ] || bad "agency 1 status '$r'"
+	r=$(as_agency "${PORT[1]}" 2 status 2)
+	[ "$r" = "$(expected 2 2);1" ] || bad "agency 2 status '$r'"
+}
+
+# status_from PORT AGENCY: the agency's stored count, asked from
+# 127.0.0.2 (the agencies' address may be at its connection cap).
+status_from() {
+	local r
+	r=$(req_from 127.0.0.2 "$1" "AgencyStatus:$2")
+	r=${r#AgencyStatusResponse:}
+	echo "${r%;*}"
+}
+
+# a9: the default client (protocol auto) against three replicas whose
+# connection slots for the agencies' address are all taken at start: each
+# agency is turned away (proved: every one logs a failure and nothing is
+# stored while the slots are held), then the slots are freed; replicas 1
+# and 2 are killed and restarted during the upload, each kill proved to
+# land mid-upload (an agency of that replica had bets stored at the kill
+# and stores the rest after).  No agency falls back to the base protocol,
+# and every bet is stored exactly once.
+t_auto_full_start() {
+	local a i n s=() holders=() mid=()
+	gen 5 100000
+	replicas 3 5 MAX_CONNECTIONS_PER_PEER=3 CONN_TIMEOUT=300s
+	for i in 1 2 3; do
+		hold "${PORT[$i]}" 300 3
+		holders+=($!)
+	done
+	for i in 1 2 3; do
+		req "${PORT[$i]}" Echo:full >/dev/null
+		wait_log "$TD/srv$i.log" 'motivo: too many connections from' 10 ||
+		    bad "replica $i's slots for 127.0.0.1 are not full"
+	done
+	# One batch at a time, so the kills find the agencies mid-upload.
+	for a in 1 2 3 4 5; do
+		start_client $a "${PORT[$(((a - 1) % 3 + 1))]}" "$TD/data" \
+		    CLI_BATCH_MAXAMOUNT=10 CLI_BATCH_WINDOW=1
+	done
+	for a in 1 2 3 4 5; do
+		wait_log "$TD/client-$a.log" 'result: fail' 30 ||
+		    bad "agency $a was never turned away"
+	done
+	[ "$(lines "$TD/state/bets.csv" 2>/dev/null || echo 0)" -eq 0 ] ||
+	    bad "bets stored while every slot was held"
+	kill "${holders[@]}" 2>/dev/null
+	wait_lines "$TD/state/bets.csv" 3000 60 || bad "upload did not start"
+	for i in 1 2; do
+		kill -9 "${SPID[srv$i]}"
+		wait "${SPID[srv$i]}" 2>/dev/null
+	done
+	# Their agencies reach no other replica: what they hold now is what
+	# the kills left.
+	for i in 1 2; do
+		mid[$i]=0
+		for a in $i $((i + 3)); do
+			n=$(status_from "${PORT[3]}" $a)
+			if [ "$n" -gt 0 ] && [ "$n" -lt "$(expected $a 2)" ]; then
+				mid[$i]=$a
+				s[$i]=$n
+				break
+			fi
+		done
+		[ "${mid[$i]}" -ne 0 ] ||
+		    bad "replica $i killed with no agency mid-upload"
+	done
+	for i in 1 2; do
+		start_server srv$i "${PORT[$i]}" "$TD/state" 5 \
+		    MAX_CONNECTIONS_PER_PEER=3 CONN_TIMEOUT=300s ||
+		    bad "replica $i did not restart on its port"
+	done
+	for i in 1 2; do
+		[ "${mid[$i]}" -ne 0 ] || continue
+		for ((n = 0; n < 300; n++)); do
+			[ "$(status_from "${PORT[3]}" "${mid[$i]}")" -gt \
+			    "${s[$i]}" ] && break
+			sleep 0.1
+		done
+		[ $n -lt 300 ] || bad "agency ${mid[$i]} stored nothing after" \
+		    "replica $i restarted"
+	done
+	wait_clients 180 1 2 3 4 5
+	check_store 5
+	for a in 1 2 3 4 5; do
+		grep -q 'modo: base' "$TD/client-$a.log" &&
+		    bad "agency $a fell back to the base protocol"
+	done
+	check_winners "${PORT[3]}" 5
+	sorteo_once
 }
 
 echo "host: binaries in $BIN, SEED=$SEED, logs in $ROOT"

@@ -31,7 +31,8 @@ enum {
 	CTL_REFUSED,		/* refused, or an unexpected reply */
 	CTL_USAGE,		/* bad command line */
 	CTL_CONN,		/* no connection, lost it, or timed out */
-	CTL_NOT_READY		/* winners asked before the draw */
+	CTL_NOT_READY,		/* winners asked before the draw */
+	CTL_BUSY		/* the replica asked for a wait */
 };
 
 #define CTL_CLOSED	"<closed>"
@@ -73,7 +74,8 @@ usage(void)
 	    "                         with an Echo; the last exchange, time "
 	    "each took\n"
 	    "exit: 0 ok, 1 refused or unexpected reply, 2 usage, 3 connection"
-	    " failed, lost or timed out, 4 winners not drawn yet\n");
+	    " failed, lost or timed out, 4 winners not drawn yet,\n"
+	    "      5 busy (BusyResponse: try again after the time printed)\n");
 	exit(CTL_USAGE);
 }
 
@@ -252,6 +254,12 @@ ctl_expect(int rc, const struct proto_msg *r, enum proto_type want,
 		return;
 	if (rc == 0 && r->type == PROTO_NOT_READY)
 		errx(CTL_NOT_READY, "not ready: the draw has not been held");
+	if (rc == 0 && r->type == PROTO_BUSY)
+		errx(CTL_BUSY, "busy: the replica asks to retry in %u ms",
+		    (unsigned)r->wait_ms);
+	if (rc == 0 && r->type == PROTO_AUTH_REFUSED)
+		errx(CTL_REFUSED, "handshake refused for good: %.*s",
+		    (int)r->textlen, r->text);
 	errx(CTL_REFUSED, "reply '%s'%s%s", ctl_reply, rc == -1 ? ": " : "",
 	    rc == -1 ? e : "");
 }

@@ -1,22 +1,18 @@
 /*
- * keys: parsing and checking the agency key file.  Every problem stops the
- * start with the file's name and, for a line, its number: a replica that
- * started with half its agencies' keys would refuse the others for the
- * whole day.
+ * keys: what the agency key file's lines mean (keyfile reads them, as
+ * it reads the client's key file, so both take the same forms).  Every
+ * problem stops the start with the file's name and, for a line, its
+ * number: a replica that started with half its agencies' keys would
+ * refuse the others for the whole day.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "keyfile.h"
 #include "keys.h"
 #include "num.h"
-
-#define KEYS_LINE_MAX	256
 
 /* Fill err with "path:line: why" and return -1. */
 static int
@@ -67,36 +63,18 @@ keys_line(struct keys *k, char *s, uint8_t *seen, char *why, size_t whylen)
 	return 0;
 }
 
-/* Every line of fp into k.  0, or -1 with err. */
+/* Every line of kf into k.  0, or -1 with err. */
 static int
-keys_read(struct keys *k, FILE *fp, const char *path, uint8_t *seen,
-    char *err, size_t errlen)
+keys_read(struct keys *k, struct keyfile *kf, uint8_t *seen, char *err,
+    size_t errlen)
 {
-	char		 line[KEYS_LINE_MAX + 2], why[160];
-	unsigned	 n = 0;
-	size_t		 len;
-	int		 rc = 0;
+	char	 why[160];
+	int	 r;
 
-	while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
-		n++;
-		len = strlen(line);
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		else if (!feof(fp))
-			rc = keys_bad(err, errlen, path, n, "line too long");
-		if (rc == 0 && len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
-		if (rc == 0 && (len == 0 || line[0] == '#'))
-			continue;
-		if (rc == 0 && keys_line(k, line, seen, why, sizeof(why)) == -1)
-			rc = keys_bad(err, errlen, path, n, why);
-	}
-	auth_wipe(line, sizeof(line));
-	if (rc == 0 && ferror(fp)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		rc = -1;
-	}
-	return rc;
+	while ((r = keyfile_next(kf, err, errlen)) == 1)
+		if (keys_line(k, kf->line, seen, why, sizeof(why)) == -1)
+			return keys_bad(err, errlen, kf->path, kf->lineno, why);
+	return r;
 }
 
 /* Every agency must have a line.  0, or -1 naming the first missing. */
@@ -114,52 +92,17 @@ keys_complete(const struct keys *k, const uint8_t *seen, const char *path,
 	return 0;
 }
 
-/* Open path for reading; it must be a regular file kept private. */
-static FILE *
-keys_open(const char *path, char *err, size_t errlen)
-{
-	struct stat	 st;
-	char		 why[128];
-	FILE		*fp;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		goto fail;
-	}
-	if (auth_private_mode(st.st_mode, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, why);
-		goto fail;
-	}
-	if ((fp = fdopen(fd, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	return fp;
-fail:
-	close(fd);
-	return NULL;
-}
-
 int
 keys_load(struct keys *k, const char *path, uint32_t agencies, char *err,
     size_t errlen)
 {
-	uint8_t	*seen = NULL;
-	FILE	*fp;
-	int	 rc = -1;
+	struct keyfile	 kf;
+	uint8_t		*seen = NULL;
+	int		 rc = -1;
 
 	memset(k, 0, sizeof(*k));
 	k->agencies = agencies;
-	if ((fp = keys_open(path, err, errlen)) == NULL)
+	if (keyfile_open(&kf, path, err, errlen) == -1)
 		return -1;
 	k->key = calloc((size_t)agencies + 1, sizeof(*k->key));
 	k->revoked = calloc((size_t)agencies + 1, 1);
@@ -168,11 +111,11 @@ keys_load(struct keys *k, const char *path, uint32_t agencies, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto done;
 	}
-	if (keys_read(k, fp, path, seen, err, errlen) == 0 &&
+	if (keys_read(k, &kf, seen, err, errlen) == 0 &&
 	    keys_complete(k, seen, path, err, errlen) == 0)
 		rc = 0;
 done:
-	fclose(fp);
+	keyfile_close(&kf);
 	free(seen);
 	if (rc == -1)
 		keys_free(k);
@@ -186,6 +129,13 @@ keys_get(const struct keys *k, uint32_t agency)
 	    k->revoked[agency])
 		return NULL;
 	return k->key[agency];
+}
+
+int
+keys_revoked(const struct keys *k, uint32_t agency)
+{
+	return k->revoked != NULL && agency != 0 && agency <= k->agencies &&
+	    k->revoked[agency];
 }
 
 void

@@ -28,6 +28,8 @@ int	 keys_load(struct keys *, const char *path, uint32_t agencies,
 	    char *err, size_t errlen);
 /* The agency's key, or NULL when it is revoked or out of range. */
 const uint8_t *keys_get(const struct keys *, uint32_t agency);
+/* 1 when the agency's line says revoked, else 0. */
+int	 keys_revoked(const struct keys *, uint32_t agency);
 /* Wipe and free the table. */
 void	 keys_free(struct keys *);
 

@@ -1,6 +1,6 @@
 /*
  * keys_test: the agency key file as the operator writes it, good and bad,
- * in real files; and the failed-handshake budget of each address.
+ * in real files.
  */
 #include <sys/stat.h>
 
@@ -15,7 +15,6 @@
 #include <cmocka.h>
 
 #include "keys.h"
-#include "throttle.h"
 
 #define K1 "1111111111111111111111111111111111111111111111111111111111111111"
 #define K2 "2222222222222222222222222222222222222222222222222222222222222222"
@@ -88,6 +87,26 @@ test_bad_lines_named(void **state)
 	    "AGENCIES_AMOUNT (2)");
 	write_keys("1 " K1 "\n1 " K2 "\n", 0600);
 	expect_refused(2, ":2: agency 1 appears twice");
+	write_keys("1 " K1 "\n2 " K2 K2 K2 K2 K2 "\n", 0600);
+	expect_refused(2, ":2: line too long");
+	unlink(path);
+}
+
+/* A NUL byte in a line is named as such, not as a line too long. */
+static void
+test_nul_byte(void **state)
+{
+	const char	 text[] = "1 " K1 "\r\n2 \0" K2 "\r\n";
+	FILE		*fp;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/keys_test.%d", (int)getpid());
+	assert_non_null(fp = fopen(path, "w"));
+	assert_int_equal(fwrite(text, 1, sizeof(text) - 1, fp),
+	    sizeof(text) - 1);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0600), 0);
+	expect_refused(2, ":2: NUL byte");
 	unlink(path);
 }
 
@@ -116,61 +135,6 @@ test_permissions(void **state)
 	expect_refused(1, "not a regular file");
 }
 
-/* THROTTLE_FREE failures are free; then each one doubles the wait. */
-static void
-test_throttle(void **state)
-{
-	long long	now = 1000000;
-	int		first, i;
-
-	(void)state;
-	for (i = 0; i < THROTTLE_FREE; i++) {
-		throttle_fail("10.0.0.1", now);
-		assert_int_equal(throttle_wait("10.0.0.1", now, &first), 0);
-	}
-	throttle_fail("10.0.0.1", now);
-	assert_int_equal(throttle_wait("10.0.0.1", now, &first),
-	    THROTTLE_BASE_MS);
-	assert_int_equal(first, 1);
-	assert_int_equal(throttle_wait("10.0.0.1", now + 10, &first),
-	    THROTTLE_BASE_MS - 10);
-	assert_int_equal(first, 0);		/* reported once */
-	assert_int_equal(throttle_wait("10.0.0.2", now, &first), 0);
-	now += THROTTLE_BASE_MS;
-	assert_int_equal(throttle_wait("10.0.0.1", now, &first), 0);
-	throttle_fail("10.0.0.1", now);
-	assert_int_equal(throttle_wait("10.0.0.1", now, &first),
-	    2 * THROTTLE_BASE_MS);
-	for (i = 0; i < 20; i++)
-		throttle_fail("10.0.0.1", now);
-	assert_int_equal(throttle_wait("10.0.0.1", now, &first),
-	    THROTTLE_MAX_MS);
-	/* Old failures are forgotten. */
-	now += THROTTLE_FORGET_MS + 1;
-	assert_int_equal(throttle_wait("10.0.0.1", now, &first), 0);
-	throttle_fail("10.0.0.1", now);
-	assert_int_equal(throttle_wait("10.0.0.1", now, &first), 0);
-}
-
-/* A full table makes room without losing the address being counted. */
-static void
-test_throttle_full(void **state)
-{
-	char		host[32];
-	long long	now = 5000000;
-	int		first, i;
-
-	(void)state;
-	for (i = 0; i < THROTTLE_SLOTS + 10; i++) {
-		snprintf(host, sizeof(host), "10.1.%d.%d", i / 256, i % 256);
-		throttle_fail(host, now + i);
-	}
-	for (i = 0; i <= THROTTLE_FREE; i++)
-		throttle_fail("10.9.9.9", now + THROTTLE_SLOTS + 20);
-	assert_true(throttle_wait("10.9.9.9", now + THROTTLE_SLOTS + 20,
-	    &first) > 0);
-}
-
 int
 main(void)
 {
@@ -178,9 +142,8 @@ main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_bad_lines_named),
 		cmocka_unit_test(test_missing_agency),
+		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_permissions),
-		cmocka_unit_test(test_throttle),
-		cmocka_unit_test(test_throttle_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -476,8 +476,25 @@ auth_refuse(struct session *s, uint32_t agency, const char *why)
 }
 
 /*
- * AuthHello:agency: a fresh nonce for this connection, unless the peer's
- * address has failed too often lately.  A wait is logged once per
+ * Refuse a handshake for good: log why, answer AuthRefused:reason, so
+ * the client stops instead of asking again for the same answer.
+ */
+static int
+auth_refuse_for_good(struct session *s, uint32_t agency, const char *reason,
+    const char *why)
+{
+	struct proto_msg	 r = { .type = PROTO_AUTH_REFUSED,
+				    .text = reason, .textlen = strlen(reason) };
+
+	log_warn("auth", "fail", "peer: %s | agencia: %u | motivo: %s",
+	    s->peer, agency, why);
+	return session_send(s, &r);
+}
+
+/*
+ * AuthHello:agency: a fresh nonce for this connection, unless this
+ * address has failed too often lately for this agency (or for many):
+ * then BusyResponse with the time left.  A wait is logged once per
  * failure, so a flood of hellos does not flood the log.
  */
 static int
@@ -489,18 +506,22 @@ handle_hello(struct session *s, const struct proto_msg *m)
 
 	s->hello = 0;
 	if (s->keys == NULL)
-		return auth_refuse(s, m->agency, "authentication not "
+		return auth_refuse_for_good(s, m->agency,
+		    PROTO_REFUSED_NOT_CONFIGURED, "authentication not "
 		    "configured on this server");
 	if (s->agency != 0)
 		return auth_refuse(s, m->agency, "connection already "
 		    "authenticated");
-	if ((wait = throttle_wait(s->host, io_now_ms(), &first)) > 0) {
+	if ((wait = throttle_wait(s->host, m->agency, io_now_ms(),
+	    &first)) > 0) {
 		if (first)
 			log_warn("auth", "fail", "peer: %s | agencia: %u | "
 			    "motivo: too many failed handshakes from this "
 			    "address | retry_in_ms: %lld", s->peer, m->agency,
 			    wait);
-		return reply_store(s, 0);
+		r.type = PROTO_BUSY;
+		r.wait_ms = (uint32_t)wait;
+		return session_send(s, &r);
 	}
 	auth_nonce(s->nonce);
 	s->hello = m->agency;
@@ -512,7 +533,8 @@ handle_hello(struct session *s, const struct proto_msg *m)
 
 /*
  * AuthProof:mac: the answer to this connection's nonce.  A nonce serves
- * one proof only.  A wrong proof counts against the address and ends the
+ * one proof only.  A wrong proof counts against the address and the
+ * agency claimed, is answered AuthRefused with its reason and ends the
  * connection, so every guess costs a new connection and a new nonce.
  */
 static int
@@ -520,14 +542,18 @@ handle_proof(struct session *s, const struct proto_msg *m)
 {
 	const uint8_t	*key;
 	uint32_t	 agency = s->hello;
+	int		 revoked;
 
 	s->hello = 0;
 	if (agency == 0)
 		return auth_refuse(s, 0, "no AuthHello before AuthProof");
 	key = keys_get(s->keys, agency);
 	if (key == NULL || !auth_verify(key, agency, s->nonce, m->token)) {
-		throttle_fail(s->host, io_now_ms());
-		auth_refuse(s, agency, key == NULL ? "agency revoked" :
+		throttle_fail(s->host, agency, io_now_ms());
+		revoked = keys_revoked(s->keys, agency);
+		auth_refuse_for_good(s, agency, revoked ?
+		    PROTO_REFUSED_REVOKED : PROTO_REFUSED_WRONG_KEY, revoked ?
+		    "agency revoked" : key == NULL ? "no key for this agency" :
 		    "wrong proof");
 		return -1;
 	}
