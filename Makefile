@@ -1,11 +1,12 @@
 # The lottery bet cluster.  `make help` lists the targets.
 #
 # Objects and binaries go to $(OUT): build/ by default, build-asan/ with
-# SANITIZER=address,undefined.  Nothing is rebuilt that did not change.
+# SANITIZER=address,undefined, build-tsan/ with SANITIZER=thread (the
+# race detector).  Nothing is rebuilt that did not change.
 
 CC	?= cc
 SANITIZER ?=
-OUT	?= $(if $(SANITIZER),build-asan,build)
+OUT	?= $(if $(filter thread,$(SANITIZER)),build-tsan,$(if $(SANITIZER),build-asan,build))
 PKGS	:= libbsd-overlay inih yaml-0.1 libsodium
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -188,7 +189,7 @@ soak: deps ## kill, restart and freeze replicas and agencies mid-upload
 	@scripts/soak.sh
 
 clean: ## remove build output
-	rm -rf build build-asan build-clang build-fuzz
+	rm -rf build build-asan build-tsan build-clang build-fuzz
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
