@@ -31,6 +31,7 @@
 #include "log.h"
 #include "meta.h"
 #include "sfile.h"
+#include "sig.h"
 #include "store.h"
 #include "tmutex.h"
 #include "wins.h"
@@ -195,7 +196,7 @@ unlock_mu:
 	tmutex_unlock(&s->mu);
 busy:
 	log_warn("lock", "fail", "motivo: %s | timeout_ms: %d",
-	    s->stop != NULL && *s->stop ? "stopping" : "lock wait timed out",
+	    sig_stopped(s->stop) ? "stopping" : "lock wait timed out",
 	    s->lock_timeout_ms);
 	return -1;
 }
@@ -575,7 +576,7 @@ store_watch(struct store *s, long long deadline)
 	int		fd;
 
 	while (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) &&
-	    !*s->stop && io_now_ms() < deadline) {
+	    !sig_stopped(s->stop) && io_now_ms() < deadline) {
 		fd = __atomic_load_n(&s->closed.fd, __ATOMIC_RELAXED);
 		if (fstat(fd, &st) == 0 && st.st_size != seen) {
 			seen = st.st_size;
@@ -598,7 +599,8 @@ store_wait_draw(struct store *s, long long deadline)
 	struct timespec	ts = { deadline / 1000, (deadline % 1000) * 1000000L };
 
 	pthread_mutex_lock(&s->wmu);
-	while (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) && !*s->stop &&
+	while (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) &&
+	    !sig_stopped(s->stop) &&
 	    io_now_ms() < deadline) {
 		if (!s->watching) {
 			s->watching = 1;
