@@ -44,7 +44,7 @@ Q	:= $(if $(V),,@)
 
 include scripts/docker.mk
 
-.PHONY: build bins tests test unit headers bench fuzz fuzz-build soak clean \
+.PHONY: build bins tests test unit tsan headers bench fuzz fuzz-build soak clean \
 	help deps FORCE
 .SECONDARY:
 
@@ -151,6 +151,9 @@ test: deps ## every test: unit, host-level (also under ASan+UBSan), Docker
 
 unit: tests ## unit tests of this build only
 	@scripts/run_tests.sh --unit-only
+
+tsan: deps ## the race detector's stage of make test alone (build-tsan/)
+	@scripts/run_tests.sh --tsan-only
 
 bench: deps build $(OUT)/bin/benchrun ## end-to-end benchmark on loopback, sweep and plot
 	@scripts/deps.sh --bench

@@ -1941,6 +1941,7 @@ for t in ${*:-$TESTS}; do
 	if (
 		TD=$ROOT/$t
 		mkdir -p "$TD"
+		tsan_logs "$TD"
 		trap lib_cleanup EXIT
 		trap 'exit 130' INT TERM HUP
 		"t_$t"
