@@ -62,13 +62,14 @@ fuzz_short() {
 # tsan_stage: the ThreadSanitizer tree, its unit tests, and every host
 # test against its binaries: each thread path (group commit, the draw's
 # waiters and watcher, shutdown, many connections, lock waits) runs in
-# some of them, and the whole set takes a few minutes.
+# some of them, and the whole set takes a few minutes.  TSAN_TESTS names
+# a subset of host tests instead (to replay one).
 tsan_stage() {
 	suite "build-tsan" $MAKE -s SANITIZER=thread tests
 	unit_tests build-tsan
 	if [ -x build-tsan/bin/server ] && [ -x build-tsan/bin/client ]; then
 		suite "host build-tsan/bin" env BIN=build-tsan/bin \
-		    scripts/host_test.sh
+		    scripts/host_test.sh ${TSAN_TESTS:-}
 	else
 		suite "host build-tsan/bin" false
 	fi
