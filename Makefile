@@ -146,7 +146,7 @@ headers: ## check that each header compiles alone
 deps: ## install the host build dependencies (Debian)
 	@scripts/deps.sh
 
-test: deps ## every test: unit, host-level (also under ASan+UBSan), Docker
+test: deps ## every test: unit, host-level (also under ASan+UBSan and TSan), Docker
 	@scripts/run_tests.sh
 
 unit: tests ## unit tests of this build only
