@@ -48,7 +48,7 @@
 				    IN_MOVE_SELF)
 
 struct store {
-	struct tmutex		 mu;		/* the index; waits by a deadline */
+	struct tmutex		 mu;		/* the index; a deadline wait */
 	pthread_mutex_t		 qmu;		/* the queue below */
 	struct store_req	*qhead, *qtail;	/* batches waiting */
 	int			 leading;	/* a thread writes a group */
