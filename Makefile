@@ -1,11 +1,12 @@
 # The lottery bet cluster.  `make help` lists the targets.
 #
 # Objects and binaries go to $(OUT): build/ by default, build-asan/ with
-# SANITIZER=address,undefined.  Nothing is rebuilt that did not change.
+# SANITIZER=address,undefined, build-tsan/ with SANITIZER=thread (the
+# race detector).  Nothing is rebuilt that did not change.
 
 CC	?= cc
 SANITIZER ?=
-OUT	?= $(if $(SANITIZER),build-asan,build)
+OUT	?= $(if $(filter thread,$(SANITIZER)),build-tsan,$(if $(SANITIZER),build-asan,build))
 PKGS	:= libbsd-overlay inih yaml-0.1 libsodium
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -43,7 +44,7 @@ Q	:= $(if $(V),,@)
 
 include scripts/docker.mk
 
-.PHONY: build bins tests test unit headers bench fuzz fuzz-build soak clean \
+.PHONY: build bins tests test unit tsan headers bench fuzz fuzz-build soak clean \
 	help deps FORCE
 .SECONDARY:
 
@@ -149,11 +150,14 @@ headers: ## check that each header compiles alone
 deps: ## install the host build dependencies (Debian)
 	@scripts/deps.sh
 
-test: deps ## every test: unit, host-level (also under ASan+UBSan), Docker
+test: deps ## every test: unit, host-level (also under ASan+UBSan and TSan), Docker
 	@scripts/run_tests.sh
 
 unit: tests ## unit tests of this build only
 	@scripts/run_tests.sh --unit-only
+
+tsan: deps ## the race detector's stage of make test alone (build-tsan/)
+	@scripts/run_tests.sh --tsan-only
 
 bench: deps build $(OUT)/bin/benchrun ## end-to-end benchmark on loopback, sweep and plot
 	@scripts/deps.sh --bench
@@ -192,7 +196,7 @@ soak: deps ## kill, restart and freeze replicas and agencies mid-upload
 	@scripts/soak.sh
 
 clean: ## remove build output
-	rm -rf build build-asan build-clang build-fuzz
+	rm -rf build build-asan build-tsan build-clang build-fuzz
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \

@@ -131,7 +131,7 @@ main(int argc, char *argv[])
 		client_shutdown(EXIT_STOPPED);
 	/* A stop that came after the end changes nothing. */
 	code = r != UPLOAD_DONE || file.rejected > 0 ? 1 : 0;
-	if (sig_stop)
+	if (sig_stopped(&sig_stop))
 		client_shutdown(code);
 	upload_close(&up);
 	agency_close(&file);

@@ -26,6 +26,7 @@
 #include "conn.h"
 #include "io.h"
 #include "log.h"
+#include "sig.h"
 #include "upload.h"
 
 #define RESYNC_MAX	3	/* rejected batches tolerated per session */
@@ -277,7 +278,7 @@ upload_connect(struct upload *u)
 	enum step	 s;
 
 	log_clean(addr, u->conf->address);
-	while (!*u->stop) {
+	while (!sig_stopped(u->stop)) {
 		u->fd = conn_open(&u->rot, u->conf->address,
 		    u->conf->timeout_ms, err, sizeof(err));
 		if (u->fd != -1) {
@@ -417,7 +418,7 @@ upload_maybe_base(struct upload *u, enum step s)
 	int			 closed;
 
 	if (s != STEP_RETRY || u->decided || u->busy_ms > 0 ||
-	    u->conf->protocol != CONFIG_PROTO_AUTO || *u->stop)
+	    u->conf->protocol != CONFIG_PROTO_AUTO || sig_stopped(u->stop))
 		return s;
 	if (!upload_peer_closed(u->fd, 0))
 		return s;	/* timed out: a slow replica, not a base one */
@@ -632,7 +633,7 @@ upload_stream(struct upload *u, uint64_t stored, int closed)
 	}
 	upload_batch_init(u, stored);
 	while ((r = agency_next(f, &b)) == 1) {
-		if (*u->stop)
+		if (sig_stopped(u->stop))
 			return STEP_STOP;
 		if (f->valid <= stored)
 			continue;
@@ -657,7 +658,7 @@ upload_stream(struct upload *u, uint64_t stored, int closed)
 		log_error_errno("leer_archivo", "fail", "archivo: %s", f->path);
 		return STEP_FAIL;
 	}
-	if (*u->stop)
+	if (sig_stopped(u->stop))
 		return STEP_STOP;
 	if (stored > f->valid) {
 		log_error("carga", "fail", "motivo: server holds more bets "
@@ -972,7 +973,7 @@ upload_run(struct upload *u)
 		}
 		/* The next connect starts with the next address. */
 		upload_close(u);
-		if (*u->stop)
+		if (sig_stopped(u->stop))
 			return UPLOAD_STOPPED;
 		if (upload_give_up(u))
 			return UPLOAD_FAILED;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "sig.h"
 
 #define BACKOFF_SLICE_MS	100
 #define BACKOFF_SHIFT_MAX	32	/* base << 32 exceeds any unsigned max */
@@ -50,7 +51,7 @@ backoff_sleep(unsigned ms, volatile sig_atomic_t *stop)
 	unsigned	slice;
 
 	while (ms > 0) {
-		if (stop != NULL && *stop)
+		if (sig_stopped(stop))
 			return 1;
 		slice = ms < BACKOFF_SLICE_MS ? ms : BACKOFF_SLICE_MS;
 		ts.tv_sec = 0;
@@ -60,5 +61,5 @@ backoff_sleep(unsigned ms, volatile sig_atomic_t *stop)
 			return 0;
 		ms -= slice;
 	}
-	return stop != NULL && *stop ? 1 : 0;
+	return sig_stopped(stop);
 }

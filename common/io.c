@@ -38,7 +38,7 @@ io_wait(int fd, long long deadline, volatile sig_atomic_t *stop)
 	int		n;
 
 	for (;;) {
-		if (stop != NULL && *stop)
+		if (sig_stopped(stop))
 			return 0;
 		if ((left = deadline - io_now_ms()) <= 0) {
 			errno = ETIMEDOUT;

@@ -19,4 +19,16 @@ extern int sig_fd;		/* readable once stopped; -1 before sig_install */
 /* 0, or -1 with errno set. */
 int	 sig_install(void);
 
+/*
+ * 1 when the flag stop (sig_stop, or a test's own) is raised, 0 when it
+ * is not or stop is NULL.  The handler raises sig_stop in whichever
+ * thread the signal lands, so every thread reads it through this one
+ * atomic load: volatile alone orders nothing between threads.
+ */
+static inline int
+sig_stopped(const volatile sig_atomic_t *stop)
+{
+	return stop != NULL && __atomic_load_n(stop, __ATOMIC_RELAXED) != 0;
+}
+
 #endif

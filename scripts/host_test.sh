@@ -2151,6 +2151,7 @@ for t in ${*:-$TESTS}; do
 	if (
 		TD=$ROOT/$t
 		mkdir -p "$TD"
+		tsan_logs "$TD"
 		trap lib_cleanup EXIT
 		trap 'exit 130' INT TERM HUP
 		"t_$t"

@@ -12,6 +12,9 @@ BIN=$(cd "${BIN:-build/bin}" 2>/dev/null && pwd) || {
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+# ThreadSanitizer (a build-tsan/ binary): the first report ends the
+# process, and a lock-order report names where both locks were taken.
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
 PIDS=()			# every process started, killed by lib_cleanup
 MOUNTS=()		# every FUSE mount made, unmounted by lib_cleanup
@@ -291,8 +294,23 @@ csv_check() {
 	LC_ALL=C awk -F, '!/\r$/ || NF != 6 { print NR; exit 1 }' "$1"
 }
 
-# sanitizer_reports DIR: 0 when some log in DIR holds an ASan/UBSan report.
+# tsan_logs DIR: from now on, the ThreadSanitizer reports of every
+# process this shell starts go to DIR/tsan.PID, whatever becomes of its
+# stderr (lotteryctl's is dropped, faultfs's goes to its log).
+tsan_logs() {
+	export TSAN_OPTIONS="$TSAN_OPTIONS:log_path=$1/tsan"
+}
+
+# sanitizer_reports DIR: 0 when some log in DIR holds an ASan, UBSan or
+# TSan report (a data race, a lock-order inversion, a mutex misused, a
+# signal handler's fault), or a tsan_logs file exists; prints their names.
 sanitizer_reports() {
-	grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: .*Sanitizer' \
-	    "$1"/*.log 2>/dev/null
+	local found
+
+	found=$({
+		ls -d "$1"/tsan.*
+		grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: .*Sanitizer|(WARNING|FATAL): ThreadSanitizer' \
+		    "$1"/*.log
+	} 2>/dev/null)
+	[ -n "$found" ] && echo "$found"
 }

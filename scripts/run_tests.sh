@@ -1,18 +1,24 @@
 #!/bin/bash
-# run_tests.sh: what `make test` runs.  Builds the normal and the
-# ASan+UBSan trees with their unit tests, checks that every header compiles
-# alone, runs every unit test binary of both, the host-level tests against
-# both sets of binaries, a short fuzz of every libFuzzer target, a short
+# run_tests.sh: what `make test` runs.  Builds the normal, the
+# ASan+UBSan and the ThreadSanitizer trees with their unit tests, checks
+# that every header compiles alone, runs every unit test binary of each,
+# the host-level tests against each set of binaries (any sanitizer report
+# fails the test that made it), a short fuzz of every libFuzzer target, a short
 # fault soak, the Docker tests (Compose, Swarm, Compose v2) and the
 # GlusterFS test when the machine can run them.  Each suite ends as "PASS name", "FAIL name" or
 # "SKIP name" (exit 77); the last line is "summary: N passed, M failed,
 # K skipped" and the status is non-zero when any suite failed.
-# --unit-only runs just the unit tests of build/ (what `make unit` wants).
+# --unit-only runs just the unit tests of build/ (what `make unit` wants);
+# --tsan-only just the ThreadSanitizer stage (what `make tsan` wants).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
 export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# A data race, a lock-order inversion or a misused mutex ends the process
+# (exit 66) at its first report; no suppression file: every report is
+# either fixed or the stage fails.
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 MAKE=${MAKE:-make}
 passed=0
 failed=0
@@ -53,6 +59,34 @@ fuzz_short() {
 	scripts/fuzz.sh 15 proto_fuzz session_fuzz
 }
 
+# tsan_stage: the ThreadSanitizer tree, its unit tests, and host tests
+# against its binaries.  All 55 host tests take over 12 minutes on two
+# busy cores, so by default a set that runs every thread path: group
+# commit from many connections and replicas (cluster, pipeline_kill,
+# dup_sync, disk_full's rollback), the draw's waiters and watcher
+# (wait_woken, close_race, file_replaced's reopen under the watcher),
+# shutdown and its drain (shutdown), lock waits and their tick
+# (frozen_lock), many connections, parked threads and the slot table
+# (conn_cap, peer_cap, echo_hold), the handshake throttle (auth_forged,
+# auth_cluster) and faultfs's own threads (fs_cluster).  TSAN_TESTS=all
+# runs every host test, TSAN_TESTS="NAME..." those named.
+TSAN_SET="cluster pipeline_kill dup_sync disk_full wait_woken close_race
+file_replaced shutdown frozen_lock conn_cap peer_cap echo_hold auth_forged
+auth_cluster fs_cluster"
+tsan_stage() {
+	local set=${TSAN_TESTS:-$TSAN_SET}
+
+	[ "$set" = all ] && set=
+	suite "build-tsan" $MAKE -s SANITIZER=thread tests
+	unit_tests build-tsan
+	if [ -x build-tsan/bin/server ] && [ -x build-tsan/bin/client ]; then
+		suite "host build-tsan/bin" env BIN=build-tsan/bin \
+		    scripts/host_test.sh $set
+	else
+		suite "host build-tsan/bin" false
+	fi
+}
+
 summary() {
 	echo "summary: $passed passed, $failed failed, $skipped skipped"
 	[ $failed -eq 0 ]
@@ -61,6 +95,10 @@ summary() {
 
 if [ "${1:-}" = --unit-only ]; then
 	unit_tests build
+	summary
+fi
+if [ "${1:-}" = --tsan-only ]; then
+	tsan_stage
 	summary
 fi
 
@@ -80,6 +118,7 @@ if [ -x build-asan/bin/server ] && [ -x build-asan/bin/client ]; then
 else
 	suite "host build-asan/bin" false
 fi
+tsan_stage
 suite "fuzz" fuzz_short
 if [ -x build/bin/server ] && [ -x build/bin/client ]; then
 	suite "soak" env BIN=build/bin SOAK_ROUNDS=60 SOAK_BETS=20000 \

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "net.h"
 #include "session.h"
+#include "sig.h"
 
 /*
  * Descriptors a replica holds besides its connections: stdio, the
@@ -75,6 +76,22 @@ struct net {
 	unsigned	 shed;		/* peers closed unserved since */
 	int		 last_errno;
 };
+
+/*
+ * A slot's state is shared with its thread (which sets SLOT_DONE), so
+ * every access goes through these two, never a plain read or write.
+ */
+static int
+slot_state(const struct slot *sl)
+{
+	return __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
+}
+
+static void
+slot_set(struct slot *sl, int st)
+{
+	__atomic_store_n(&sl->state, st, __ATOMIC_RELEASE);
+}
 
 int
 net_limits(const struct config *cfg, char *err, size_t errlen)
@@ -162,7 +179,7 @@ net_thread(void *arg)
 
 	for (;;) {
 		session_run(slot->sess);
-		__atomic_store_n(&slot->state, SLOT_DONE, __ATOMIC_RELEASE);
+		slot_set(slot, SLOT_DONE);
 		while (sem_wait(&slot->go) == -1)
 			;	/* EINTR only */
 		if (slot->quit)
@@ -193,8 +210,7 @@ static void
 net_interrupt(struct net *n, int how)
 {
 	for (int i = 0; i < n->nslots; i++)
-		if (__atomic_load_n(&n->slots[i].state, __ATOMIC_ACQUIRE) ==
-		    SLOT_BUSY)
+		if (slot_state(&n->slots[i]) == SLOT_BUSY)
 			(void)shutdown(n->slots[i].sess->fd, how);
 }
 
@@ -210,15 +226,15 @@ net_reap(struct net *n, int wait_all)
 		struct slot	*sl = &n->slots[i];
 		int		 st;
 
-		st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
+		st = slot_state(sl);
 		while (wait_all && st == SLOT_BUSY) {
 			(void)poll(NULL, 0, 5);
-			st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
+			st = slot_state(sl);
 		}
 		if (st != SLOT_DONE)
 			continue;
 		net_close(sl->sess, wait_all);
-		sl->state = SLOT_PARKED;
+		slot_set(sl, SLOT_PARKED);
 		n->busy--;
 	}
 	if (!wait_all)
@@ -226,7 +242,7 @@ net_reap(struct net *n, int wait_all)
 	for (int i = 0; i < n->nslots; i++) {
 		struct slot	*sl = &n->slots[i];
 
-		if (sl->state != SLOT_PARKED)
+		if (slot_state(sl) != SLOT_PARKED)
 			continue;
 		sl->quit = 1;
 		(void)sem_post(&sl->go);
@@ -234,7 +250,7 @@ net_reap(struct net *n, int wait_all)
 		(void)sem_destroy(&sl->go);
 		net_session_free(sl->sess);
 		sl->sess = NULL;
-		sl->state = SLOT_FREE;
+		slot_set(sl, SLOT_FREE);
 	}
 }
 
@@ -277,13 +293,14 @@ net_tune(int fd, int timeout_ms)
 static int
 net_count_host(const struct net *n, const char *host)
 {
-	int	k = 0;
+	int	k = 0, st;
 
-	for (int i = 0; i < n->nslots; i++)
-		if ((n->slots[i].state == SLOT_BUSY ||
-		    n->slots[i].state == SLOT_DONE) &&
+	for (int i = 0; i < n->nslots; i++) {
+		st = slot_state(&n->slots[i]);
+		if ((st == SLOT_BUSY || st == SLOT_DONE) &&
 		    strcmp(n->slots[i].host, host) == 0)
 			k++;
+	}
 	return k;
 }
 
@@ -301,7 +318,7 @@ net_thread_new(struct slot *sl)
 	if (sem_init(&sl->go, 0, 0) == -1)
 		return -1;
 	sl->quit = 0;
-	sl->state = SLOT_BUSY;
+	slot_set(sl, SLOT_BUSY);
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
@@ -313,7 +330,7 @@ net_thread_new(struct slot *sl)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		(void)sem_destroy(&sl->go);
-		sl->state = SLOT_FREE;
+		slot_set(sl, SLOT_FREE);
 		errno = rc;
 		return -1;
 	}
@@ -336,10 +353,10 @@ net_start(struct net *n, int fd, const char *peer, const char *host,
 	}
 	/* A parked thread first: no thread to make. */
 	for (int i = 0; i < n->nslots && sl == NULL; i++)
-		if (n->slots[i].state == SLOT_PARKED)
+		if (slot_state(&n->slots[i]) == SLOT_PARKED)
 			sl = &n->slots[i];
 	for (int i = 0; i < n->nslots && sl == NULL; i++)
-		if (n->slots[i].state == SLOT_FREE)
+		if (slot_state(&n->slots[i]) == SLOT_FREE)
 			sl = &n->slots[i];
 	if (sl == NULL) {
 		log_warn("conexion", "fail", "peer: %s | motivo: too many "
@@ -363,8 +380,8 @@ net_start(struct net *n, int fd, const char *peer, const char *host,
 	sl->sess->keys = keys;
 	sl->sess->stop = stop;
 	strlcpy(sl->host, host, sizeof(sl->host));
-	if (sl->state == SLOT_PARKED) {
-		__atomic_store_n(&sl->state, SLOT_BUSY, __ATOMIC_RELEASE);
+	if (slot_state(sl) == SLOT_PARKED) {
+		slot_set(sl, SLOT_BUSY);
 		(void)sem_post(&sl->go);
 		n->busy++;
 		return;
@@ -483,7 +500,7 @@ net_serve(int lfd, struct store *store, const struct config *cfg,
 		log_error_errno("serve", "fail", "");
 		goto out;
 	}
-	while (!*stop) {
+	while (!sig_stopped(stop)) {
 		net_reap(&n, 0);
 		net_accept_log(&n);
 		if (!net_wait(&n, lfd))

@@ -23,6 +23,7 @@
 #include "io.h"
 #include "log.h"
 #include "session.h"
+#include "sig.h"
 #include "throttle.h"
 
 /*
@@ -93,7 +94,8 @@ store_reason(const struct session *s, enum store_result r)
 	case STORE_GAP:
 		return "position past stored bets";
 	case STORE_BUSY:
-		return *s->stop ? "shutting down" : "lock timeout";
+		return sig_stopped(s->stop) ? "shutting down" :
+		    "lock timeout";
 	default:
 		return "storage error";
 	}
@@ -103,7 +105,8 @@ store_reason(const struct session *s, enum store_result r)
 static const char *
 store_fail_reason(const struct session *s)
 {
-	return *s->stop ? "shutting down" : "lock timeout or storage error";
+	return sig_stopped(s->stop) ? "shutting down" :
+	    "lock timeout or storage error";
 }
 
 /* Log a committed batch the way a lone one always was. */
@@ -173,11 +176,13 @@ session_flush(struct session *s)
  * make it stop every other core to flush their views of the mapping,
  * for each connection that goes idle.  The most recently given back is
  * taken first, its pages still touched, so the pool's memory is about
- * the areas the busiest moment needed.  pool_busy counts the areas out.
+ * the areas the busiest moment needed.  pool_mu guards the free list;
+ * pool_busy, the areas out, is atomic instead, because every batch
+ * queued reads it (session_round_bytes) and must not wait for the lock.
  */
 static pthread_mutex_t		 pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct session_work	*pool_free;
-static int			 pool_busy;
+static struct session_work	*pool_free;	/* under pool_mu */
+static int			 pool_busy;	/* atomic */
 
 /* Take a working area for s.  0, or -1 (logged) when none can be had. */
 static int
@@ -191,21 +196,18 @@ session_work_take(struct session *s)
 	pthread_mutex_lock(&pool_mu);
 	if ((w = pool_free) != NULL)
 		pool_free = w->next;
-	pool_busy++;
 	pthread_mutex_unlock(&pool_mu);
 	if (w == NULL) {
 		p = mmap(NULL, sizeof(*w), PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED) {
-			pthread_mutex_lock(&pool_mu);
-			pool_busy--;
-			pthread_mutex_unlock(&pool_mu);
 			log_warn_errno("conexion", "fail", "peer: %s | bytes: "
 			    "%zu", s->peer, sizeof(*w));
 			return -1;
 		}
 		w = p;
 	}
+	__atomic_add_fetch(&pool_busy, 1, __ATOMIC_RELAXED);
 	s->w = w;
 	return 0;
 }
@@ -224,10 +226,10 @@ session_work_give(struct session *s)
 	w->in.start = w->in.end = 0;
 	w->rows_used = w->ends_used = 0;
 	s->w = NULL;
+	__atomic_sub_fetch(&pool_busy, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&pool_mu);
 	w->next = pool_free;
 	pool_free = w;
-	pool_busy--;
 	pthread_mutex_unlock(&pool_mu);
 }
 

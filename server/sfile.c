@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "io.h"
 #include "log.h"
 #include "sfile.h"
+#include "sig.h"
 
 #define SFILE_TICK_MS	100	/* how often a lock wait looks at the clock */
 #define SFILE_REOPENS	8	/* replacements in a row before giving up */
@@ -121,6 +123,27 @@ sfile_on_tick(int sig)
 }
 
 /*
+ * The tick's handler, installed once for the process.  pthread_once and
+ * not a flag: a thread that found the flag set could start its timer
+ * while the first one was still in sigaction, and a tick with no handler
+ * yet would end the process (SIGRTMIN's default action).
+ */
+static pthread_once_t	sfile_once = PTHREAD_ONCE_INIT;
+static int		sfile_install_errno;	/* written once, under it */
+
+static void
+sfile_install(void)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sfile_on_tick;	/* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SFILE_SIGNAL, &sa, NULL) == -1)
+		sfile_install_errno = errno;
+}
+
+/*
  * A timer that sends this thread SFILE_SIGNAL every tick, so a blocked
  * F_OFD_SETLKW returns EINTR and the wait can look at its deadline and
  * the stop flag, while the kernel still queues the waiter fairly.
@@ -128,17 +151,14 @@ sfile_on_tick(int sig)
 static int
 sfile_timer_start(timer_t *t)
 {
-	static int		 installed;
-	struct sigaction	 sa;
 	struct sigevent		 sev;
 	struct itimerspec	 its;
 
-	if (!__atomic_exchange_n(&installed, 1, __ATOMIC_ACQ_REL)) {
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = sfile_on_tick;	/* no SA_RESTART */
-		sigemptyset(&sa.sa_mask);
-		if (sigaction(SFILE_SIGNAL, &sa, NULL) == -1)
-			return -1;
+	if ((errno = pthread_once(&sfile_once, sfile_install)) != 0)
+		return -1;
+	if (sfile_install_errno != 0) {
+		errno = sfile_install_errno;
+		return -1;
 	}
 	memset(&sev, 0, sizeof(sev));
 	sev.sigev_notify = SIGEV_THREAD_ID;
@@ -176,7 +196,7 @@ sfile_lock_wait(struct sfile *f, short type, long long deadline,
 		log_error_errno("lock", "fail", "file: %s", f->name);
 		return -1;
 	}
-	while ((stop == NULL || !*stop) && io_now_ms() < deadline) {
+	while (!sig_stopped(stop) && io_now_ms() < deadline) {
 		if (fcntl(f->fd, F_OFD_SETLKW, &fl) == 0) {
 			rc = 0;
 			break;
@@ -227,7 +247,8 @@ sfile_reopen(struct sfile *f)
 	/* Closing drops the lock on the old file: nobody else reads it. */
 	if (close(f->fd) == -1)
 		log_warn_errno("close_file", "fail", "file: %s", f->name);
-	f->fd = fd;
+	/* Atomic: the draw's watcher reads it without the mutex. */
+	__atomic_store_n(&f->fd, fd, __ATOMIC_RELAXED);
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	sfile_forget(f);

@@ -31,7 +31,9 @@
 #include "log.h"
 #include "meta.h"
 #include "sfile.h"
+#include "sig.h"
 #include "store.h"
+#include "tmutex.h"
 #include "wins.h"
 
 /*
@@ -46,7 +48,7 @@
 				    IN_MOVE_SELF)
 
 struct store {
-	pthread_mutex_t		 mu;
+	struct tmutex		 mu;		/* the index; a deadline wait */
 	pthread_mutex_t		 qmu;		/* the queue below */
 	struct store_req	*qhead, *qtail;	/* batches waiting */
 	int			 leading;	/* a thread writes a group */
@@ -171,12 +173,9 @@ static int
 store_enter(struct store *s, short bets_type, short closed_type)
 {
 	long long	deadline = io_now_ms() + s->lock_timeout_ms;
-	struct timespec	ts;
 	int		rc;
 
-	ts.tv_sec = deadline / 1000;
-	ts.tv_nsec = (deadline % 1000) * 1000000L;
-	if ((rc = pthread_mutex_clocklock(&s->mu, CLOCK_MONOTONIC, &ts)) != 0)
+	if (tmutex_lock_until(&s->mu, deadline) == -1)
 		goto busy;
 	if ((rc = sfile_lock(&s->bets, bets_type, deadline, s->stop)) == -1)
 		goto unlock_mu;
@@ -194,10 +193,10 @@ store_enter(struct store *s, short bets_type, short closed_type)
 	store_note_draw(s);
 	return 0;
 unlock_mu:
-	pthread_mutex_unlock(&s->mu);
+	tmutex_unlock(&s->mu);
 busy:
 	log_warn("lock", "fail", "motivo: %s | timeout_ms: %d",
-	    s->stop != NULL && *s->stop ? "stopping" : "lock wait timed out",
+	    sig_stopped(s->stop) ? "stopping" : "lock wait timed out",
 	    s->lock_timeout_ms);
 	return -1;
 }
@@ -207,7 +206,7 @@ store_leave(struct store *s)
 {
 	sfile_unlock(&s->closed);
 	sfile_unlock(&s->bets);
-	pthread_mutex_unlock(&s->mu);
+	tmutex_unlock(&s->mu);
 }
 
 /* Under the locks: what a batch at pos of n bets must do. */
@@ -346,7 +345,7 @@ store_lead(struct store *s)
 	/* Our fd, after our write or another replica's: same file. */
 	if (sync)
 		sfile_sync_indexed(&s->bets);
-	pthread_mutex_unlock(&s->mu);
+	tmutex_unlock(&s->mu);
 publish:
 	pthread_mutex_lock(&s->qmu);
 	for (r = group; r != NULL; r = r->next) {
@@ -482,7 +481,7 @@ store_status(struct store *s, uint32_t agency, uint64_t *stored, int *closed)
 	 * row came in since our last sync, that sync already covers them.
 	 */
 	sfile_sync_indexed(&s->bets);
-	pthread_mutex_unlock(&s->mu);
+	tmutex_unlock(&s->mu);
 	return 0;
 }
 
@@ -503,13 +502,13 @@ store_winners(struct store *s, uint32_t agency, uint64_t start,
 	 * woken by the draw do not queue for the file locks one by one.
 	 */
 	if (__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE)) {
-		pthread_mutex_lock(&s->mu);
+		tmutex_lock(&s->mu);
 		if (s->nclosed == s->agencies) {
 			*count = wins_copy(&s->wins, agency, start, docs, max,
 			    total);
 			rc = 1;
 		}
-		pthread_mutex_unlock(&s->mu);
+		tmutex_unlock(&s->mu);
 		if (rc == 1)
 			return 1;
 	}
@@ -577,7 +576,7 @@ store_watch(struct store *s, long long deadline)
 	int		fd;
 
 	while (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) &&
-	    !*s->stop && io_now_ms() < deadline) {
+	    !sig_stopped(s->stop) && io_now_ms() < deadline) {
 		fd = __atomic_load_n(&s->closed.fd, __ATOMIC_RELAXED);
 		if (fstat(fd, &st) == 0 && st.st_size != seen) {
 			seen = st.st_size;
@@ -600,7 +599,8 @@ store_wait_draw(struct store *s, long long deadline)
 	struct timespec	ts = { deadline / 1000, (deadline % 1000) * 1000000L };
 
 	pthread_mutex_lock(&s->wmu);
-	while (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) && !*s->stop &&
+	while (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) &&
+	    !sig_stopped(s->stop) &&
 	    io_now_ms() < deadline) {
 		if (!s->watching) {
 			s->watching = 1;
@@ -645,8 +645,10 @@ store_open(const char *dir, const struct store_opts *o, char *err,
 	struct store		*s;
 	pthread_condattr_t	 ca;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    tmutex_init(&s->mu) == -1) {
 		snprintf(err, errlen, "%s", strerror(errno));
+		free(s);
 		return NULL;
 	}
 	s->bets.fd = s->closed.fd = s->ino = -1;
@@ -670,7 +672,6 @@ store_open(const char *dir, const struct store_opts *o, char *err,
 	/* The files' names must survive a crash as well as their rows. */
 	if (meta_sync_dir(dir) == -1)
 		log_warn_errno("sync_dir", "fail", "dir: %s", dir);
-	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->qmu, NULL);
 	pthread_mutex_init(&s->wmu, NULL);
 	pthread_condattr_init(&ca);
@@ -695,5 +696,6 @@ store_close(struct store *s)
 	free(s->stored);
 	free(s->is_closed);
 	wins_free(&s->wins);
+	tmutex_destroy(&s->mu);
 	free(s);
 }
