@@ -36,7 +36,8 @@ TESTS	:= $(patsubst %.c,$(OUT)/test/%,$(notdir $(TEST_SRC)))
 # Test tools: the OFD lock check, the benchmark's client launcher, and the fault-injecting filesystem when
 # libfuse3 is installed (its host tests skip without it).
 FUSE_OK	:= $(shell pkg-config --exists fuse3 2>/dev/null && echo 1)
-TOOLS	:= $(OUT)/bin/lockcheck $(OUT)/bin/benchrun $(if $(FUSE_OK),$(OUT)/bin/faultfs)
+TOOLS	:= $(OUT)/bin/lockcheck $(OUT)/bin/benchrun $(OUT)/bin/statecheck \
+	   $(if $(FUSE_OK),$(OUT)/bin/faultfs)
 
 Q	:= $(if $(V),,@)
 .DEFAULT_GOAL := build
@@ -106,6 +107,7 @@ $(BINS): $(LINK_STAMP)
 $(OUT)/bin/lockcheck: $(OUT)/obj/scripts/lockcheck.o
 $(OUT)/bin/faultfs: $(OUT)/obj/scripts/faultfs.o
 $(OUT)/bin/benchrun: $(OUT)/obj/scripts/benchrun.o
+$(OUT)/bin/statecheck: $(OUT)/obj/scripts/statecheck.o $(COMMON_OBJ)
 $(OUT)/bin/faultfs: LDLIBS += $(shell pkg-config --libs fuse3 2>/dev/null)
 $(OUT)/obj/scripts/faultfs.o: ALL_CFLAGS += \
 	$(shell pkg-config --cflags fuse3 2>/dev/null)

@@ -555,18 +555,36 @@ pcut_snapshot(void)
 	pcut_dir_synced();
 }
 
+/* What a cut did, for its log line. */
+struct pcut_report {
+	char	dropped[512];	/* names made since the last directory sync */
+	char	reverted[512];	/* files with writes since their last sync */
+};
+
+static void
+pcut_note(char *list, size_t cap, const char *name)
+{
+	size_t	len = strlen(list);
+
+	snprintf(list + len, cap - len, "%s%s", len ? "," : "", name);
+}
+
 static void
 pcut_remove(const char *name, ino_t ino, void *arg)
 {
-	size_t	*dropped = arg;
+	struct pcut_report	*rep = arg;
+	struct pcut_file	*f = pcut_get(ino);
 
-	(void)ino;
 	if (unlinkat(fs.bfd, name, 0) == -1)
 		pcut_fatal(name);
 	for (size_t i = 0; i < pc.nnames; i++)
-		if (strcmp(pc.names[i].name, name) == 0)
+		if (strcmp(pc.names[i].name, name) == 0) {
+			if (f->dirty != -1 && pc.names[i].serial == f->serial)
+				pcut_note(rep->reverted,
+				    sizeof(rep->reverted), name);
 			return;
-	(*dropped)++;
+		}
+	pcut_note(rep->dropped, sizeof(rep->dropped), name);
 }
 
 /*
@@ -615,13 +633,11 @@ pcut_restore(size_t i, int tear, unsigned *seed)
 static void
 pcut_cut(int tear, unsigned seed)
 {
-	size_t	dropped = 0, reverted = 0, torn = 0, kept = 0;
+	struct pcut_report	rep = { "", "" };
+	size_t			torn = 0, kept = 0;
 
 	pthread_mutex_lock(&pc.mu);
-	for (size_t i = 0; i < pc.nfiles; i++)
-		if (pc.files[i].dirty != -1 && pcut_named(pc.files[i].serial))
-			reverted++;
-	pcut_list(pcut_remove, &dropped);
+	pcut_list(pcut_remove, &rep);
 	for (size_t i = 0; i < pc.nnames; i++) {
 		size_t k = pcut_restore(i, tear, &seed);
 
@@ -631,10 +647,9 @@ pcut_cut(int tear, unsigned seed)
 		}
 	}
 	pc.cuts++;
-	fprintf(stderr, "faultfs: cut %lu: %zu names kept, %zu unsynced names "
-	    "dropped, %zu files reverted to their last sync, %zu torn "
-	    "writes (%zu bytes kept)\n", pc.cuts, pc.nnames, dropped,
-	    reverted, torn, kept);
+	fprintf(stderr, "faultfs: cut %lu: names kept: %zu | dropped: %s | "
+	    "reverted: %s | torn: %zu (%zu bytes kept)\n", pc.cuts,
+	    pc.nnames, rep.dropped, rep.reverted, torn, kept);
 	pcut_snapshot();
 	pthread_mutex_unlock(&pc.mu);
 }
