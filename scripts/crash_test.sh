@@ -219,6 +219,108 @@ classify() {
 	fi
 }
 
+# ---- two fixed cases: the names of the state files must be durable ----
+
+# case_setup NAME: a directory for one case, faultfs in power-cut mode
+# mounted on its state directory, PORT[1] chosen; exits 77 without FUSE.
+case_setup() {
+	PHASE=$1
+	TD=$ROOT/$1
+	mkdir -p "$TD"
+	if ! faultfs_mount "$TD/back" "$TD/state" "$TD/ctl" "$TD/faultfs.log" \
+	    -o "powercut=$TD/images"; then
+		if grep -qE 'device not found|not permitted|Permission denied' \
+		    "$TD/faultfs.log"; then
+			echo "crash: FUSE mounts not allowed here: skipped"
+			exit 77
+		fi
+		fail "$1: faultfs did not mount"
+		return 1
+	fi
+	PORT[1]=$(free_port)
+}
+
+# case_cut: kill replica 1, cut the power, statecheck into $TD/check.
+case_cut() {
+	{
+		kill -9 "${SPID[srv1]}"
+		wait "${SPID[srv1]}"
+	} 2>/dev/null
+	faultfs_arm "$TD/ctl" "cut"
+	stat "$TD/state" >/dev/null
+	grep -q '^faultfs: cut 1:' "$TD/faultfs.log" ||
+	    fail "$PHASE: faultfs did not cut"
+	"$SC" "$TD/back" 1 >"$TD/check" 2>&1
+}
+
+# stored_after_cut N: pass when the cut kept at least N bets of agency 1.
+stored_after_cut() {
+	local have
+	have=$(awk '$1 == "stored" && $2 == 1 { print $3 }' "$TD/check")
+	if [ "${have:-0}" -ge "$1" ]; then
+		pass "$PHASE: the $1 acknowledged bets survived the cut"
+	else
+		fail "$PHASE: $1 bets acknowledged, ${have:-0} survived the cut" \
+		    "($(grep '^faultfs: cut' "$TD/faultfs.log"))"
+	fi
+}
+
+# case_dirsync_fails: the state directory cannot be synced (fsyncdir
+# EIO) when a replica starts on it: bets.csv's name is not durable, so
+# the replica must not acknowledge anything; if it does, the cut shows
+# the acknowledged bets gone with the name.
+case_dirsync_fails() {
+	local r
+	case_setup dirsync_fails || return
+	faultfs_arm "$TD/ctl" "fsyncdir EIO"
+	launch 1
+	until r=$(req "${PORT[1]}" \
+	    "StoreBatchAt:1:0:Ana;Paz;20000001;1990-01-01;1") &&
+	    [ "$r" != "<closed>" ]; do
+		kill -0 "${SPID[srv1]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ! kill -0 "${SPID[srv1]}" 2>/dev/null; then
+		wait "${SPID[srv1]}"
+		if [ $? -ne 0 ] && grep -q 'action: sync_dir | result: fail' \
+		    "$TD/srv1.log"; then
+			pass "$PHASE: the replica refused to start"
+		else
+			fail "$PHASE: the replica ended without a sync_dir failure" \
+			    "($(tail -n 2 "$TD/srv1.log" | tr '\n' ' '))"
+		fi
+		return
+	fi
+	[ "$r" = StoreResponse:0 ] || { fail "$PHASE: store: '$r'"; return; }
+	case_cut
+	stored_after_cut 1
+}
+
+# case_replaced: bets.csv replaced under a running replica (copied and
+# renamed over, as the file_replaced host test does).  The replica opens
+# the new file and acknowledges a batch in it: the new name must be
+# durable by then, or the cut brings the old file back without the batch.
+case_replaced() {
+	local r f
+	case_setup replaced || return
+	f=$TD/state/bets.csv
+	launch 1
+	until r=$(req "${PORT[1]}" \
+	    "StoreBatchAt:1:0:Ana;Paz;20000001;1990-01-01;1") &&
+	    [ "$r" != "<closed>" ]; do
+		kill -0 "${SPID[srv1]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ "$r" = StoreResponse:0 ] || { fail "$PHASE: first store: '$r'"; return; }
+	cp "$f" "$TD/state/copy" && mv "$TD/state/copy" "$f"
+	r=$(req "${PORT[1]}" "StoreBatchAt:1:1:Bea;Paz;20000002;1990-01-01;2")
+	[ "$r" = StoreResponse:0 ] || { fail "$PHASE: store after mv: '$r'"; return; }
+	grep -q 'action: reopen | result: success' "$TD/srv1.log" ||
+	    fail "$PHASE: the replica logged no reopen"
+	case_cut
+	stored_after_cut 2
+}
+
 # check_rows: bets.csv holds every generated row once, agency prepended.
 check_rows() {
 	local a want got missing extra
@@ -301,8 +403,9 @@ phase() {
 		run_agency "$a"
 	done
 	mine=$(between 1 "$CRASH_PHASE_CUTS")
-	# The first cut of a phase is early (0-60 ms): the files' creation.
-	sleep "0.$(printf %03d "$(between 0 60)")"
+	# The first cut of a phase is early, in half the phases within the
+	# replicas' first 10 ms: the state files' creation.
+	sleep "0.$(printf %03d "$(between 0 $((RANDOM % 2 ? 10 : 60)))")"
 	while [ -n "$(running)" ] && [ "$mine" -gt 0 ] &&
 	    [ $cuts -lt "$CRASH_CUTS" ]; do
 		power_cut || { [ -n "${CRASH_GO_ON:-}" ] || break; }
@@ -343,6 +446,13 @@ echo "crash: seed $CRASH_SEED, $CRASH_CUTS cuts, $CRASH_REPLICAS replicas," \
     "$CRASH_AGENCIES agencies, $CRASH_BETS bets a phase, batches of" \
     "$CRASH_BATCH, $CRASH_WINDOW in flight, binaries $BIN"
 start=$SECONDS
+CRASH_AGENCIES_SAVED=$CRASH_AGENCIES
+CRASH_AGENCIES=1
+case_dirsync_fails
+lib_cleanup
+case_replaced
+lib_cleanup
+CRASH_AGENCIES=$CRASH_AGENCIES_SAVED
 while [ $cuts -lt "$CRASH_CUTS" ] && [ "$failed" -eq 0 ]; do
 	phase || break
 done
