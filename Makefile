@@ -44,7 +44,7 @@ Q	:= $(if $(V),,@)
 
 include scripts/docker.mk
 
-.PHONY: build bins tests test unit headers bench fuzz fuzz-build soak clean \
+.PHONY: build bins tests test unit headers bench fuzz fuzz-build soak crash clean \
 	help deps FORCE
 .SECONDARY:
 
@@ -192,6 +192,13 @@ fuzz: deps ## run every fuzz target for FUZZ_SECONDS each (clang, libFuzzer)
 soak: deps ## kill, restart and freeze replicas and agencies mid-upload
 	@$(MAKE) --no-print-directory bins
 	@scripts/soak.sh
+
+# Power cuts under a live cluster, the state on faultfs in power-cut mode
+# (FUSE); CRASH_SEED, CRASH_CUTS, CRASH_BETS tune it.
+crash: deps ## kill every replica at once and cut the power, many times; check acknowledged bets survive
+	@$(MAKE) --no-print-directory bins $(OUT)/bin/statecheck \
+	    $(if $(FUSE_OK),$(OUT)/bin/faultfs)
+	@scripts/crash_test.sh
 
 clean: ## remove build output
 	rm -rf build build-asan build-clang build-fuzz
