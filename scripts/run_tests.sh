@@ -6,8 +6,8 @@
 # fault soak, a short power-cut run, the Docker tests (Compose, Swarm,
 # Compose v2) and the GlusterFS test when the machine can run them.  Each
 # suite ends as "PASS name", "FAIL name" or "SKIP name" (exit 77); the
-# last line is "summary: N passed, M failed,
-# K skipped" and the status is non-zero when any suite failed.
+# last line is "summary: N passed, M failed, K skipped" and the status is
+# non-zero when any suite failed.
 # --unit-only runs just the unit tests of build/ (what `make unit` wants).
 set -u
 cd "$(dirname "$0")/.." || exit 1
