@@ -148,13 +148,19 @@ store_forget_closed(struct store *s)
 	__atomic_store_n(&s->drawn, 0, __ATOMIC_RELEASE);
 }
 
-/* Under the mutex, after indexing: tell the draw's waiters it happened. */
+/*
+ * Under the mutex, after indexing: tell the draw's waiters it happened.
+ * The close lines read may be another replica's that died before its
+ * sync: synced here first, or a power cut could take back a draw already
+ * served.
+ */
 static void
 store_note_draw(struct store *s)
 {
 	if (s->nclosed != s->agencies ||
 	    __atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE))
 		return;
+	sfile_sync(&s->closed);
 	pthread_mutex_lock(&s->wmu);
 	__atomic_store_n(&s->drawn, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&s->wcv);
