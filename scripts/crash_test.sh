@@ -8,10 +8,11 @@
 # file maybe torn), checks the state left, restarts the replicas and lets
 # the agencies carry on (they reconnect and resume with AgencyStatus).
 #
-# The agencies speak the extended protocol (positions) only: with
-# "auto", an agency whose probe meets a replica killed twice in a row
-# takes the cluster for a base server, and a batch resent without its
-# position after a lost reply is stored twice.
+# The agencies speak the extended protocol (positions) only
+# (CRASH_PROTOCOL=auto lets them probe): with "auto", an agency whose probe
+# meets a replica killed twice in a row takes the cluster for a base
+# server, and a batch resent without its position after a lost reply is
+# stored twice.
 #
 # What an agency was told is read from its own log at DEBUG: each
 # acknowledged batch ("lote_enviado ... success", its position and count)
@@ -51,6 +52,7 @@ CRASH_BETS=${CRASH_BETS:-20000}	# bets a phase, all agencies
 CRASH_BATCH=${CRASH_BATCH:-10}
 CRASH_WINDOW=${CRASH_WINDOW:-4}
 CRASH_STALL=${CRASH_STALL:-60}	# seconds without progress that fail a phase
+CRASH_PROTOCOL=${CRASH_PROTOCOL:-extended}	# the agencies' protocol setting
 RANDOM=$CRASH_SEED
 
 if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null ||
@@ -87,7 +89,7 @@ run_agency() {
 	start_client "$a" "${PORT[$(((a - 1) % CRASH_REPLICAS + 1))]}" \
 	    "$TD/data" CLI_BATCH_MAXAMOUNT="$CRASH_BATCH" \
 	    CLI_BATCH_WINDOW="$CRASH_WINDOW" CLI_LOG_LEVEL=DEBUG \
-	    CLI_TIMEOUT=2s CLI_RETRY_MAX=1000 CLI_PROTOCOL=extended
+	    CLI_TIMEOUT=2s CLI_RETRY_MAX=1000 CLI_PROTOCOL="$CRASH_PROTOCOL"
 	STATE[$a]=running
 }
 
