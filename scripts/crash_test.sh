@@ -120,6 +120,7 @@ running() {
 # acked A: the most bets agency A was told are stored, from its log: the
 # end of each acknowledged batch and each AgencyStatus count.
 acked() {
+	[ -f "$TD/client-$1.log" ] || { echo 0; return; }
 	LC_ALL=C awk '
 	/action: lote_enviado \| result: success/ {
 		match($0, /cantidad: [0-9]+/); n = substr($0, RSTART + 10, RLENGTH - 10)
@@ -447,18 +448,21 @@ phase() {
 		    "($(tail -n 2 "$TD/faultfs.log" | tr '\n' ' '))"
 		return 1
 	fi
+	# The first cut of a phase comes 0-60 ms after the replicas start,
+	# before the agencies do: while the state files are being made.
 	for ((i = 1; i <= CRASH_REPLICAS; i++)); do
 		PORT[$i]=$(free_port)
 		LIB_PORT=${PORT[$i]}	# free_port ran in a subshell
 		launch "$i"
 	done
+	mine=$(between 1 "$CRASH_PHASE_CUTS")
+	sleep "0.$(printf %03d "$(between 0 60)")"
+	power_cut || [ -n "${CRASH_GO_ON:-}" ] || mine=0
+	mine=$((mine - 1))
 	for ((a = 1; a <= CRASH_AGENCIES; a++)); do
 		run_agency "$a"
 	done
-	mine=$(between 1 "$CRASH_PHASE_CUTS")
-	# The first cut of a phase is early, in half the phases within the
-	# replicas' first 10 ms: the state files' creation.
-	sleep "0.$(printf %03d "$(between 0 $((RANDOM % 2 ? 10 : 60)))")"
+	sleep "0.$(printf %03d "$(between 20 400)")"
 	while [ -n "$(running)" ] && [ "$mine" -gt 0 ] &&
 	    [ $cuts -lt "$CRASH_CUTS" ]; do
 		power_cut || { [ -n "${CRASH_GO_ON:-}" ] || break; }

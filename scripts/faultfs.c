@@ -377,7 +377,7 @@ pcut_get(ino_t ino)
 	memset(f, 0, sizeof(*f));
 	f->serial = ++pc.serial;
 	f->ino = ino;
-	f->dirty = 0;		/* new: nothing of it is durable */
+	f->dirty = -1;		/* no image yet: a cut leaves it empty */
 	return f;
 }
 
