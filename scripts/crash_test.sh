@@ -36,7 +36,8 @@
 # agency still waiting for its winners), "upload" (none of these).
 #
 # CRASH_CUTS cuts in all (default 200), at most CRASH_PHASE_CUTS a phase;
-# CRASH_SEED replays the choices (the interleaving is the scheduler's).
+# CRASH_SEED replays the choices (the interleaving is the scheduler's);
+# the run stops at the first failed check unless CRASH_GO_ON is set.
 # Exits 77 when FUSE is not usable here, 1 when any check failed (the run
 # is kept for its logs; CRASH_KEEP=1 keeps any run).
 set -u
@@ -512,7 +513,8 @@ lib_cleanup
 case_close_unsynced
 lib_cleanup
 CRASH_AGENCIES=$CRASH_AGENCIES_SAVED
-while [ $cuts -lt "$CRASH_CUTS" ] && [ "$failed" -eq 0 ]; do
+while [ $cuts -lt "$CRASH_CUTS" ] &&
+    { [ "$failed" -eq 0 ] || [ -n "${CRASH_GO_ON:-}" ]; }; do
 	phase || break
 done
 echo "crash: $cuts power cuts in ${WHERE[phases]} phases, $((SECONDS - start)) s;" \
