@@ -37,14 +37,15 @@ TESTS	:= $(patsubst %.c,$(OUT)/test/%,$(notdir $(TEST_SRC)))
 # Test tools: the OFD lock check, the benchmark's client launcher, and the fault-injecting filesystem when
 # libfuse3 is installed (its host tests skip without it).
 FUSE_OK	:= $(shell pkg-config --exists fuse3 2>/dev/null && echo 1)
-TOOLS	:= $(OUT)/bin/lockcheck $(OUT)/bin/benchrun $(if $(FUSE_OK),$(OUT)/bin/faultfs)
+TOOLS	:= $(OUT)/bin/lockcheck $(OUT)/bin/benchrun $(OUT)/bin/statecheck \
+	   $(if $(FUSE_OK),$(OUT)/bin/faultfs)
 
 Q	:= $(if $(V),,@)
 .DEFAULT_GOAL := build
 
 include scripts/docker.mk
 
-.PHONY: build bins tests test unit tsan headers bench fuzz fuzz-build soak clean \
+.PHONY: build bins tests test unit tsan headers bench fuzz fuzz-build soak crash \
 	help deps FORCE
 .SECONDARY:
 
@@ -107,6 +108,7 @@ $(BINS): $(LINK_STAMP)
 $(OUT)/bin/lockcheck: $(OUT)/obj/scripts/lockcheck.o
 $(OUT)/bin/faultfs: $(OUT)/obj/scripts/faultfs.o
 $(OUT)/bin/benchrun: $(OUT)/obj/scripts/benchrun.o
+$(OUT)/bin/statecheck: $(OUT)/obj/scripts/statecheck.o $(COMMON_OBJ)
 $(OUT)/bin/faultfs: LDLIBS += $(shell pkg-config --libs fuse3 2>/dev/null)
 $(OUT)/obj/scripts/faultfs.o: ALL_CFLAGS += \
 	$(shell pkg-config --cflags fuse3 2>/dev/null)
@@ -194,6 +196,13 @@ fuzz: deps ## run every fuzz target for FUZZ_SECONDS each (clang, libFuzzer)
 soak: deps ## kill, restart and freeze replicas and agencies mid-upload
 	@$(MAKE) --no-print-directory bins
 	@scripts/soak.sh
+
+# Power cuts under a live cluster, the state on faultfs in power-cut mode
+# (FUSE); CRASH_SEED, CRASH_CUTS, CRASH_BETS tune it.
+crash: deps ## kill every replica at once and cut the power, many times; check acknowledged bets survive
+	@$(MAKE) --no-print-directory bins $(OUT)/bin/statecheck \
+	    $(if $(FUSE_OK),$(OUT)/bin/faultfs)
+	@scripts/crash_test.sh
 
 clean: ## remove build output
 	rm -rf build build-asan build-tsan build-clang build-fuzz

@@ -3,7 +3,7 @@
  * demand, so the tests can give a replica the errors a network filesystem
  * gives (EIO, ESTALE, ENOTCONN, ENOSPC...) on real system calls.
  *
- *   faultfs BACKING MOUNTPOINT -o ctl=FILE [-f] [FUSE options]
+ *   faultfs BACKING MOUNTPOINT -o ctl=FILE [-o powercut=DIR] [-f] [...]
  *
  * Every operation on MOUNTPOINT is done on the same path under BACKING.
  * FILE (outside the mount) holds the faults, one per line, and is read
@@ -14,16 +14,33 @@
  *   OP pause ms N [after N] [times M]
  *
  * OP is getattr, readdir, open, create, read, write, truncate, fsync,
- * fdatasync, flush, release, unlink, rename, mkdir, rmdir, utimens or
- * statfs; ERRNO a name (EIO, ESTALE, ENOSPC...) or a number.  The fault
- * hits from the Nth matching call on (default 1), M times (default: every
- * time).  "short" makes a write's first hit store half of its bytes and
- * report that short count, the way a filling disk does; the hits after it
- * fail.  For read, ERRNO "stale" returns end of file instead of an error:
- * a view of the file older than its size.  "pause" does not fail the
- * call: it holds it N milliseconds first, the way a slow or congested
- * server does, so a test can freeze a writer inside its write.  An empty
- * FILE disarms.
+ * fdatasync, fsyncdir, flush, release, unlink, link, rename, mkdir, rmdir,
+ * utimens or statfs; ERRNO a name (EIO, ESTALE, ENOSPC...) or a number.
+ * The fault hits from the Nth matching call on (default 1), M times
+ * (default: every time).  "short" makes a write's first hit store half of
+ * its bytes and report that short count, the way a filling disk does; the
+ * hits after it fail.  For read, ERRNO "stale" returns end of file instead
+ * of an error: a view of the file older than its size.  "pause" does not
+ * fail the call: it holds it N milliseconds first, the way a slow or
+ * congested server does, so a test can freeze a writer inside its write.
+ * An empty FILE disarms.
+ *
+ * With -o powercut=DIR faultfs also keeps what a power cut would keep
+ * (pcut_* below, for the files at the top of BACKING): for each file its
+ * "durable image", the content at its last completed fsync or fdatasync,
+ * in DIR (outside the mount, DIR empty or new), and the top directory's
+ * entries as of its last fsync.  A control line
+ *
+ *   cut [tear] [seed N]
+ *
+ * acts once, when the file holding it is loaded (any operation on the
+ * mount loads it; a test runs stat on the mount and then finds the
+ * "faultfs: cut" line in the log): every file goes back to its durable
+ * image and every entry made, renamed, linked or removed since the last
+ * directory sync is undone, as if the power had gone.  With "tear" the
+ * last unsynced write of each file that survives is kept up to a random
+ * byte, as a disk that loses power mid-write does.  Run the cut only
+ * while nothing writes to the mount (its processes killed and reaped).
  *
  * Locks are left to the kernel (no lock operation), so POSIX and OFD
  * locks work on the mount as on a local filesystem and cannot be failed.
@@ -72,6 +89,8 @@ static struct {
 	struct fault_rule rules[FAULT_RULES];
 	size_t		 nrules;
 } fs = { .bfd = -1, .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void	pcut_line(char *);
 
 static const struct {
 	const char	*name;
@@ -179,6 +198,11 @@ fault_reload(void)
 		int rc;
 
 		ln++;
+		if (strncmp(line, "cut", 3) == 0 &&
+		    (line[3] == '\0' || strchr(" \t\r\n", line[3]) != NULL)) {
+			pcut_line(line);
+			continue;
+		}
 		if (fs.nrules == FAULT_RULES)
 			break;
 		rc = fault_parse_line(line, &fs.rules[fs.nrules]);
@@ -248,6 +272,467 @@ rel(const char *path)
 	return *path == '\0' ? "." : path;
 }
 
+/* ---- power-cut mode: what a power cut keeps (see the opening comment) ---- */
+
+#define PCUT_FILES	256	/* files tracked at once; tests make a few */
+
+struct pcut_file {
+	unsigned long	 serial;	/* names its image: DIR/SERIAL */
+	ino_t		 ino;		/* 0: the inode is gone from BACKING */
+	int		 imaged;	/* an image exists (synced once) */
+	off_t		 dirty;		/* lowest offset changed since; -1 none */
+	char		*last;		/* the last unsynced write, for a tear */
+	size_t		 lastlen;
+	off_t		 lastoff;
+};
+
+struct pcut_name {
+	char		 name[NAME_MAX + 1];
+	unsigned long	 serial;
+};
+
+static struct {
+	int		 on;
+	int		 dfd;		/* the image directory */
+	pthread_mutex_t	 mu;		/* all below; held across each change */
+	struct pcut_file files[PCUT_FILES];
+	size_t		 nfiles;
+	struct pcut_name names[PCUT_FILES];	/* the top as last synced */
+	size_t		 nnames;
+	unsigned long	 serial;	/* the last one given */
+	unsigned long	 cuts;
+} pc = { .dfd = -1, .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void __attribute__((noreturn))
+pcut_fatal(const char *what)
+{
+	/* A wrong model would pass tests it should fail: stop instead. */
+	fprintf(stderr, "faultfs: powercut: %s: %s\n", what, strerror(errno));
+	abort();
+}
+
+static struct pcut_file *
+pcut_by_serial(unsigned long serial)
+{
+	for (size_t i = 0; i < pc.nfiles; i++)
+		if (pc.files[i].serial == serial)
+			return &pc.files[i];
+	return NULL;
+}
+
+static int
+pcut_named(unsigned long serial)
+{
+	for (size_t i = 0; i < pc.nnames; i++)
+		if (pc.names[i].serial == serial)
+			return 1;
+	return 0;
+}
+
+static void
+pcut_forget_last(struct pcut_file *f)
+{
+	free(f->last);
+	f->last = NULL;
+	f->lastlen = 0;
+}
+
+/* Drop the files nothing can bring back: gone, and no synced name. */
+static void
+pcut_compact(void)
+{
+	char	img[32];
+	size_t	n = 0;
+
+	for (size_t i = 0; i < pc.nfiles; i++) {
+		struct pcut_file *f = &pc.files[i];
+
+		if (f->ino == 0 && !pcut_named(f->serial)) {
+			snprintf(img, sizeof(img), "%lu", f->serial);
+			(void)unlinkat(pc.dfd, img, 0);
+			pcut_forget_last(f);
+			continue;
+		}
+		pc.files[n++] = *f;
+	}
+	pc.nfiles = n;
+}
+
+/* The file of inode ino, tracked from now on if it was not. */
+static struct pcut_file *
+pcut_get(ino_t ino)
+{
+	struct pcut_file	*f;
+
+	for (size_t i = 0; i < pc.nfiles; i++)
+		if (pc.files[i].ino == ino)
+			return &pc.files[i];
+	if (pc.nfiles == PCUT_FILES)
+		pcut_compact();
+	if (pc.nfiles == PCUT_FILES) {
+		errno = ENFILE;
+		pcut_fatal("too many files");
+	}
+	f = &pc.files[pc.nfiles++];
+	memset(f, 0, sizeof(*f));
+	f->serial = ++pc.serial;
+	f->ino = ino;
+	f->dirty = -1;		/* no image yet: a cut leaves it empty */
+	return f;
+}
+
+static struct pcut_file *
+pcut_get_fd(int fd)
+{
+	struct stat	st;
+
+	if (fstat(fd, &st) == -1)
+		pcut_fatal("fstat");
+	return pcut_get(st.st_ino);
+}
+
+/* Copy [off, end) of from into to at the same offsets. */
+static int
+pcut_copy(int from, int to, off_t off, off_t end)
+{
+	char	buf[65536];
+	ssize_t	n;
+
+	while (off < end) {
+		size_t want = end - off < (off_t)sizeof(buf) ?
+		    (size_t)(end - off) : sizeof(buf);
+
+		if ((n = pread(from, buf, want, off)) == -1)
+			return -1;
+		if (n == 0)
+			break;
+		if (pwrite(to, buf, (size_t)n, off) != n)
+			return -1;
+		off += n;
+	}
+	return 0;
+}
+
+/* A write of len bytes at off through fd was done (pc.mu held). */
+static void
+pcut_wrote(int fd, const char *buf, size_t len, off_t off)
+{
+	struct pcut_file	*f = pcut_get_fd(fd);
+	char			*copy;
+
+	if (f->dirty == -1 || off < f->dirty)
+		f->dirty = off;
+	if ((copy = malloc(len ? len : 1)) == NULL)
+		pcut_fatal("malloc");
+	memcpy(copy, buf, len);
+	pcut_forget_last(f);
+	f->last = copy;
+	f->lastlen = len;
+	f->lastoff = off;
+}
+
+/* The file behind fd was cut to size (pc.mu held). */
+static void
+pcut_truncated(int fd, off_t size)
+{
+	struct pcut_file	*f = pcut_get_fd(fd);
+
+	if (f->dirty == -1 || size < f->dirty)
+		f->dirty = size;
+	pcut_forget_last(f);
+}
+
+/*
+ * fd was synced: its image becomes its content (pc.mu held).  0 or -1.
+ * fd may be write-only: the content is read through a new descriptor.
+ */
+static int
+pcut_synced(int fd)
+{
+	struct pcut_file	*f = pcut_get_fd(fd);
+	struct stat		 st;
+	char			 img[32], self[64];
+	int			 rfd, ifd, rc = -1;
+
+	if (f->dirty == -1 && f->imaged)
+		return 0;
+	snprintf(img, sizeof(img), "%lu", f->serial);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if ((rfd = open(self, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(rfd, &st) == -1 ||
+	    (ifd = openat(pc.dfd, img, O_WRONLY | O_CREAT | O_CLOEXEC, 0600))
+	    == -1) {
+		close(rfd);
+		return -1;
+	}
+	if (pcut_copy(rfd, ifd, f->imaged ? f->dirty : 0, st.st_size) == 0 &&
+	    ftruncate(ifd, st.st_size) == 0)
+		rc = 0;
+	close(ifd);
+	close(rfd);
+	if (rc == 0) {
+		f->imaged = 1;
+		f->dirty = -1;
+		pcut_forget_last(f);
+	}
+	return rc;
+}
+
+/*
+ * Call fn for every regular file at the top of BACKING with its name and
+ * inode.  A name in the top directory is what a directory sync keeps.
+ */
+static void
+pcut_list(void (*fn)(const char *, ino_t, void *), void *arg)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+	int		 fd;
+
+	if ((fd = openat(fs.bfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1 || (d = fdopendir(fd)) == NULL)
+		pcut_fatal("list");
+	while ((de = readdir(d)) != NULL) {
+		if (fstatat(fs.bfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			pcut_fatal(de->d_name);
+		if (S_ISREG(st.st_mode))
+			fn(de->d_name, st.st_ino, arg);
+	}
+	closedir(d);
+}
+
+static void
+pcut_name_add(const char *name, ino_t ino, void *arg)
+{
+	struct pcut_name	*n;
+
+	(void)arg;
+	if (pc.nnames == PCUT_FILES || strlen(name) > NAME_MAX) {
+		errno = ENFILE;
+		pcut_fatal(name);
+	}
+	n = &pc.names[pc.nnames++];
+	strcpy(n->name, name);
+	n->serial = pcut_get(ino)->serial;
+}
+
+/* The top directory was synced: its entries now are what survives. */
+static void
+pcut_dir_synced(void)
+{
+	pc.nnames = 0;
+	pcut_list(pcut_name_add, NULL);
+}
+
+/* Take one file as durable whole (the start, and after a cut). */
+static void
+pcut_take(const char *name, ino_t ino, void *arg)
+{
+	int	fd;
+
+	(void)arg;
+	if ((fd = openat(fs.bfd, name, O_RDONLY | O_CLOEXEC)) == -1)
+		pcut_fatal(name);
+	(void)pcut_get(ino);
+	if (pcut_synced(fd) == -1)
+		pcut_fatal(name);
+	close(fd);
+}
+
+/* Everything in BACKING now is durable (pc.mu held). */
+static void
+pcut_snapshot(void)
+{
+	for (size_t i = 0; i < pc.nfiles; i++) {
+		pcut_forget_last(&pc.files[i]);
+		pc.files[i].ino = 0;
+	}
+	pc.nnames = 0;
+	pcut_compact();
+	pcut_list(pcut_take, NULL);
+	pcut_dir_synced();
+}
+
+/* What a cut did, for its log line. */
+struct pcut_report {
+	char	dropped[512];	/* names made since the last directory sync */
+	char	reverted[512];	/* files with writes since their last sync */
+};
+
+static void
+pcut_note(char *list, size_t cap, const char *name)
+{
+	size_t	len = strlen(list);
+
+	snprintf(list + len, cap - len, "%s%s", len ? "," : "", name);
+}
+
+static void
+pcut_remove(const char *name, ino_t ino, void *arg)
+{
+	struct pcut_report	*rep = arg;
+	struct pcut_file	*f = pcut_get(ino);
+
+	if (unlinkat(fs.bfd, name, 0) == -1)
+		pcut_fatal(name);
+	for (size_t i = 0; i < pc.nnames; i++)
+		if (strcmp(pc.names[i].name, name) == 0) {
+			if (f->dirty != -1 && pc.names[i].serial == f->serial)
+				pcut_note(rep->reverted,
+				    sizeof(rep->reverted), name);
+			return;
+		}
+	pcut_note(rep->dropped, sizeof(rep->dropped), name);
+}
+
+/*
+ * Bring back durable name i: a hard link when an earlier name is the
+ * same file, else a new file holding its image and, with keep > 0, that
+ * many bytes of its last unsynced write.  Returns the bytes kept so.
+ */
+static size_t
+pcut_restore(size_t i, int tear, unsigned *seed)
+{
+	struct pcut_name	*n = &pc.names[i];
+	struct pcut_file	*f = pcut_by_serial(n->serial);
+	char			 img[32];
+	size_t			 keep = 0;
+	int			 fd, ifd;
+	struct stat		 st;
+
+	for (size_t j = 0; j < i; j++)
+		if (pc.names[j].serial == n->serial) {
+			if (linkat(fs.bfd, pc.names[j].name, fs.bfd, n->name,
+			    0) == -1)
+				pcut_fatal(n->name);
+			return 0;
+		}
+	if ((fd = openat(fs.bfd, n->name, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC, 0644)) == -1)
+		pcut_fatal(n->name);
+	if (f != NULL && f->imaged) {
+		snprintf(img, sizeof(img), "%lu", f->serial);
+		if ((ifd = openat(pc.dfd, img, O_RDONLY | O_CLOEXEC)) == -1 ||
+		    fstat(ifd, &st) == -1 ||
+		    pcut_copy(ifd, fd, 0, st.st_size) == -1)
+			pcut_fatal(img);
+		close(ifd);
+	}
+	if (tear && f != NULL && f->last != NULL) {
+		keep = (size_t)rand_r(seed) % f->lastlen;
+		if (pwrite(fd, f->last, keep, f->lastoff) != (ssize_t)keep)
+			pcut_fatal(n->name);
+	}
+	close(fd);
+	return keep;
+}
+
+/* The power goes: see the opening comment.  fs.mu held. */
+static void
+pcut_cut(int tear, unsigned seed)
+{
+	struct pcut_report	rep = { "", "" };
+	size_t			torn = 0, kept = 0;
+
+	pthread_mutex_lock(&pc.mu);
+	pcut_list(pcut_remove, &rep);
+	for (size_t i = 0; i < pc.nnames; i++) {
+		size_t k = pcut_restore(i, tear, &seed);
+
+		if (k > 0) {
+			torn++;
+			kept += k;
+		}
+	}
+	pc.cuts++;
+	fprintf(stderr, "faultfs: cut %lu: names kept: %zu | dropped: %s | "
+	    "reverted: %s | torn: %zu (%zu bytes kept)\n", pc.cuts,
+	    pc.nnames, rep.dropped, rep.reverted, torn, kept);
+	pcut_snapshot();
+	pthread_mutex_unlock(&pc.mu);
+}
+
+/* A "cut [tear] [seed N]" control line, run as it is loaded. */
+static void
+pcut_line(char *line)
+{
+	char		*tok, *save = NULL, *end;
+	unsigned	 seed = (unsigned)time(NULL);
+	int		 tear = 0;
+
+	if (!pc.on) {
+		fprintf(stderr, "faultfs: cut: not mounted with -o powercut\n");
+		return;
+	}
+	(void)strtok_r(line, " \t\r\n", &save);
+	while ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+		if (strcmp(tok, "tear") == 0)
+			tear = 1;
+		else if (strcmp(tok, "seed") == 0 &&
+		    (tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+			seed = (unsigned)strtoul(tok, &end, 10);
+			if (*end != '\0')
+				goto bad;
+		} else
+			goto bad;
+	}
+	pcut_cut(tear, seed);
+	return;
+bad:
+	fprintf(stderr, "faultfs: cut: bad line ignored\n");
+}
+
+/* Start the mode with image directory dir: 0, or -1 with errno. */
+static int
+pcut_start(const char *dir)
+{
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return -1;
+	if ((pc.dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	pc.on = 1;
+	pthread_mutex_lock(&pc.mu);
+	pcut_snapshot();
+	pthread_mutex_unlock(&pc.mu);
+	return 0;
+}
+
+/* Around a change: the mode's mutex, so a cut sees it whole. */
+static void
+pcut_enter(void)
+{
+	if (pc.on)
+		pthread_mutex_lock(&pc.mu);
+}
+
+static void
+pcut_leave(void)
+{
+	if (pc.on)
+		pthread_mutex_unlock(&pc.mu);
+}
+
+/*
+ * A create is about to make path: an inode number it may reuse from a
+ * file gone since names a new file, not the old one (pc.mu held).
+ */
+static void
+pcut_created(const char *path, int existed, int fd)
+{
+	struct stat	st;
+
+	if (!pc.on || existed)
+		return;
+	if (fstat(fd, &st) == -1)
+		pcut_fatal(path);
+	for (size_t i = 0; i < pc.nfiles; i++)
+		if (pc.files[i].ino == st.st_ino)
+			pc.files[i].ino = 0;
+	(void)pcut_get(st.st_ino);
+}
+
 /* Fail with the armed errno, if any, for operations without a special. */
 #define FAULT_CHECK(op, path) do {				\
 	int fc_err = fault(op, path);				\
@@ -308,8 +793,15 @@ ffs_open(const char *path, struct fuse_file_info *fi)
 	int	fd;
 
 	FAULT_CHECK("open", path);
-	if ((fd = openat(fs.bfd, rel(path), fi->flags | O_CLOEXEC)) == -1)
-		return -errno;
+	pcut_enter();
+	if ((fd = openat(fs.bfd, rel(path), fi->flags | O_CLOEXEC)) == -1) {
+		fd = -errno;
+		pcut_leave();
+		return fd;
+	}
+	if (pc.on && (fi->flags & O_TRUNC))
+		pcut_truncated(fd, 0);
+	pcut_leave();
 	fi->fh = (uint64_t)fd;
 	fi->direct_io = 1;
 	return 0;
@@ -318,12 +810,22 @@ ffs_open(const char *path, struct fuse_file_info *fi)
 static int
 ffs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	int	fd;
+	struct stat	st;
+	int		fd, existed;
 
 	FAULT_CHECK("create", path);
+	pcut_enter();
+	existed = fstatat(fs.bfd, rel(path), &st, AT_SYMLINK_NOFOLLOW) == 0;
 	if ((fd = openat(fs.bfd, rel(path), fi->flags | O_CREAT | O_CLOEXEC,
-	    mode)) == -1)
-		return -errno;
+	    mode)) == -1) {
+		fd = -errno;
+		pcut_leave();
+		return fd;
+	}
+	pcut_created(path, existed, fd);
+	if (pc.on && existed && (fi->flags & O_TRUNC))
+		pcut_truncated(fd, 0);
+	pcut_leave();
 	fi->fh = (uint64_t)fd;
 	fi->direct_io = 1;
 	return 0;
@@ -356,8 +858,13 @@ ffs_write(const char *path, const char *buf, size_t len, off_t off,
 		return -f;
 	if (f == FAULT_SHORT && len > 1)
 		len /= 2;
-	if ((n = pwrite((int)fi->fh, buf, len, off)) == -1)
-		return -errno;
+	pcut_enter();
+	n = pwrite((int)fi->fh, buf, len, off);
+	if (n == -1)
+		n = -errno;
+	else if (pc.on)
+		pcut_wrote((int)fi->fh, buf, (size_t)n, off);
+	pcut_leave();
 	return (int)n;
 }
 
@@ -367,23 +874,63 @@ ffs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	int	fd, rc, e;
 
 	FAULT_CHECK("truncate", path);
+	pcut_enter();
 	if (fi != NULL)
-		return ftruncate((int)fi->fh, size) == -1 ? -errno : 0;
-	if ((fd = openat(fs.bfd, rel(path), O_WRONLY | O_CLOEXEC)) == -1)
-		return -errno;
+		fd = (int)fi->fh;
+	else if ((fd = openat(fs.bfd, rel(path), O_WRONLY | O_CLOEXEC)) ==
+	    -1) {
+		e = errno;
+		pcut_leave();
+		return -e;
+	}
 	rc = ftruncate(fd, size);
 	e = errno;
-	close(fd);
+	if (rc == 0 && pc.on)
+		pcut_truncated(fd, size);
+	if (fi == NULL)
+		close(fd);
+	pcut_leave();
 	return rc == -1 ? -e : 0;
 }
 
 static int
 ffs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
+	int	rc = 0;
+
 	FAULT_CHECK(datasync ? "fdatasync" : "fsync", path);
+	pcut_enter();
 	if ((datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh)) == -1)
+		rc = -errno;
+	else if (pc.on && pcut_synced((int)fi->fh) == -1)
+		rc = -EIO;
+	pcut_leave();
+	return rc;
+}
+
+/*
+ * Directories have no descriptor here (no opendir): sync the backing
+ * one by path.  In power-cut mode a sync of the top directory is what
+ * keeps its entries.
+ */
+static int
+ffs_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	int	fd, rc = 0;
+
+	(void)fi;
+	FAULT_CHECK("fsyncdir", path);
+	if ((fd = openat(fs.bfd, rel(path), O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
 		return -errno;
-	return 0;
+	pcut_enter();
+	if ((datasync ? fdatasync(fd) : fsync(fd)) == -1)
+		rc = -errno;
+	else if (pc.on && strcmp(rel(path), ".") == 0)
+		pcut_dir_synced();
+	pcut_leave();
+	close(fd);
+	return rc;
 }
 
 static int
@@ -406,8 +953,25 @@ ffs_release(const char *path, struct fuse_file_info *fi)
 static int
 ffs_unlink(const char *path)
 {
+	int	rc;
+
 	FAULT_CHECK("unlink", path);
-	return unlinkat(fs.bfd, rel(path), 0) == -1 ? -errno : 0;
+	pcut_enter();
+	rc = unlinkat(fs.bfd, rel(path), 0) == -1 ? -errno : 0;
+	pcut_leave();
+	return rc;
+}
+
+static int
+ffs_link(const char *from, const char *to)
+{
+	int	rc;
+
+	FAULT_CHECK("link", from);
+	pcut_enter();
+	rc = linkat(fs.bfd, rel(from), fs.bfd, rel(to), 0) == -1 ? -errno : 0;
+	pcut_leave();
+	return rc;
 }
 
 static int
@@ -427,10 +991,14 @@ ffs_mkdir(const char *path, mode_t mode)
 static int
 ffs_rename(const char *from, const char *to, unsigned int flags)
 {
+	int	rc = 0;
+
 	FAULT_CHECK("rename", from);
+	pcut_enter();
 	if (renameat2(fs.bfd, rel(from), fs.bfd, rel(to), flags) == -1)
-		return -errno;
-	return 0;
+		rc = -errno;
+	pcut_leave();
+	return rc;
 }
 
 static int
@@ -477,6 +1045,8 @@ static const struct fuse_operations ffs_ops = {
 	.write		= ffs_write,
 	.truncate	= ffs_truncate,
 	.fsync		= ffs_fsync,
+	.fsyncdir	= ffs_fsyncdir,
+	.link		= ffs_link,
 	.flush		= ffs_flush,
 	.release	= ffs_release,
 	.unlink		= ffs_unlink,
@@ -489,10 +1059,12 @@ static const struct fuse_operations ffs_ops = {
 
 struct ffs_opts {
 	char	*ctl;
+	char	*powercut;	/* the image directory */
 };
 
 static const struct fuse_opt ffs_optspec[] = {
 	{ "ctl=%s", offsetof(struct ffs_opts, ctl), 0 },
+	{ "powercut=%s", offsetof(struct ffs_opts, powercut), 0 },
 	FUSE_OPT_END
 };
 
@@ -513,14 +1085,14 @@ int
 main(int argc, char *argv[])
 {
 	struct fuse_args	args = FUSE_ARGS_INIT(argc, argv);
-	struct ffs_opts		opts = { NULL };
+	struct ffs_opts		opts = { NULL, NULL };
 	char			ctl[PATH_MAX];
 
 	if (fuse_opt_parse(&args, &opts, ffs_optspec, ffs_optproc) == -1)
 		return 2;
 	if (fs.backing == NULL || opts.ctl == NULL) {
 		fprintf(stderr, "usage: faultfs BACKING MOUNTPOINT -o ctl=FILE "
-		    "[-f] [FUSE options]\n");
+		    "[-o powercut=DIR] [-f] [FUSE options]\n");
 		return 2;
 	}
 	/* fuse_main may chdir to /: keep absolute paths and a dirfd. */
@@ -535,6 +1107,10 @@ main(int argc, char *argv[])
 	if ((fs.bfd = open(fs.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC))
 	    == -1) {
 		perror(fs.backing);
+		return 2;
+	}
+	if (opts.powercut != NULL && pcut_start(opts.powercut) == -1) {
+		perror(opts.powercut);
 		return 2;
 	}
 	/* libfuse 3.14 warns about its own default idle thread count. */

@@ -46,16 +46,17 @@ tool() {
 	return 1
 }
 
-# faultfs_mount BACKING MOUNTPOINT CTL LOG: mount faultfs over BACKING at
-# MOUNTPOINT, its faults read from CTL (created empty: nothing armed), its
-# messages in LOG.  1 when it is not mounted within 5 seconds.
+# faultfs_mount BACKING MOUNTPOINT CTL LOG [OPTION...]: mount faultfs over
+# BACKING at MOUNTPOINT, its faults read from CTL (created empty: nothing
+# armed), its messages in LOG, the OPTIONs (-o powercut=DIR) passed on.
+# 1 when it is not mounted within 5 seconds.
 faultfs_mount() {
 	local ffs mnt pid i
 	ffs=$(tool faultfs) || return 1
 	mkdir -p "$1" "$2" || return 1
 	: >"$3"
 	mnt=$(cd "$2" && pwd -P)
-	"$ffs" "$1" "$mnt" -o "ctl=$3" -f >>"$4" 2>&1 &
+	"$ffs" "$1" "$mnt" -o "ctl=$3" "${@:5}" -f >>"$4" 2>&1 &
 	pid=$!
 	PIDS+=($pid)
 	MOUNTS+=("$mnt")

@@ -3,11 +3,12 @@
 # ASan+UBSan and the ThreadSanitizer trees with their unit tests, checks
 # that every header compiles alone, runs every unit test binary of each,
 # the host-level tests against each set of binaries (any sanitizer report
-# fails the test that made it), a short fuzz of every libFuzzer target, a short
-# fault soak, the Docker tests (Compose, Swarm, Compose v2) and the
-# GlusterFS test when the machine can run them.  Each suite ends as "PASS name", "FAIL name" or
-# "SKIP name" (exit 77); the last line is "summary: N passed, M failed,
-# K skipped" and the status is non-zero when any suite failed.
+# fails the test that made it), a short fuzz of every libFuzzer target, a
+# short fault soak, a short power-cut run, the Docker tests (Compose,
+# Swarm, Compose v2) and the GlusterFS test when the machine can run
+# them.  Each suite ends as "PASS name", "FAIL name" or "SKIP name" (exit
+# 77); the last line is "summary: N passed, M failed, K skipped" and the
+# status is non-zero when any suite failed.
 # --unit-only runs just the unit tests of build/ (what `make unit` wants);
 # --tsan-only just the ThreadSanitizer stage (what `make tsan` wants).
 set -u
@@ -125,6 +126,12 @@ if [ -x build/bin/server ] && [ -x build/bin/client ]; then
 	    scripts/soak.sh
 else
 	suite "soak" false
+fi
+# Power cuts: 30 of them, each after every replica was killed at once.
+if [ -x build/bin/server ] && [ -x build/bin/client ]; then
+	suite "crash" env BIN=build/bin CRASH_CUTS=30 scripts/crash_test.sh
+else
+	suite "crash" false
 fi
 # The Docker stages, then the replicas on a GlusterFS volume: each skips
 # (77, with its reason) where this machine cannot run it.

@@ -234,6 +234,32 @@ sfile_same(struct sfile *f)
 	return st.st_dev == f->dev && st.st_ino == f->ino;
 }
 
+/*
+ * The name now pointing at a file we are about to write (made by us or
+ * renamed into place by someone else) is synced in its directory before
+ * anything written there is acknowledged: else a power cut brings back
+ * the old name and loses the acknowledged rows.
+ */
+static void
+sfile_sync_dir(struct sfile *f)
+{
+	char	dir[PATH_MAX], *slash;
+	int	fd;
+
+	memcpy(dir, f->path, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		sfile_fatal(f, "sync_dir");
+	if (fsync(fd) == -1 && errno != EINVAL)
+		sfile_fatal(f, "sync_dir");
+	close(fd);
+}
+
 /* Open what the path names now, in place of the descriptor held. */
 static void
 sfile_reopen(struct sfile *f)
@@ -252,6 +278,7 @@ sfile_reopen(struct sfile *f)
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	sfile_forget(f);
+	sfile_sync_dir(f);
 	log_warn("reopen", "success", "file: %s | motivo: the path names "
 	    "another file now", f->name);
 }

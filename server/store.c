@@ -150,13 +150,19 @@ store_forget_closed(struct store *s)
 	__atomic_store_n(&s->drawn, 0, __ATOMIC_RELEASE);
 }
 
-/* Under the mutex, after indexing: tell the draw's waiters it happened. */
+/*
+ * Under the mutex, after indexing: tell the draw's waiters it happened.
+ * The close lines read may be another replica's that died before its
+ * sync: synced here first, or a power cut could take back a draw already
+ * served.
+ */
 static void
 store_note_draw(struct store *s)
 {
 	if (s->nclosed != s->agencies ||
 	    __atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE))
 		return;
+	sfile_sync(&s->closed);
 	pthread_mutex_lock(&s->wmu);
 	__atomic_store_n(&s->drawn, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&s->wcv);
@@ -638,6 +644,29 @@ store_notify_init(struct store *s, const char *dir)
 	}
 }
 
+/*
+ * The files' names must survive a power cut as well as their rows: a
+ * replica that cannot make them durable acknowledges nothing.  EINVAL is
+ * a filesystem that has no directory sync at all: warned, not fatal.
+ */
+static int
+store_sync_dir(const char *dir, char *err, size_t errlen)
+{
+	int	e;
+
+	if (meta_sync_dir(dir) == 0)
+		return 0;
+	e = errno;
+	if (e == EINVAL) {
+		log_warn_errno("sync_dir", "fail", "dir: %s | motivo: this "
+		    "filesystem cannot sync a directory", dir);
+		return 0;
+	}
+	log_error_errno("sync_dir", "fail", "dir: %s", dir);
+	snprintf(err, errlen, "%s: directory sync: %s", dir, strerror(e));
+	return -1;
+}
+
 struct store *
 store_open(const char *dir, const struct store_opts *o, char *err,
     size_t errlen)
@@ -669,9 +698,8 @@ store_open(const char *dir, const struct store_opts *o, char *err,
 	    errlen) == -1)
 		goto fail;
 	store_notify_init(s, dir);
-	/* The files' names must survive a crash as well as their rows. */
-	if (meta_sync_dir(dir) == -1)
-		log_warn_errno("sync_dir", "fail", "dir: %s", dir);
+	if (store_sync_dir(dir, err, errlen) == -1)
+		goto fail;
 	pthread_mutex_init(&s->qmu, NULL);
 	pthread_mutex_init(&s->wmu, NULL);
 	pthread_condattr_init(&ca);
