@@ -46,7 +46,7 @@ Q	:= $(if $(V),,@)
 include scripts/docker.mk
 
 .PHONY: build bins tests test unit tsan headers bench fuzz fuzz-build soak crash \
-	help deps FORCE
+	clean help deps FORCE
 .SECONDARY:
 
 # deps first, then a fresh make so pkg-config sees what deps installed.
