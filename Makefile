@@ -181,8 +181,9 @@ fuzz: deps ## run every fuzz target for FUZZ_SECONDS each (clang, libFuzzer)
 	@$(MAKE) --no-print-directory fuzz-build
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_ONLY)
 
-# A randomized fault soak of replicas and agencies on loopback; SOAK_SEED,
-# SOAK_ROUNDS, SOAK_REPLICAS, SOAK_AGENCIES, SOAK_BETS tune it.
+# A fault soak of replicas and agencies on loopback, faults by progress and
+# held syncs; SOAK_SEED, SOAK_ROUNDS, SOAK_REPLICAS, SOAK_AGENCIES,
+# SOAK_BETS, SOAK_UPLOAD_FAULTS, SOAK_MIN_COUNTED tune it.
 soak: deps ## kill, restart and freeze replicas and agencies mid-upload
 	@$(MAKE) --no-print-directory bins
 	@scripts/soak.sh

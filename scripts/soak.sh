@@ -34,7 +34,8 @@
 # replica stops on SIGTERM.  SOAK_SEED seeds the faults and the data (the
 # interleaving with the processes is up to the scheduler); BIN picks the
 # binaries.  Prints each check, the faults by aim and by what they hit, and
-# last "soak: N passed, M failed"; exits 1 when any check failed.  A failed
+# last "soak: N passed, M failed"; exits 1 when any check failed, 77 when
+# FUSE cannot be had (faultfs not built, no /dev/fuse).  A failed
 # run's directories are kept for their logs (SOAK_KEEP=1 keeps any run's).
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -510,6 +511,11 @@ counted() {
 	fi
 }
 
+if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null ||
+    ! tool faultfs >/dev/null; then
+	echo "soak: no /dev/fuse, fusermount3 or faultfs here: not run"
+	exit 77
+fi
 echo "soak: seed $SOAK_SEED, $SOAK_ROUNDS rounds, $SOAK_REPLICAS replicas," \
     "$SOAK_AGENCIES agencies, $SOAK_BETS bets a phase, batches of" \
     "$SOAK_BATCH one at a time, $SOAK_UPLOAD_FAULTS upload faults a" \
