@@ -70,6 +70,7 @@ struct store {
 	pthread_cond_t		 wcv;		/* the draw, or a watcher gone */
 	int			 drawn;		/* atomic */
 	int			 logged;	/* atomic: draw.logged seen */
+	pthread_mutex_t		 dmu;		/* one draw check at a time */
 	int			 watching;	/* a waiter ticks the file */
 	int			 ino;		/* inotify on the closed file,
 						   or -1 */
@@ -498,18 +499,27 @@ store_draw_log(struct store *s)
 		(void)close(fd);
 }
 
+/*
+ * The waiters the draw wakes all get here at once: dmu lets one take the
+ * write locks while the others wait for its answer instead of each taking
+ * them in turn.
+ */
 void
 store_draw_check(struct store *s)
 {
 	if (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) ||
 	    __atomic_load_n(&s->logged, __ATOMIC_ACQUIRE))
 		return;
-	if (store_enter(s, F_RDLCK, F_WRLCK) == -1)
-		return;		/* a later request looks again */
+	pthread_mutex_lock(&s->dmu);
+	if (__atomic_load_n(&s->logged, __ATOMIC_ACQUIRE) ||
+	    store_enter(s, F_RDLCK, F_WRLCK) == -1)
+		goto out;	/* logged, or a later request looks again */
 	if (s->nclosed == s->agencies &&
 	    !__atomic_load_n(&s->logged, __ATOMIC_ACQUIRE))
 		store_draw_log(s);
 	store_leave(s);
+out:
+	pthread_mutex_unlock(&s->dmu);
 }
 
 int
@@ -768,6 +778,7 @@ store_open(const char *dir, const struct store_opts *o, char *err,
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->qmu, NULL);
 	pthread_mutex_init(&s->wmu, NULL);
+	pthread_mutex_init(&s->dmu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->wcv, &ca);
