@@ -9,12 +9,13 @@
 # spent; the last phase then finishes undisturbed.
 #
 # Faults are triggered by progress, never by the clock:
-# - upload faults, SOAK_UPLOAD_FAULTS a phase, each when bets.csv has grown
-#   past a random point of the phase's bets: kill -9 the replica of an
-#   agency mid-upload (then restart it on its port), kill -9 such an agency
-#   (then rerun it), freeze a replica (SIGSTOP 1-3 s), or hold the next
-#   fdatasync of bets.csv inside faultfs and kill -9 the replica holding
-#   it, in the middle of its group commit;
+# - upload faults, SOAK_UPLOAD_FAULTS a phase (one per 1500 bets, at
+#   least 4), each when bets.csv has grown past a random point of the
+#   phase's bets: kill -9 the replica of an agency mid-upload (then
+#   restart it on its port), kill -9 such an agency (then rerun it),
+#   freeze a replica (SIGSTOP 1-3 s), or hold the next fdatasync of
+#   bets.csv inside faultfs and kill -9 the replica holding it, in the
+#   middle of its group commit;
 # - every fdatasync of agencies_closed.txt is held inside faultfs until the
 #   driver has looked at it: the phase's first close is killed there (the
 #   close written, not yet synced), and so is the close of the last agency
@@ -35,8 +36,8 @@
 # interleaving with the processes is up to the scheduler); BIN picks the
 # binaries.  Prints each check, the faults by aim and by what they hit, and
 # last "soak: N passed, M failed"; exits 1 when any check failed, 77 when
-# FUSE cannot be had (faultfs not built, no /dev/fuse).  A failed
-# run's directories are kept for their logs (SOAK_KEEP=1 keeps any run's).
+# FUSE cannot be had (faultfs not built, no /dev/fuse).  A failed run's
+# directories are kept for their logs (SOAK_KEEP=1 keeps any run's).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . scripts/lib.sh
@@ -47,7 +48,9 @@ SOAK_REPLICAS=${SOAK_REPLICAS:-3}
 SOAK_AGENCIES=${SOAK_AGENCIES:-5}
 SOAK_BETS=${SOAK_BETS:-50000}
 SOAK_BATCH=${SOAK_BATCH:-5}	# bets per batch: many requests per upload
-SOAK_UPLOAD_FAULTS=${SOAK_UPLOAD_FAULTS:-4}	# upload faults a phase
+# Upload faults a phase: one per 1500 bets, at least 4.
+SOAK_UPLOAD_FAULTS=${SOAK_UPLOAD_FAULTS:-$((SOAK_BETS / 1500 < 4 ? 4 : \
+    SOAK_BETS / 1500))}
 SOAK_MIN_COUNTED=${SOAK_MIN_COUNTED:-75}	# percent of phases
 SOAK_STALL=${SOAK_STALL:-60}	# seconds without progress that fail a phase
 RANDOM=$SOAK_SEED
@@ -193,14 +196,41 @@ count() {
 	echo "     phase $PHASE: $3 (aimed at $1, hit $2)"
 }
 
-# kill_replica I [NOWAIT]: kill -9 replica I and restart it on its port.
-# With a call of it held in faultfs, the hold is released between the
-# kill and the wait (a process in a held call dies only once it returns).
+# held_by PID: 0 when a thread of process PID is in a call faultfs holds.
+held_by() {
+	local hold tid
+	while read -r hold tid; do
+		[ -d "/proc/$1/task/$tid" ] || continue
+		grep -qF ": released (hold $hold)" "$TD/faultfs.log" || return 0
+	done < <(sed -n 's/.*: held (hold \([0-9]*\),.*pid \([0-9]*\)).*/\1 \2/p' \
+	    "$TD/faultfs.log")
+	return 1
+}
+
+# dead PID: 0 when every thread of process PID has exited.
+dead() {
+	[ ! -d "/proc/$1" ] ||
+	    { grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null &&
+	    [ "$(ls "/proc/$1/task" 2>/dev/null | wc -l)" -le 1 ]; }
+}
+
+# kill_replica I [RELEASE]: kill -9 replica I and restart it on its port.
+# A thread in a call faultfs has taken dies only once the call returns:
+# the holds are let go (at once with RELEASE, the replica was killed
+# for its hold) whenever one of its threads is found held, which may
+# also be a call the driver has not looked at yet.
 kill_replica() {
 	local i=$1 pid=${SPID[srv$1]}
-	kill -9 "$pid" 2>/dev/null
-	[ -n "${2:-}" ] && arm
-	wait "$pid" 2>/dev/null
+	# bash reports the job as "Killed" when it reaps it: not news here.
+	{
+		kill -9 "$pid"
+		[ -n "${2:-}" ] && arm
+		until dead "$pid"; do
+			held_by "$pid" && arm
+			sleep 0.02
+		done
+		wait "$pid"
+	} 2>/dev/null
 	FAULT[replica_kill]=$((FAULT[replica_kill] + 1))
 	start_server "srv$i" "${PORT[$i]}" "$TD/mnt" "$SOAK_AGENCIES" ||
 	    fail "phase $PHASE: replica $i did not restart on port" \
