@@ -185,7 +185,7 @@ fuzz: deps ## run every fuzz target for FUZZ_SECONDS each (clang, libFuzzer)
 # held syncs; SOAK_SEED, SOAK_ROUNDS, SOAK_REPLICAS, SOAK_AGENCIES,
 # SOAK_BETS, SOAK_UPLOAD_FAULTS, SOAK_MIN_COUNTED tune it.
 soak: deps ## kill, restart and freeze replicas and agencies mid-upload
-	@$(MAKE) --no-print-directory bins
+	@$(MAKE) --no-print-directory bins $(TOOLS)
 	@scripts/soak.sh
 
 clean: ## remove build output
