@@ -191,10 +191,11 @@ fuzz: deps ## run every fuzz target for FUZZ_SECONDS each (clang, libFuzzer)
 	@$(MAKE) --no-print-directory fuzz-build
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_ONLY)
 
-# A randomized fault soak of replicas and agencies on loopback; SOAK_SEED,
-# SOAK_ROUNDS, SOAK_REPLICAS, SOAK_AGENCIES, SOAK_BETS tune it.
+# A fault soak of replicas and agencies on loopback, faults by progress and
+# held syncs; SOAK_SEED, SOAK_ROUNDS, SOAK_REPLICAS, SOAK_AGENCIES,
+# SOAK_BETS, SOAK_UPLOAD_FAULTS, SOAK_MIN_COUNTED tune it.
 soak: deps ## kill, restart and freeze replicas and agencies mid-upload
-	@$(MAKE) --no-print-directory bins
+	@$(MAKE) --no-print-directory bins $(TOOLS)
 	@scripts/soak.sh
 
 # Power cuts under a live cluster, the state on faultfs in power-cut mode

@@ -10,8 +10,9 @@
  * again whenever it changes (inode, size or mtime), which also resets the
  * call counts:
  *
- *   OP ERRNO [after N] [times M] [short]
- *   OP pause ms N [after N] [times M]
+ *   OP ERRNO [after N] [times M] [short] [path P]
+ *   OP pause ms N [after N] [times M] [path P]
+ *   OP hold [after N] [times M] [path P]
  *
  * OP is getattr, readdir, open, create, read, write, truncate, fsync,
  * fdatasync, fsyncdir, flush, release, unlink, link, rename, mkdir, rmdir,
@@ -23,7 +24,13 @@
  * of an error: a view of the file older than its size.  "pause" does not
  * fail the call: it holds it N milliseconds first, the way a slow or
  * congested server does, so a test can freeze a writer inside its write.
- * An empty FILE disarms.
+ * "hold" holds the call until FILE changes, however long that takes, and
+ * then does it: a test that must act while a process is inside a chosen
+ * call (kill it after its write and before its sync returns) waits for
+ * the "held (hold N, call C, pid P)" message, P the calling thread, acts,
+ * and rewrites FILE; "released (hold N)" follows.  "path P" limits a rule
+ * to calls on P (as seen in the mount, "/bets.csv"); the first rule
+ * naming op and matching the path decides.  An empty FILE disarms.
  *
  * With -o powercut=DIR faultfs also keeps what a power cut would keep
  * (pcut_* below, for the files at the top of BACKING): for each file its
@@ -76,6 +83,8 @@ struct fault_rule {
 	int		err;		/* errno; 0 for "stale" */
 	unsigned long	after, times;	/* times 0: no limit */
 	unsigned long	pause_ms;	/* "pause": hold the call, then do it */
+	int		hold;		/* "hold": until the rules change */
+	char		path[256];	/* only calls on it; "" for any */
 	int		shortw;
 	unsigned long	calls, hits;
 };
@@ -86,6 +95,8 @@ static struct {
 	int		 bfd;		/* the backing directory */
 	pthread_mutex_t	 mu;
 	struct stat	 seen;		/* the control file last loaded */
+	unsigned long	 gen;		/* loads so far: a hold's release */
+	unsigned long	 nholds;	/* holds so far: each one's name */
 	struct fault_rule rules[FAULT_RULES];
 	size_t		 nrules;
 } fs = { .bfd = -1, .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -147,7 +158,8 @@ fault_parse_line(char *line, struct fault_rule *r)
 	r->after = 1;
 	if (n < 2 || strlen(tok[0]) >= sizeof(r->op))
 		return -1;
-	if (strcmp(tok[1], "pause") != 0 &&
+	r->hold = strcmp(tok[1], "hold") == 0;
+	if (strcmp(tok[1], "pause") != 0 && !r->hold &&
 	    (r->err = fault_parse_errno(tok[1])) == -1)
 		return -1;
 	strcpy(r->op, tok[0]);
@@ -158,6 +170,13 @@ fault_parse_line(char *line, struct fault_rule *r)
 		}
 		if (i + 1 >= n)
 			return -1;
+		if (strcmp(tok[i], "path") == 0) {
+			if (strlen(tok[i + 1]) >= sizeof(r->path))
+				return -1;
+			strcpy(r->path, tok[i + 1]);
+			i++;
+			continue;
+		}
 		unsigned long v = strtoul(tok[i + 1], &end, 10);
 		if (*tok[i + 1] == '\0' || *end != '\0' || v == 0)
 			return -1;
@@ -192,6 +211,7 @@ fault_reload(void)
 		return;
 	fs.seen = st;
 	fs.nrules = 0;
+	fs.gen++;
 	if ((f = fopen(fs.ctl, "re")) == NULL)
 		return;
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -218,6 +238,31 @@ fault_reload(void)
 }
 
 /*
+ * Hold the calling thread until the control file changes (mutex held on
+ * entry and on return).  The file is looked at every few milliseconds:
+ * how soon the release is seen changes nothing but when the call goes on.
+ */
+static void
+fault_hold(const char *op, const char *path, unsigned long call)
+{
+	struct timespec	ts = { 0, 5 * 1000000L };
+	unsigned long	gen = fs.gen, id = ++fs.nholds;
+
+	fprintf(stderr, "faultfs: %s %s: held (hold %lu, call %lu, pid %d)\n",
+	    op, path, id, call, (int)fuse_get_context()->pid);
+	while (fs.gen == gen) {
+		pthread_mutex_unlock(&fs.mu);
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+		ts.tv_nsec = 5 * 1000000L;
+		pthread_mutex_lock(&fs.mu);
+		fault_reload();
+	}
+	fprintf(stderr, "faultfs: %s %s: released (hold %lu)\n", op, path,
+	    id);
+}
+
+/*
  * Should this call of op on path fail?  0: no; an errno; FAULT_STALE or
  * FAULT_SHORT.  The first rule naming op decides.
  */
@@ -231,12 +276,18 @@ fault(const char *op, const char *path)
 	pthread_mutex_lock(&fs.mu);
 	fault_reload();
 	for (size_t i = 0; i < fs.nrules && r == NULL; i++)
-		if (strcmp(fs.rules[i].op, op) == 0)
+		if (strcmp(fs.rules[i].op, op) == 0 &&
+		    (fs.rules[i].path[0] == '\0' ||
+		    strcmp(fs.rules[i].path, path) == 0))
 			r = &fs.rules[i];
 	if (r == NULL || ++r->calls < r->after ||
 	    (r->times != 0 && r->hits >= r->times))
 		goto out;
 	r->hits++;
+	if (r->hold) {
+		fault_hold(op, path, r->calls);
+		goto out;
+	}
 	if (r->pause_ms != 0) {
 		pause_ms = r->pause_ms;
 		fprintf(stderr, "faultfs: %s %s: pause %lu ms (call %lu)\n", op,

@@ -20,9 +20,10 @@ agencies_meta frozen_lock fs_cluster fs_eio fs_write_eio fs_estale
 fs_enotconn fs_enospc_only_truncates tail_not_cut fd_limit fd_exhaustion
 echo_hold peer_cap close_no_reply winners_pages stop_frozen_peer
 rotation retry_max bad_reply refused_status many_winners nul_row
-close_race dup_sync ctl base_fallback base_strict protocol_setting progress
-auth_forged auth_replay auth_wrong_key auth_key_file auth_cluster auth_off
-auth_refused auth_forger_other_agency auto_full_start number_zeros"
+close_race draw_kill draw_again dup_sync ctl base_fallback base_strict
+protocol_setting progress auth_forged auth_replay auth_wrong_key auth_key_file
+auth_cluster auth_off auth_refused auth_forger_other_agency auto_full_start
+number_zeros"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -1544,6 +1545,107 @@ t_close_race() {
 	[ "$(lines "$TD/back/bets.csv")" -eq 20 ] ||
 	    bad "bets.csv has $(lines "$TD/back/bets.csv") rows, want 20"
 	sorteo_once
+}
+
+# u2: the replica that closes the last agency is killed after that close
+# is written and synced and before it logs the draw.  It runs under gdb,
+# stopped by a breakpoint on the log call whose action is "sorteo", and
+# gdb kills it (SIGKILL) once the test has seen the close in the file and
+# no draw line anywhere.  The other replica, asked for winners, must log
+# the draw, and only once: a restarted replica does not log it again.
+t_draw_kill() {
+	local r i pid
+	command -v gdb >/dev/null || { bad "no gdb (scripts/deps.sh)"; return; }
+	replicas 1 3
+	PORT[2]=$(free_port)
+	server_conf "$TD/srv2.ini" "${PORT[2]}" "$TD/state" 3
+	cat >"$TD/draw.gdb" <<-EOF
+	set pagination off
+	set confirm off
+	handle all nostop noprint pass
+	break log_event if \$_streq(action, "sorteo")
+	commands
+	printf "held before the draw line: %s\\n", action
+	shell until [ -e "$TD/go" ]; do sleep 0.1; done
+	kill
+	quit
+	end
+	run -c "$TD/srv2.ini" >>"$TD/srv2.log" 2>&1
+	EOF
+	gdb -q -nx -batch -x "$TD/draw.gdb" "$BIN/server" >"$TD/gdb.log" 2>&1 &
+	SPID[srv2]=$!
+	PIDS+=($!)
+	# The replica itself (gdb's child), so the cleanup kills it even if
+	# gdb dies first; the Echo must come from it, not from a stranger
+	# that took the port.
+	for ((i = 0; i < 300; i++)); do
+		pid=$(ps -o pid= --ppid "${SPID[srv2]}" | tr -d ' ')
+		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
+		    [ "$(req "${PORT[2]}" Echo:up 2>/dev/null)" = Echo:up ] &&
+		    ! grep -q 'server: listen' "$TD/srv2.log" && break
+		sleep 0.1
+	done
+	[ $i -lt 300 ] || { bad "replica 2 did not start under gdb" \
+	    "($(tail -n 3 "$TD/gdb.log" "$TD/srv2.log" | tr '\n' ' '))"; return; }
+	PIDS+=($pid)
+	send_only "${PORT[1]}" AgencyClose:1 AgencyClose:2
+	for ((i = 0; i < 100; i++)); do
+		[ "$(req "${PORT[1]}" AgencyStatus:2)" = \
+		    AgencyStatusResponse:0\;1 ] && break
+		sleep 0.1
+	done
+	[ $i -lt 100 ] || bad "agency 2 not closed on replica 1"
+	send_only "${PORT[2]}" AgencyClose:3
+	wait_log "$TD/gdb.log" 'held before the draw line: sorteo' 30 ||
+	    { bad "replica 2 never reached the draw's log line" \
+	    "($(tail -n 3 "$TD/gdb.log" | tr '\n' ' '))"; return; }
+	# The kill lands here: the last close is in the file (synced before
+	# the line), no replica has logged the draw.
+	[ "$(LC_ALL=C sort "$TD/state/agencies_closed.txt" | tr '\n' ' ')" = \
+	    "1 2 3 " ] || bad "closed file at the kill:" \
+	    "'$(tr '\n' ' ' <"$TD/state/agencies_closed.txt")', want 1 2 3"
+	grep -q 'action: sorteo' "$TD"/srv*.log &&
+	    bad "the draw was logged before the kill"
+	touch "$TD/go"
+	wait_pid "${SPID[srv2]}" 30 || bad "gdb did not kill replica 2"
+	grep -q 'action: sorteo' "$TD"/srv*.log &&
+	    bad "the killed replica logged the draw"
+	r=$(req "${PORT[1]}" WinnersRequest:1)
+	[ "$r" = WinnersResponse: ] || bad "winners after the kill: '$r'"
+	grep -q 'action: sorteo | result: success' "$TD/srv1.log" ||
+	    bad "replica 1 served the winners without logging the draw"
+	sorteo_once
+	[ -e "$TD/state/draw.logged" ] || bad "no draw.logged after the draw"
+	PORT[3]=$(free_port)
+	start_server srv3 "${PORT[3]}" "$TD/state" 3 ||
+	    bad "replica 3 did not start"
+	send_only "${PORT[3]}" AgencyClose:3
+	r=$(req "${PORT[3]}" WinnersRequest:2 Echo:x)
+	[ "$r" = $'WinnersResponse:\nEcho:x' ] || bad "replica 3: '$(echo $r)'"
+	sorteo_once
+}
+
+# u3: a lottery reset (both files emptied, the replicas running) gets a
+# draw line of its own: the draw.logged of the first draw does not
+# silence the second.
+t_draw_again() {
+	local n
+	replicas 2 2
+	send_only "${PORT[1]}" AgencyClose:1 AgencyClose:2
+	wait_log "$TD/srv1.log" 'action: sorteo \| result: success' 10 ||
+	    bad "no first draw"
+	[ -e "$TD/state/draw.logged" ] || bad "no draw.logged after the draw"
+	: >"$TD/state/bets.csv"
+	: >"$TD/state/agencies_closed.txt"
+	[ "$(req "${PORT[2]}" WinnersRequest:1)" = NotReadyResponse: ] ||
+	    bad "winners right after the reset"
+	send_only "${PORT[2]}" AgencyClose:2 AgencyClose:1
+	wait_log "$TD/srv2.log" 'action: sorteo \| result: success' 10 ||
+	    bad "no draw logged after the reset"
+	[ "$(req "${PORT[1]}" WinnersRequest:2)" = WinnersResponse: ] ||
+	    bad "no winners after the second draw"
+	n=$(cat "$TD"/srv*.log | grep -c 'action: sorteo | result: success')
+	[ "$n" -eq 2 ] || bad "$n sorteo lines for two draws"
 }
 
 # v: a batch already in bets.csv (its writer may have died before its

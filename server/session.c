@@ -336,9 +336,12 @@ handle_close(struct session *s, const struct proto_msg *m)
 		return -1;	/* the client reconnects and closes again */
 	}
 	log_info("agencia_cerrada", "success", "agencia: %u", m->agency);
-	if (draw)
-		log_info("sorteo", "success", "agencias: %d",
-		    s->cfg->agencies);
+	/*
+	 * The store logged the draw if this close was the last one; a
+	 * repeated close may follow a closer that died before logging it.
+	 */
+	if (!draw)
+		store_draw_check(s->store);
 	return 0;
 }
 

@@ -10,7 +10,11 @@
  * store and a close of any replicas exclude each other, and no bet can be
  * accepted after the close that it would follow.  Status and winners read
  * both.  The rules for one shared file (reopen, rewrite, torn tails, I/O
- * errors) live in sfile.c.
+ * errors) live in sfile.c.  The draw's log line is written once for the
+ * cluster: whoever writes it does so under the closed file's write lock
+ * and then creates draw.logged beside the files, and a replica that sees
+ * every agency closed without that marker (the closer died before its
+ * line) writes it instead.
  */
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -46,6 +50,7 @@
 #define STORE_TICK_NOTIFY_MS	10	/* with it */
 #define STORE_NOTIFY_MASK	(IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | \
 				    IN_MOVE_SELF)
+#define STORE_DRAW_MARK		"draw.logged"	/* the draw was logged */
 
 struct store {
 	struct tmutex		 mu;		/* the index; a deadline wait */
@@ -66,10 +71,14 @@ struct store {
 	pthread_mutex_t		 wmu;
 	pthread_cond_t		 wcv;		/* the draw, or a watcher gone */
 	int			 drawn;		/* atomic */
+	int			 logged;	/* atomic: draw.logged seen */
+	pthread_mutex_t		 dmu;		/* one draw check at a time */
 	int			 watching;	/* a waiter ticks the file */
 	int			 ino;		/* inotify on the closed file,
 						   or -1 */
 	char			 closed_path[4096];
+	char			 dir[4096];
+	char			 mark_path[4096];
 	/* The leader's pieces of a group: off the stacks of the threads. */
 	struct iovec		 iov[SFILE_IOV_MAX];
 };
@@ -148,6 +157,7 @@ store_forget_closed(struct store *s)
 	memset(s->is_closed, 0, s->agencies + 1);
 	s->nclosed = 0;
 	__atomic_store_n(&s->drawn, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->logged, 0, __ATOMIC_RELEASE);
 }
 
 /*
@@ -439,6 +449,84 @@ out:
 	return r.res;
 }
 
+/*
+ * Under the closed file's write lock, before the close that closes the
+ * last agency is written: a draw.logged left by an earlier lottery (the
+ * files were emptied since) must be gone before every agency shows as
+ * closed, or it would silence this draw.  0, or -1 (logged).
+ */
+static int
+store_draw_unmark(struct store *s)
+{
+	if (unlink(s->mark_path) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		log_warn_errno("draw_mark", "fail", "path: %s", s->mark_path);
+		return -1;
+	}
+	if (meta_sync_dir(s->dir) == -1) {
+		log_warn_errno("sync_dir", "fail", "dir: %s", s->dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Under the closed file's write lock, every agency closed: log the draw
+ * unless draw.logged says a replica did.  The line goes out before the
+ * marker: a replica killed between them leaves no marker, and the next
+ * one to look logs the draw (a kill in the few instructions between the
+ * line's write and the marker's create would give a second line; a kill
+ * anywhere before the line gives none, and the draw is still logged).
+ */
+static void
+store_draw_log(struct store *s)
+{
+	int	fd;
+
+	if (access(s->mark_path, F_OK) == 0) {
+		__atomic_store_n(&s->logged, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	if (errno != ENOENT) {
+		/* Unknown: look again on a later request. */
+		log_warn_errno("draw_mark", "fail", "path: %s", s->mark_path);
+		return;
+	}
+	log_info("sorteo", "success", "agencias: %u", s->agencies);
+	__atomic_store_n(&s->logged, 1, __ATOMIC_RELEASE);
+	fd = open(s->mark_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0644);
+	if (fd == -1 || meta_sync_dir(s->dir) == -1)
+		log_warn_errno("draw_mark", "fail", "path: %s | motivo: "
+		    "another replica may log the draw again", s->mark_path);
+	if (fd != -1)
+		(void)close(fd);
+}
+
+/*
+ * The waiters the draw wakes all get here at once: dmu lets one take the
+ * write locks while the others wait for its answer instead of each taking
+ * them in turn.
+ */
+void
+store_draw_check(struct store *s)
+{
+	if (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&s->logged, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&s->dmu);
+	if (__atomic_load_n(&s->logged, __ATOMIC_ACQUIRE) ||
+	    store_enter(s, F_RDLCK, F_WRLCK) == -1)
+		goto out;	/* logged, or a later request looks again */
+	if (s->nclosed == s->agencies &&
+	    !__atomic_load_n(&s->logged, __ATOMIC_ACQUIRE))
+		store_draw_log(s);
+	store_leave(s);
+out:
+	pthread_mutex_unlock(&s->dmu);
+}
+
 int
 store_close_agency(struct store *s, uint32_t agency, int *draw)
 {
@@ -455,6 +543,10 @@ store_close_agency(struct store *s, uint32_t agency, int *draw)
 		sfile_sync(&s->closed);
 		goto out;
 	}
+	if (s->nclosed + 1 == s->agencies && store_draw_unmark(s) == -1) {
+		rc = -1;
+		goto out;
+	}
 	len = snprintf(line, sizeof(line), "%u\n", agency);
 	if (sfile_append(&s->closed, line, (size_t)len) == -1) {
 		rc = -1;
@@ -464,6 +556,8 @@ store_close_agency(struct store *s, uint32_t agency, int *draw)
 	s->nclosed++;
 	*draw = s->nclosed == s->agencies;
 	store_note_draw(s);
+	if (*draw)
+		store_draw_log(s);
 out:
 	store_leave(s);
 	return rc;
@@ -515,8 +609,10 @@ store_winners(struct store *s, uint32_t agency, uint64_t start,
 			rc = 1;
 		}
 		tmutex_unlock(&s->mu);
-		if (rc == 1)
+		if (rc == 1) {
+			store_draw_check(s);
 			return 1;
+		}
 	}
 	if (store_enter(s, F_RDLCK, F_RDLCK) == -1)
 		return -1;
@@ -525,6 +621,8 @@ store_winners(struct store *s, uint32_t agency, uint64_t start,
 		rc = 1;
 	}
 	store_leave(s);
+	if (rc == 1)
+		store_draw_check(s);
 	return rc;
 }
 
@@ -692,6 +790,13 @@ store_open(const char *dir, const struct store_opts *o, char *err,
 		snprintf(err, errlen, "%s", strerror(errno));
 		goto fail;
 	}
+	if ((size_t)snprintf(s->dir, sizeof(s->dir), "%s", dir) >=
+	    sizeof(s->dir) || (size_t)snprintf(s->mark_path,
+	    sizeof(s->mark_path), "%s/%s", dir, STORE_DRAW_MARK) >=
+	    sizeof(s->mark_path)) {
+		snprintf(err, errlen, "state directory path too long");
+		goto fail;
+	}
 	if (meta_check(dir, s->agencies, err, errlen) == -1 ||
 	    sfile_open(&s->bets, dir, "bets.csv", err, errlen) == -1 ||
 	    sfile_open(&s->closed, dir, "agencies_closed.txt", err,
@@ -702,6 +807,7 @@ store_open(const char *dir, const struct store_opts *o, char *err,
 		goto fail;
 	pthread_mutex_init(&s->qmu, NULL);
 	pthread_mutex_init(&s->wmu, NULL);
+	pthread_mutex_init(&s->dmu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->wcv, &ca);

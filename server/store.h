@@ -92,9 +92,19 @@ void		 store_commit(struct store *, struct store_req *reqs, size_t n);
 /*
  * Record that agency closed (a second close changes nothing).  *draw is
  * set to 1 when this call closed the last agency: exactly one call across
- * all replicas sees that.  0, or -1 on I/O error or STORE_BUSY's causes.
+ * all replicas sees that, and it logs the draw (action: sorteo).  0, or
+ * -1 on I/O error or STORE_BUSY's causes.
  */
 int		 store_close_agency(struct store *, uint32_t agency, int *draw);
+/*
+ * Once every agency has closed, make sure one replica logged the draw:
+ * the close that closes the last agency logs it, and creates draw.logged
+ * in the state directory after the line; a replica that finds every
+ * agency closed and no marker (that closer died before its line) logs it
+ * now.  Cheap once this replica has seen the marker.  store_winners calls
+ * it; so does a close that found its agency already closed.
+ */
+void		 store_draw_check(struct store *);
 /* Bets stored for agency and whether it closed.  0 or -1. */
 int		 store_status(struct store *, uint32_t agency, uint64_t *stored,
 		    int *closed);

@@ -4,6 +4,7 @@
  * their OFD locks and indexes are as independent as two processes'.
  */
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <fcntl.h>
 #include <stdarg.h>
@@ -354,6 +355,65 @@ test_lock_wait_has_a_deadline(void **state)
 	store_close(s);
 }
 
+static int
+marked(void)
+{
+	char	path[128];
+
+	snprintf(path, sizeof(path), "%s/draw.logged", dir);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * The last close marks the draw logged; with the marker gone (its closer
+ * died between the close and the line), the next replica to serve
+ * winners logs and marks it; a reset lottery's last close clears an old
+ * marker before its own draw.
+ */
+static void
+test_draw_logged_once(void **state)
+{
+	struct store	*a = open_store(2), *b = open_store(2);
+	char		 out[1][BET_DOC_MAX + 1], path[128], closed[128];
+	struct timeval	 old[2] = { { 0, 0 }, { 0, 0 } };
+	struct stat	 st;
+	size_t		 n;
+	uint64_t	 t;
+	int		 draw;
+
+	(void)state;
+	assert_int_equal(store_close_agency(a, 1, &draw), 0);
+	assert_false(marked());
+	assert_int_equal(store_close_agency(b, 2, &draw), 0);
+	assert_int_equal(draw, 1);
+	assert_true(marked());
+	snprintf(path, sizeof(path), "%s/draw.logged", dir);
+	assert_int_equal(unlink(path), 0);
+	/* b logged it: it does not look again. */
+	assert_int_equal(store_winners(b, 1, 0, out, 1, &n, &t), 1);
+	assert_false(marked());
+	/* a never saw a marker: it looks, finds none, logs and marks. */
+	assert_int_equal(store_winners(a, 1, 0, out, 1, &n, &t), 1);
+	assert_true(marked());
+	/*
+	 * A reset: the old marker (dated 1970 here) stays until the new last
+	 * close, which replaces it with its own.
+	 */
+	assert_int_equal(utimes(path, old), 0);
+	snprintf(closed, sizeof(closed), "%s/agencies_closed.txt", dir);
+	assert_int_equal(truncate(closed, 0), 0);
+	assert_int_equal(store_close_agency(a, 2, &draw), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mtime, 0);
+	assert_int_equal(store_winners(a, 1, 0, out, 1, &n, &t), 0);
+	assert_int_equal(store_close_agency(b, 1, &draw), 0);
+	assert_int_equal(draw, 1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_mtime != 0);
+	store_close(a);
+	store_close(b);
+}
+
 int
 main(void)
 {
@@ -366,6 +426,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_draw_once_and_winners_per_agency, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_draw_logged_once,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_rebuilds_index,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite_is_reindexed,
