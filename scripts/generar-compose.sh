@@ -7,7 +7,7 @@
 # usage: scripts/generar-compose.sh OUTPUT.yaml CLIENTS [SERVERS]
 set -u
 
-. "$(dirname "$0")/gen-args.sh"
+. "${0%/*}/gen-args.sh"
 
 # Paths in the file are relative to the file's own directory when it sits
 # at the repository root (the usual case), absolute otherwise.
@@ -65,6 +65,9 @@ $(server_auth_mount)
       $net:
         aliases:
           - $SERVER_NAME
+    # For operators (docker ps) only: the agencies do not wait for it.
+    # They start with the replicas, resolve the alias again and retry
+    # with backoff until one answers (docs/docker.md has the timings).
     healthcheck:
       # lotteryctl exits 0 only when the Echo comes back whole.
       test: ["CMD", "/lotteryctl", "-t", "3", "-a", "127.0.0.1:$SERVER_PORT", "echo", "health"]
@@ -94,9 +97,6 @@ $(client_auth_env)
 $(client_auth_mount "$i")
     networks:
       - $net
-    depends_on:
-      server:
-        condition: service_healthy
     stop_grace_period: 10s
 YAML
 		i=$((i + 1))
