@@ -28,13 +28,15 @@ server_auth_mount() {
 	[ "$AUTH" = on ] && [ "$nclients" -gt 0 ] || return 0
 	echo "      - $keys/agencies.keys:/keys/agencies.keys:ro"
 }
-client_auth_env() {
+# An agency's lines are set in variables rather than printed by a
+# function: a command substitution or a `cat` per agency would start
+# processes by the hundred for 100 agencies.
+client_auth() {
+	client_env=
+	client_mount=
 	[ "$AUTH" = on ] || return 0
-	echo "      CLI_KEY_FILE: /keys/agency.key"
-}
-client_auth_mount() {
-	[ "$AUTH" = on ] || return 0
-	echo "      - $keys/agency-$1.key:/keys/agency.key:ro"
+	client_env="      CLI_KEY_FILE: /keys/agency.key"
+	client_mount="      - $keys/agency-$1.key:/keys/agency.key:ro"
 }
 
 emit() {
@@ -79,7 +81,9 @@ $(server_auth_mount)
 YAML
 	i=1
 	while [ "$i" -le "$nclients" ]; do
-		cat <<YAML
+		client_auth "$i"
+		# read and printf are built in: no process per agency.
+		IFS= read -r -d '' block <<YAML
 
   client$i:
     image: $CLIENT_IMAGE
@@ -90,15 +94,16 @@ YAML
       CLI_ID: "$i"
       CLI_SERVER_ADDRESS: "$SERVER_NAME:$SERVER_PORT"
       CLI_DATA_DIR: /data
-$(client_auth_env)
+$client_env
     volumes:
       - $base/client/config.yaml:/config.yaml:ro
       - $data:/data:ro
-$(client_auth_mount "$i")
+$client_mount
     networks:
       - $net
     stop_grace_period: 10s
 YAML
+		printf '%s' "$block"
 		i=$((i + 1))
 	done
 	cat <<YAML
