@@ -68,9 +68,13 @@ $(OUT)/bin/client: $(call obj,$(CLIENT_SRC)) $(COMMON_OBJ)
 # 2.34), so its warning that static getaddrinfo may need them is
 # silenced.  A sanitizer build cannot be static: it keeps only the other
 # libraries inside.
-have_archives = $(shell for l in $(1) c; do \
-	[ "$$($(CC) -print-file-name=lib$$l.a)" != lib$$l.a ] || exit 0; \
-	done; echo 1)
+# An archive counts when it sits in one of the compiler's library
+# directories, where -print-file-name would find it; the directories are
+# asked once, so a make with nothing to do starts in milliseconds.
+LIB_DIRS := $(shell $(CC) -print-search-dirs 2>/dev/null | \
+	sed -n 's/^libraries: =//p' | tr : ' ')
+have_archive = $(wildcard $(addsuffix /lib$(1).a,$(LIB_DIRS)))
+have_archives = $(if $(strip $(foreach l,$(1) c,$(if $(call have_archive,$(l)),,no))),,1)
 CLIENT_STATIC := $(call have_archives,yaml sodium bsd md)
 SERVER_STATIC := $(call have_archives,inih sodium bsd md)
 # link_libs STATIC,LIBS: the libraries of one program, as far as it can

@@ -5,16 +5,24 @@
 # waits, PASS/FAIL tallies), but not lib.sh: the Docker scripts need no
 # host binaries started from build/bin.
 
-. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+. "${BASH_SOURCE[0]%/*}/common.sh"
 
-DL_ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$DL_ROOT" || exit 1
+# The repository root, from the running script's own directory (scripts/),
+# with no process started: make docker-compose-up goes through here twice.
+case $0 in
+*/*) cd "${0%/*}/.." || exit 1 ;;
+*) cd .. || exit 1 ;;
+esac
+DL_ROOT=$PWD
 
 # COMPOSE_CMD when set ("docker compose" or "docker-compose"), else the v2
 # plugin when it answers, else the standalone v1 program.  v1 reads the
 # generated file (format 2.4, `scale:`) the same way; both ignore deploy:.
+# The choice is exported: the scripts this one runs do not ask again.
 if [ -n "${COMPOSE_CMD-}" ]; then
 	DL_COMPOSE=$COMPOSE_CMD
+elif [ -n "${DL_COMPOSE-}" ]; then
+	:
 elif docker compose version >/dev/null 2>&1; then
 	DL_COMPOSE="docker compose"
 elif command -v docker-compose >/dev/null 2>&1; then
@@ -22,6 +30,7 @@ elif command -v docker-compose >/dev/null 2>&1; then
 else
 	DL_COMPOSE=""
 fi
+export DL_COMPOSE
 
 dl_die() {
 	echo "$(basename "$0"): $*" >&2
@@ -198,14 +207,38 @@ dl_prepare_data() {
 	dl_clean_state
 }
 
-# Removes the replicas' shared state.  A file left by another user id is
-# removed from inside a throwaway container instead.
+# Removes the replicas' shared state, for a new lottery: the bets, the
+# closings and cluster.meta, the agency count the directory belongs to
+# (left behind, replicas started with another count would refuse it).  A
+# file left by another user id is removed from inside a throwaway
+# container instead.  Only with no replica running (docs/design.md).
+DL_STATE_FILES="bets.csv agencies_closed.txt cluster.meta"
 dl_clean_state() {
 	mkdir -p "$STATE_DIR_HOST"
-	rm -f "$STATE_DIR_HOST/bets.csv" "$STATE_DIR_HOST/agencies_closed.txt" \
-	    2>/dev/null && return 0
+	(cd "$STATE_DIR_HOST" && rm -f $DL_STATE_FILES) 2>/dev/null && return 0
 	docker run --rm --entrypoint sh -v "$DL_ROOT/shared-volume:/s" \
-	    "$SERVER_IMAGE" -c 'rm -f /s/bets.csv /s/agencies_closed.txt'
+	    "$SERVER_IMAGE" -c "cd /s && rm -f $DL_STATE_FILES"
+}
+
+# Stops the script, before anything is started, when the state directory
+# belongs to a lottery of another agency count: its replicas would refuse
+# to start.  The host's replica binary compares without writing
+# (`server -n`, which reads cluster.meta).  An NFS state directory is not
+# on this host: the replicas check it themselves.
+dl_check_state() {
+	local why
+	[ "$CLIENTS" -gt 0 ] || return 0
+	[ "$CLUSTER" = compose ] || [ -z "$STATE_NFS_ADDR" ] || return 0
+	[ -x "$BIN_DIR/server" ] || dl_die "$BIN_DIR/server missing: run make build"
+	why=$(AGENCIES_AMOUNT=$CLIENTS STATE_DIR=$STATE_DIR_HOST AGENCY_KEYS= \
+	    "$BIN_DIR/server" -n -c server/config.ini 2>&1 >/dev/null) && return 0
+	case $why in
+	*"records AGENCIES_AMOUNT="*)
+		why=${why#*cluster.meta records }
+		dl_die "nothing started: $STATE_DIR_HOST holds a lottery with ${why%% but *}, not $CLIENTS agencies; run 'make new-lottery' to clear it and start a new one"
+		;;
+	esac
+	dl_die "nothing started: ${why#server: }"
 }
 
 # Agency data, the state directory and the cluster's file: the compose
@@ -300,6 +333,20 @@ dl_cluster_up() {
 	fi
 }
 
+# dl_cluster_reset: every container of the cluster removed (killed: the
+# state they leave is cleared next), the Compose network kept for the
+# next dl_cluster_up, which then only creates containers.  A stack is
+# removed whole (its network goes with it).
+dl_cluster_reset() {
+	local ids
+	if [ "$CLUSTER" = stack ]; then
+		dl_stack_rm
+		return
+	fi
+	ids=$(dl_ps -a -q) || return 1
+	[ -z "$ids" ] || docker rm -f -v $ids >/dev/null
+}
+
 dl_cluster_down() {
 	if [ "$CLUSTER" = stack ]; then
 		dl_stack_rm
@@ -308,11 +355,35 @@ dl_cluster_down() {
 	fi
 }
 
+# Both images in one call (the engine lists its images faster than it
+# inspects two).
 dl_require_images() {
+	local have
+	have=$(dl_image_ids) || dl_die "docker does not answer"
 	for _dl_i in "$SERVER_IMAGE" "$CLIENT_IMAGE"; do
-		docker image inspect "$_dl_i" >/dev/null 2>&1 ||
+		dl_image_id "$_dl_i" "$have" ||
 		    dl_die "image $_dl_i missing: run make docker-image"
 	done
+}
+
+# Every image of the engine, "repository:tag id" a line.
+dl_image_ids() {
+	docker images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}'
+}
+
+# dl_image_id TAG LIST: sets DL_IMAGE_ID to the id TAG has in LIST
+# (dl_image_ids); 1 when none.  A tag without its version part is
+# :latest, as docker reads it.
+dl_image_id() {
+	local t=$1 name id
+	case ${t##*/} in *:*) ;; *) t=$t:latest ;; esac
+	DL_IMAGE_ID=
+	while read -r name id; do
+		[ "$name" = "$t" ] || continue
+		DL_IMAGE_ID=$id
+		return 0
+	done <<<"$2"
+	return 1
 }
 
 # The agency containers' names, client1..client$1 (default: CLIENTS).
@@ -371,12 +442,24 @@ dl_wait_clients() {
 # Checks a finished run against $DATA_DIR/expected.txt.  Prints one
 # reason per problem on stdout and returns non-zero when there was any.
 dl_check_run() {
+	local codes=""
 	_dl_bad=0
 	_dl_total=0
+	# Under Compose every agency's exit status in one call: "clientN rc".
+	if [ "$CLUSTER" = compose ]; then
+		# shellcheck disable=SC2046
+		codes=$(docker inspect -f '{{.Name}} {{.State.ExitCode}}' \
+		    $(dl_client_names) 2>/dev/null | sed 's,^/,,')
+	fi
 	while read -r _dl_ag _dl_bets _dl_win _dl_docs; do
 		_dl_total=$((_dl_total + _dl_bets))
-		_dl_c=$(dl_client_id "$_dl_ag")
-		_dl_rc=$(docker inspect -f '{{.State.ExitCode}}' "$_dl_c" 2>/dev/null)
+		if [ "$CLUSTER" = compose ]; then
+			_dl_rc=$(printf '%s\n' "$codes" |
+			    sed -n "s/^client$_dl_ag //p")
+		else
+			_dl_rc=$(docker inspect -f '{{.State.ExitCode}}' \
+			    "$(dl_client_id "$_dl_ag")" 2>/dev/null)
+		fi
 		_dl_c=client$_dl_ag
 		if [ "$_dl_rc" != 0 ]; then
 			echo "$_dl_c exited ${_dl_rc:-?}"

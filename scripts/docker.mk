@@ -11,13 +11,31 @@ DOCKER_ENV := CLIENTS="$(CLIENTS)" SERVERS="$(SERVERS)" BIN_DIR="$(DOCKER_BIN)" 
 	      OUT="$(OUT)"
 
 .PHONY: docker-image docker-compose-up docker-compose-down docker-compose-logs \
-	swarm-up swarm-down swarm-logs keys keys-rotate keys-revoke keys-remove
+	new-lottery swarm-up swarm-down swarm-logs keys keys-rotate keys-revoke \
+	keys-remove docker-bins
 
-docker-image: build ## build the server and client images
+# scripts/deps.sh asks dpkg about every package it wants (about a second):
+# here it runs again only when the package database or the script changed.
+DEPS_STAMP := $(OUT)/.deps
+$(DEPS_STAMP): scripts/deps.sh $(wildcard /var/lib/dpkg/status)
+	@scripts/deps.sh
+	@mkdir -p $(@D) && touch $@
+
+# The binaries, from a fresh make so pkg-config sees what deps installed.
+# The images are built by the script, each only when its inputs (the
+# binaries, its Dockerfile, rootfs.sh, its tag) changed: a stamp per image
+# in $(OUT)/docker/ records them with the image's id.
+docker-bins: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory bins
+
+docker-image: docker-bins ## build the server and client images (those whose inputs changed)
 	@$(DOCKER_ENV) scripts/docker-cluster.sh image
 
-docker-compose-up: docker-image ## generate data and compose file, start the cluster detached
+docker-compose-up: docker-bins ## images, data and compose file, then start the cluster detached
 	@$(DOCKER_ENV) scripts/docker-cluster.sh up
+
+new-lottery: ## remove the Compose cluster and clear the shared state (bets, closings, agency count)
+	@$(DOCKER_ENV) scripts/docker-cluster.sh new-lottery
 
 docker-compose-down: ## stop and remove the cluster's containers and network
 	@$(DOCKER_ENV) scripts/docker-cluster.sh down
@@ -29,7 +47,7 @@ docker-compose-logs: ## follow the logs of every container of the cluster
 # swarm-up makes this engine a single-node swarm when it is in none (and
 # swarm-down leaves that swarm again), then deploys or updates the stack;
 # run again with another SERVERS to scale the replicas live.
-swarm-up: docker-image ## deploy the cluster as a Swarm stack (SERVERS=K CLIENTS=N)
+swarm-up: docker-bins ## deploy the cluster as a Swarm stack (SERVERS=K CLIENTS=N)
 	@$(DOCKER_ENV) scripts/docker-cluster.sh swarm-up
 
 swarm-down: ## remove the stack; leave the swarm if swarm-up made it

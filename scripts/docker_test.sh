@@ -290,6 +290,49 @@ id=$(dl_running_server_ids | head -n 1)
 check "AUTH=off serves a base-protocol client" $ok
 dl_prepare >/dev/null
 
+# Changing the agency count: make docker-compose-up with another CLIENTS
+# makes new data and starts a new lottery (cluster.meta cleared with the
+# state).  A state directory a lottery of another count left (here by a
+# replica of a 2-agency cluster) is refused before anything starts, in
+# one line that names make new-lottery, which clears it.
+lottery_run() {
+	local why
+	make -s docker-compose-up SERVERS=1 CLIENTS="$1" >"$lotd/up.log" 2>&1 ||
+	    { echo "up with $1 agencies: $(tail -n 1 "$lotd/up.log")"; return 1; }
+	CLIENTS=$1 dl_wait_clients "$TIMEOUT" ||
+	    { echo "$1 agencies still running after ${TIMEOUT}s"; return 1; }
+	why=$(CLIENTS=$1 dl_check_run) || { echo "$1 agencies: $why"; return 1; }
+}
+lotd=$(mktemp -d)
+cp .cluster.env "$lotd/cluster.env" 2>/dev/null
+ok=true
+lottery_run 2 && lottery_run 3 || ok=false
+check "new agency count, new lottery" $ok
+ok=true
+make -s new-lottery >/dev/null || ok=false
+[ -z "$(dl_ps -a -q)" ] && [ ! -e "$STATE_DIR_HOST/cluster.meta" ] ||
+    { echo "new-lottery left containers or cluster.meta"; ok=false; }
+CLIENTS=2 SERVERS=1 scripts/generar-compose.sh "$lotd/two.yaml" 2 1 2>/dev/null &&
+    $DL_COMPOSE -p "$COMPOSE_PROJECT_NAME" -f "$lotd/two.yaml" up -d server \
+    >/dev/null 2>&1 && wait_lines "$STATE_DIR_HOST/cluster.meta" 1 "$TIMEOUT" ||
+    { echo "no 2-agency replica recorded cluster.meta"; ok=false; }
+$DL_COMPOSE -p "$COMPOSE_PROJECT_NAME" -f "$lotd/two.yaml" down -v >/dev/null 2>&1
+if make -s docker-compose-up SERVERS=1 CLIENTS=3 >"$lotd/out" 2>"$lotd/err"; then
+	echo "a state of 2 agencies was started with 3"
+	ok=false
+fi
+cat "$lotd/err"
+grep '^docker-cluster.sh:' "$lotd/err" >"$lotd/why"
+[ "$(grep -c . "$lotd/why")" -eq 1 ] && grep -q 'make new-lottery' "$lotd/why" ||
+    { echo "not one line naming make new-lottery"; ok=false; }
+[ -z "$(dl_ps -a -q)" ] || { echo "containers started"; ok=false; }
+check "other lottery's state refused before start" $ok
+make -s new-lottery >/dev/null
+check "new-lottery, then 3 agencies" lottery_run 3
+if [ -f "$lotd/cluster.env" ]; then cp "$lotd/cluster.env" .cluster.env; else rm -f .cluster.env; fi
+rm -rf "$lotd"
+dl_prepare >/dev/null
+
 # make docker-compose-down leaves neither containers nor networks.
 make -s docker-compose-down >/dev/null 2>&1
 dl_check_gone "compose-down"

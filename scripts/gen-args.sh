@@ -32,7 +32,7 @@ case $out in
 /*) ;;
 *) out=$(pwd)/$out ;;
 esac
-. "$(dirname "${BASH_SOURCE[0]}")/docker-lib.sh"
+. "${BASH_SOURCE[0]%/*}/docker-lib.sh"
 [ -z "$nservers" ] || SERVERS=$nservers
 CLIENTS=$nclients
 dl_load_env

@@ -7,7 +7,7 @@
 # usage: scripts/generar-compose.sh OUTPUT.yaml CLIENTS [SERVERS]
 set -u
 
-. "$(dirname "$0")/gen-args.sh"
+. "${0%/*}/gen-args.sh"
 
 # Paths in the file are relative to the file's own directory when it sits
 # at the repository root (the usual case), absolute otherwise.
@@ -28,13 +28,15 @@ server_auth_mount() {
 	[ "$AUTH" = on ] && [ "$nclients" -gt 0 ] || return 0
 	echo "      - $keys/agencies.keys:/keys/agencies.keys:ro"
 }
-client_auth_env() {
+# An agency's lines are set in variables rather than printed by a
+# function: a command substitution or a `cat` per agency would start
+# processes by the hundred for 100 agencies.
+client_auth() {
+	client_env=
+	client_mount=
 	[ "$AUTH" = on ] || return 0
-	echo "      CLI_KEY_FILE: /keys/agency.key"
-}
-client_auth_mount() {
-	[ "$AUTH" = on ] || return 0
-	echo "      - $keys/agency-$1.key:/keys/agency.key:ro"
+	client_env="      CLI_KEY_FILE: /keys/agency.key"
+	client_mount="      - $keys/agency-$1.key:/keys/agency.key:ro"
 }
 
 emit() {
@@ -65,6 +67,9 @@ $(server_auth_mount)
       $net:
         aliases:
           - $SERVER_NAME
+    # For operators (docker ps) only: the agencies do not wait for it.
+    # They start with the replicas, resolve the alias again and retry
+    # with backoff until one answers (docs/docker.md has the timings).
     healthcheck:
       # lotteryctl exits 0 only when the Echo comes back whole.
       test: ["CMD", "/lotteryctl", "-t", "3", "-a", "127.0.0.1:$SERVER_PORT", "echo", "health"]
@@ -76,7 +81,9 @@ $(server_auth_mount)
 YAML
 	i=1
 	while [ "$i" -le "$nclients" ]; do
-		cat <<YAML
+		client_auth "$i"
+		# read and printf are built in: no process per agency.
+		IFS= read -r -d '' block <<YAML
 
   client$i:
     image: $CLIENT_IMAGE
@@ -87,18 +94,16 @@ YAML
       CLI_ID: "$i"
       CLI_SERVER_ADDRESS: "$SERVER_NAME:$SERVER_PORT"
       CLI_DATA_DIR: /data
-$(client_auth_env)
+$client_env
     volumes:
       - $base/client/config.yaml:/config.yaml:ro
       - $data:/data:ro
-$(client_auth_mount "$i")
+$client_mount
     networks:
       - $net
-    depends_on:
-      server:
-        condition: service_healthy
     stop_grace_period: 10s
 YAML
+		printf '%s' "$block"
 		i=$((i + 1))
 	done
 	cat <<YAML

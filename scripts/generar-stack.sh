@@ -19,7 +19,7 @@
 # that each node mounts over NFS with STATE_NFS_OPTS (docs/operations.md).
 set -u
 
-. "$(dirname "$0")/gen-args.sh"
+. "${0%/*}/gen-args.sh"
 
 # The state volume: NFS needs both settings, and never `nolock` nor
 # `soft` (a lock the server does not see, or a write that is dropped after

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Runs the whole cluster RUNS times from a clean state and checks each run:
-# every agency exits 0 and logs the winner count of data/expected.txt, the
+# Runs the whole cluster RUNS times from a clean state (fresh containers,
+# the state cleared; the network and the images are reused) and checks
+# each run: every agency exits 0 and logs the winner count of data/expected.txt, the
 # draw is logged exactly once across the replicas, bets.csv holds every
 # bet once, and SERVERS replicas run at its end.  The logs of a failed run
 # are kept in integration-logs/run-K/.  The cluster is left down.
@@ -51,7 +52,9 @@ trap 'exit 130' INT TERM
 k=1
 while [ "$k" -le "$runs" ]; do
 	start=$(date +%s)
-	dl_cluster_down >/dev/null 2>&1
+	# A whole run each time: no container of the last run is left and
+	# the state is cleared; the network and images are reused.
+	dl_cluster_reset >/dev/null 2>&1
 	dl_clean_state
 	why=""
 	if ! dl_cluster_up >"$uplog" 2>&1; then

@@ -47,17 +47,24 @@ agencies() {
 	grep -c '^[0-9]' "$1/agencies.keys"
 }
 
-# rebuild DIR N: agencies.keys from the agency files, 1..N.
+# rebuild DIR N: agencies.keys from the agency files, 1..N, read with
+# the shell's own read (no process per agency: `make docker-compose-up`
+# runs this every time).  The file is replaced only when it changes.
 rebuild() {
-	local dir=$1 n=$2 a
+	local dir=$1 n=$2 a k
 	for ((a = 1; a <= n; a++)); do
 		if [ -f "$dir/agency-$a.revoked" ]; then
 			echo "$a revoked"
 		else
-			echo "$a $(cat "$dir/agency-$a.key")"
+			read -r k <"$dir/agency-$a.key" || die "agency-$a.key unreadable"
+			echo "$a $k"
 		fi
 	done >"$dir/agencies.keys.tmp"
-	mv "$dir/agencies.keys.tmp" "$dir/agencies.keys"
+	if cmp -s "$dir/agencies.keys.tmp" "$dir/agencies.keys"; then
+		rm -f "$dir/agencies.keys.tmp"
+	else
+		mv "$dir/agencies.keys.tmp" "$dir/agencies.keys"
+	fi
 }
 
 [ $# -eq 3 ] || usage

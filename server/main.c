@@ -15,6 +15,7 @@
 #include "config.h"
 #include "keys.h"
 #include "log.h"
+#include "meta.h"
 #include "net.h"
 #include "proto.h"
 #include "sig.h"
@@ -87,6 +88,10 @@ main(int argc, char *argv[])
 		errx(1, "AGENCY_KEYS: %s", why);
 	if (check_only) {
 		keys_free(&keys);
+		/* The state directory must not belong to another lottery. */
+		if (meta_peek(cfg.state_dir, (uint32_t)cfg.agencies, why,
+		    sizeof(why)) == -1)
+			errx(1, "state dir %s: %s", cfg.state_dir, why);
 		return 0;
 	}
 	if (sig_install() == -1)

@@ -121,6 +121,20 @@ meta_read(const char *path, uint32_t *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* 0 when the recorded count is agencies, else -1 with both in err. */
+static int
+meta_agree(const char *path, uint32_t have, uint32_t agencies, char *err,
+    size_t errlen)
+{
+	if (have == agencies)
+		return 0;
+	snprintf(err, errlen, "%s records AGENCIES_AMOUNT=%u but this "
+	    "replica has AGENCIES_AMOUNT=%u; replicas of one state "
+	    "directory must agree (remove %s only when starting a new "
+	    "lottery)", path, have, agencies, META_FILE);
+	return -1;
+}
+
 int
 meta_check(const char *dir, uint32_t agencies, char *err, size_t errlen)
 {
@@ -135,12 +149,17 @@ meta_check(const char *dir, uint32_t agencies, char *err, size_t errlen)
 		    meta_read(path, &have, err, errlen) == -1)
 			return -1;
 	}
-	if (have != agencies) {
-		snprintf(err, errlen, "%s records AGENCIES_AMOUNT=%u but this "
-		    "replica has AGENCIES_AMOUNT=%u; replicas of one state "
-		    "directory must agree (remove %s only when starting a new "
-		    "lottery)", path, have, agencies, META_FILE);
-		return -1;
-	}
-	return 0;
+	return meta_agree(path, have, agencies, err, errlen);
+}
+
+int
+meta_peek(const char *dir, uint32_t agencies, char *err, size_t errlen)
+{
+	char		path[PATH_MAX];
+	uint32_t	have;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, META_FILE);
+	if (meta_read(path, &have, err, errlen) == -1)
+		return errno == ENOENT ? 0 : -1;
+	return meta_agree(path, have, agencies, err, errlen);
 }

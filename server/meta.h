@@ -19,6 +19,13 @@
  */
 int	 meta_check(const char *dir, uint32_t agencies, char *err,
 	    size_t errlen);
+/*
+ * The same comparison without writing anything: 0 when dir records
+ * agencies or records nothing yet (a directory that does not exist
+ * records nothing), else -1 with the reason in err.  `server -n` uses it.
+ */
+int	 meta_peek(const char *dir, uint32_t agencies, char *err,
+	    size_t errlen);
 /* fsync the directory itself, so new names survive a crash.  0 or -1. */
 int	 meta_sync_dir(const char *dir);
 
