@@ -208,11 +208,12 @@ dl_prepare_data() {
 }
 
 # Removes the replicas' shared state, for a new lottery: the bets, the
-# closings and cluster.meta, the agency count the directory belongs to
-# (left behind, replicas started with another count would refuse it).  A
+# closings, the draw's log marker and cluster.meta, the agency count the
+# directory belongs to (left behind, replicas started with another count
+# would refuse it).  A
 # file left by another user id is removed from inside a throwaway
 # container instead.  Only with no replica running (docs/design.md).
-DL_STATE_FILES="bets.csv agencies_closed.txt cluster.meta"
+DL_STATE_FILES="bets.csv agencies_closed.txt draw.logged cluster.meta"
 dl_clean_state() {
 	mkdir -p "$STATE_DIR_HOST"
 	(cd "$STATE_DIR_HOST" && rm -f $DL_STATE_FILES) 2>/dev/null && return 0
