@@ -10,8 +10,9 @@
  * again whenever it changes (inode, size or mtime), which also resets the
  * call counts:
  *
- *   OP ERRNO [after N] [times M] [short]
- *   OP pause ms N [after N] [times M]
+ *   OP ERRNO [after N] [times M] [pid P] [short]
+ *   OP pause ms N [after N] [times M] [pid P]
+ *   OP hold [after N] [times M] [pid P]
  *
  * OP is getattr, readdir, open, create, read, write, truncate, fsync,
  * fdatasync, flush, release, unlink, rename, mkdir, rmdir, utimens or
@@ -22,8 +23,14 @@
  * fail.  For read, ERRNO "stale" returns end of file instead of an error:
  * a view of the file older than its size.  "pause" does not fail the
  * call: it holds it N milliseconds first, the way a slow or congested
- * server does, so a test can freeze a writer inside its write.  An empty
- * FILE disarms.
+ * server does.  "hold" holds the call until FILE changes (rewritten,
+ * emptied), then does it: a test can keep a replica inside its write or
+ * its sync for as long as it needs, with no guess at how long that is.
+ * Each held call is logged with the process that made it ("hold (call
+ * N, pid P)") and again when it is let go ("released").  "pid P" makes a
+ * rule count and hit only the calls of process P (any of its threads),
+ * so one replica of several on the mount can be aimed at.  An empty FILE
+ * disarms.
  *
  * Locks are left to the kernel (no lock operation), so POSIX and OFD
  * locks work on the mount as on a local filesystem and cannot be failed.
@@ -59,6 +66,8 @@ struct fault_rule {
 	int		err;		/* errno; 0 for "stale" */
 	unsigned long	after, times;	/* times 0: no limit */
 	unsigned long	pause_ms;	/* "pause": hold the call, then do it */
+	int		hold;		/* "hold": until the control file changes */
+	pid_t		pid;		/* only this process's calls; 0: all */
 	int		shortw;
 	unsigned long	calls, hits;
 };
@@ -69,6 +78,8 @@ static struct {
 	int		 bfd;		/* the backing directory */
 	pthread_mutex_t	 mu;
 	struct stat	 seen;		/* the control file last loaded */
+	unsigned long	 gen;		/* loads so far: a held call waits for
+					   the next one */
 	struct fault_rule rules[FAULT_RULES];
 	size_t		 nrules;
 } fs = { .bfd = -1, .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -128,7 +139,8 @@ fault_parse_line(char *line, struct fault_rule *r)
 	r->after = 1;
 	if (n < 2 || strlen(tok[0]) >= sizeof(r->op))
 		return -1;
-	if (strcmp(tok[1], "pause") != 0 &&
+	r->hold = strcmp(tok[1], "hold") == 0;
+	if (strcmp(tok[1], "pause") != 0 && !r->hold &&
 	    (r->err = fault_parse_errno(tok[1])) == -1)
 		return -1;
 	strcpy(r->op, tok[0]);
@@ -146,6 +158,8 @@ fault_parse_line(char *line, struct fault_rule *r)
 			r->after = v;
 		else if (strcmp(tok[i], "times") == 0)
 			r->times = v;
+		else if (strcmp(tok[i], "pid") == 0 && v <= INT_MAX)
+			r->pid = (pid_t)v;
 		else if (strcmp(tok[i], "ms") == 0 &&
 		    strcmp(tok[1], "pause") == 0)
 			r->pause_ms = v;
@@ -173,6 +187,7 @@ fault_reload(void)
 		return;
 	fs.seen = st;
 	fs.nrules = 0;
+	fs.gen++;
 	if ((f = fopen(fs.ctl, "re")) == NULL)
 		return;
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -194,25 +209,82 @@ fault_reload(void)
 }
 
 /*
+ * The process (thread group) of thread tid, from /proc; tid itself when
+ * that cannot be read (the thread is gone).
+ */
+static pid_t
+fault_tgid(pid_t tid)
+{
+	char	 path[64], line[128];
+	FILE	*f;
+	long	 v = tid;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if ((f = fopen(path, "re")) == NULL)
+		return tid;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Tgid: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return (pid_t)v;
+}
+
+/*
+ * Hold a call until the control file is loaded again (gen moves past
+ * held_gen).  Polled: a held call may be the only one, so no other call
+ * would notice the change for it.
+ */
+static void
+fault_hold(unsigned long held_gen, const char *op, const char *path)
+{
+	struct timespec	 ts = { 0, 10 * 1000000L };
+	int		 done = 0;
+
+	while (!done) {
+		while (nanosleep(&ts, NULL) == -1 && errno == EINTR)
+			;
+		pthread_mutex_lock(&fs.mu);
+		fault_reload();
+		done = fs.gen != held_gen;
+		pthread_mutex_unlock(&fs.mu);
+	}
+	fprintf(stderr, "faultfs: %s %s: released\n", op, path);
+}
+
+/*
  * Should this call of op on path fail?  0: no; an errno; FAULT_STALE or
- * FAULT_SHORT.  The first rule naming op decides.
+ * FAULT_SHORT.  The first rule naming op (and, if it names one, the
+ * caller's process) decides.
  */
 static int
 fault(const char *op, const char *path)
 {
 	struct fault_rule	*r = NULL;
-	unsigned long		 pause_ms = 0;
-	int			 res = 0;
+	unsigned long		 pause_ms = 0, held_gen = 0;
+	pid_t			 caller = fuse_get_context()->pid;
+	int			 res = 0, held = 0;
 
 	pthread_mutex_lock(&fs.mu);
 	fault_reload();
-	for (size_t i = 0; i < fs.nrules && r == NULL; i++)
-		if (strcmp(fs.rules[i].op, op) == 0)
-			r = &fs.rules[i];
+	for (size_t i = 0; i < fs.nrules && r == NULL; i++) {
+		if (strcmp(fs.rules[i].op, op) != 0)
+			continue;
+		if (fs.rules[i].pid != 0 &&
+		    fault_tgid(caller) != fs.rules[i].pid)
+			continue;
+		r = &fs.rules[i];
+	}
 	if (r == NULL || ++r->calls < r->after ||
 	    (r->times != 0 && r->hits >= r->times))
 		goto out;
 	r->hits++;
+	if (r->hold) {
+		held = 1;
+		held_gen = fs.gen;
+		fprintf(stderr, "faultfs: %s %s: hold (call %lu, pid %d)\n",
+		    op, path, r->calls, (int)fault_tgid(caller));
+		goto out;
+	}
 	if (r->pause_ms != 0) {
 		pause_ms = r->pause_ms;
 		fprintf(stderr, "faultfs: %s %s: pause %lu ms (call %lu)\n", op,
@@ -229,6 +301,8 @@ fault(const char *op, const char *path)
 out:
 	pthread_mutex_unlock(&fs.mu);
 	/* Outside the mutex: other calls go on while this one is held. */
+	if (held)
+		fault_hold(held_gen, op, path);
 	if (pause_ms != 0) {
 		struct timespec	ts = { (time_t)(pause_ms / 1000),
 		    (long)(pause_ms % 1000) * 1000000L };

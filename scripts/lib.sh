@@ -72,6 +72,26 @@ faultfs_arm() {
 	printf '%s\n' "$@" >"$ctl.new" && mv -f "$ctl.new" "$ctl"
 }
 
+# faultfs_held LOG OP [N]: wait until LOG shows N calls of OP (default 1)
+# held by a "hold" rule, and print the pid of the process the last of
+# them belongs to.  The held call stays in the filesystem until the rules
+# change (faultfs_arm), so whatever the test checks next sees that process
+# stopped at that call.  1 when it does not happen within 60 seconds.
+faultfs_held() {
+	local log=$1 op=$2 n=${3:-1} i line
+	for ((i = 0; i < 600; i++)); do
+		if [ "$(grep -c "^faultfs: $op [^ ]*: hold " "$log")" -ge "$n" ]
+		then
+			line=$(grep "^faultfs: $op [^ ]*: hold " "$log" | tail -n 1)
+			line=${line##*pid }
+			echo "${line%)}"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # port_used PORT: 0 when some TCP socket of this host has PORT as its own
 # or its peer's port, in any state.
 port_used() {
