@@ -301,16 +301,17 @@ t_lost_reply() {
 }
 
 # e: kill -9 an agency mid-file, rerun it: every row once.
-# Replica 1 is held inside its 100th sync (faultfs), so the client is
-# waiting for the reply to a batch when it is killed.
+# Replica 1 is held inside its 50th sync (faultfs), so the client is
+# waiting for the reply to a batch when it is killed.  10000 rows in
+# batches of 3, at most 32 of them a sync: the upload needs over 100.
 t_client_kill() {
 	fs_setup 2 20000 || return
 	replicas 2 2
-	faultfs_arm "$TD/ctl" "fdatasync hold pid ${SPID[srv1]} after 100"
+	faultfs_arm "$TD/ctl" "fdatasync hold pid ${SPID[srv1]} after 50"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=3 \
 	    CLI_LOG_LEVEL=DEBUG
 	faultfs_held "$TD/faultfs.log" fdatasync >/dev/null ||
-	    { bad "replica 1 never reached its 100th sync"; return; }
+	    { bad "replica 1 never reached its 50th sync"; return; }
 	kill -9 "${CPID[1]}"
 	wait "${CPID[1]}" 2>/dev/null
 	faultfs_arm "$TD/ctl"
@@ -692,18 +693,19 @@ t_bounded_memory() {
 
 # o: SIGTERM reaches a client blocked waiting for a reply (the replica is
 # frozen with SIGSTOP): it stops at once, not after its 60 s timeout, with
-# status 3 (not done).  The replica is frozen inside its 100th sync
+# status 3 (not done).  The replica is frozen inside its 20th sync
 # (held by faultfs until the SIGSTOP is sent), so a batch of the client's
-# provably has no reply.
+# provably has no reply; the upload needs over 100 syncs (4000 batches,
+# at most 32 a sync).
 t_stop_while_waiting() {
 	local rc
 	fs_setup 1 20000 || return
 	replicas 1 2
-	faultfs_arm "$TD/ctl" "fdatasync hold after 100"
+	faultfs_arm "$TD/ctl" "fdatasync hold after 20"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5 \
 	    CLI_TIMEOUT=60s
 	faultfs_held "$TD/faultfs.log" fdatasync >/dev/null ||
-	    { bad "the replica never reached its 100th sync"; return; }
+	    { bad "the replica never reached its 20th sync"; return; }
 	kill -STOP "${SPID[srv1]}"
 	# The sync returns into a stopped process: the reply is never sent.
 	faultfs_arm "$TD/ctl"
@@ -1018,14 +1020,15 @@ bets_lock_waited() {
 t_frozen_lock() {
 	local r t0 rc
 	# The lock is held only for the append: faultfs holds replica 1
-	# inside its 40th write until it is stopped, so it is caught with
-	# the lock.
+	# inside its 20th write until it is stopped, so it is caught with
+	# the lock (the upload takes over 60 writes: 2000 batches, at most
+	# 32 a write).
 	fs_setup 2 20000 || return
 	replicas 2 2 LOCK_TIMEOUT=1s
-	faultfs_arm "$TD/ctl" "write hold pid ${SPID[srv1]} after 40"
+	faultfs_arm "$TD/ctl" "write hold pid ${SPID[srv1]} after 20"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5
 	faultfs_held "$TD/faultfs.log" write >/dev/null ||
-	    { bad "replica 1 never reached its 40th write"; return; }
+	    { bad "replica 1 never reached its 20th write"; return; }
 	kill -STOP "${SPID[srv1]}"
 	faultfs_arm "$TD/ctl"
 	grep -q '^faultfs: write /bets.csv: hold' "$TD/faultfs.log" ||
