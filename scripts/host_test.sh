@@ -117,6 +117,15 @@ mid_upload() {
 	    [ "${r%;*}" -lt "$(expected "$2" 2)" ]
 }
 
+# mid_upload_file AGENCY: mid_upload read from the files behind a faultfs
+# mount ($TD/back), for when no replica can answer.
+mid_upload_file() {
+	local n
+	n=$(LC_ALL=C grep -c "^$1," "$TD/back/bets.csv")
+	[ "$n" -gt 0 ] && [ "$n" -lt "$(expected "$1" 2)" ] &&
+	    ! grep -qx "$1" "$TD/back/agencies_closed.txt" 2>/dev/null
+}
+
 # sorteo_once: exactly one draw logged across every replica log.
 sorteo_once() {
 	local n
@@ -152,27 +161,40 @@ t_cluster() {
 }
 
 # b: kill -9 the replica agencies 1 and 4 use, mid-upload, and restart it.
+# The replica is held inside its 20th sync (faultfs), a batch written and
+# not yet answered, so the kill lands mid-upload whatever the speed of
+# the machine; the agency whose batch it was sees its connection fail.
 t_replica_kill() {
-	local a mid=0
-	gen 5 40000
+	local a mid=0 pid fails
+	fs_setup 5 40000 || return
 	replicas 3 5
-	# One batch at a time, so the kill finds them mid-upload
-	# (pipeline_kill kills a replica under a full window).
+	faultfs_arm "$TD/ctl" "fdatasync hold pid ${SPID[srv1]} after 20"
+	# One batch at a time (pipeline_kill kills a replica under a full
+	# window).
 	for a in 1 2 3 4 5; do
 		start_client $a "${PORT[$(((a - 1) % 3 + 1))]}" "$TD/data" \
 		    CLI_BATCH_MAXAMOUNT=10 CLI_BATCH_WINDOW=1
 	done
-	wait_lines "$TD/state/bets.csv" 6000 60 || bad "upload did not start"
+	pid=$(faultfs_held "$TD/faultfs.log" fdatasync) ||
+	    { bad "replica 1 never reached its 20th sync"; return; }
+	[ "$pid" = "${SPID[srv1]}" ] || bad "the held sync is pid $pid's"
+	# Replica 1 keeps its store through the sync, so agencies 1 and 4
+	# stand still; the kernel keeps bets.csv's inode through it too, so
+	# the other replicas wait, and the file holds whole groups only.
 	for a in 1 4; do
-		mid_upload "${PORT[2]}" $a && mid=1
+		mid_upload_file $a && mid=1
 	done
 	[ $mid -eq 1 ] || bad "agencies 1 and 4 not mid-upload at the kill"
+	fails=$(cat "$TD/client-1.log" "$TD/client-4.log" | grep -c 'result: fail')
 	kill -9 "${SPID[srv1]}"
+	# The held sync returns, and the replica dies before its reply.
+	faultfs_arm "$TD/ctl"
 	wait "${SPID[srv1]}" 2>/dev/null
-	sleep 0.5
 	start_server srv1 "${PORT[1]}" "$TD/state" 5 ||
 	    bad "replica 1 did not restart on its port"
 	wait_clients 120 1 2 3 4 5
+	[ "$(cat "$TD/client-1.log" "$TD/client-4.log" | grep -c 'result: fail')" \
+	    -gt "$fails" ] || bad "neither agency 1 nor 4 saw the kill"
 	check_store 5
 	check_winners "${PORT[2]}" 5
 	sorteo_once
@@ -181,22 +203,22 @@ t_replica_kill() {
 # b2: a replica killed (kill -9) while a client has a window of batches
 # in flight on it: the client resumes from AgencyStatus on the restarted
 # replica and every bet is stored exactly once.
+# The replica is held inside its 5th sync (faultfs) while the window
+# fills, and killed there: at most 5 groups of 64 batches are stored.
 t_pipeline_kill() {
-	local mid=0
-	# Enough batches that the kill comes long before the last of them.
-	gen 1 200000
+	fs_setup 1 40000 || return
 	replicas 1 1
+	faultfs_arm "$TD/ctl" "fdatasync hold after 5"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=10 \
 	    CLI_BATCH_WINDOW=64
-	wait_lines "$TD/state/bets.csv" 5000 60 || bad "upload did not start"
-	mid_upload "${PORT[1]}" 1 && mid=1
+	faultfs_held "$TD/faultfs.log" fdatasync >/dev/null ||
+	    { bad "the replica never reached its 5th sync"; return; }
+	# The only replica is held: the files are what the kill will leave.
+	mid_upload_file 1 || bad "agency 1 not mid-upload at the kill" \
+	    "($(lines "$TD/back/bets.csv") rows)"
 	kill -9 "${SPID[srv1]}"
+	faultfs_arm "$TD/ctl"
 	wait "${SPID[srv1]}" 2>/dev/null
-	[ $mid -eq 1 ] || bad "agency 1 not mid-upload at the kill"
-	# The only replica is dead: what it stored is what the kill left.
-	[ "$(lines "$TD/state/bets.csv")" -lt 200000 ] ||
-	    bad "the upload ended before the kill"
-	sleep 0.3
 	start_server srv1 "${PORT[1]}" "$TD/state" 1 ||
 	    bad "replica 1 did not restart on its port"
 	wait_clients 120 1
@@ -207,10 +229,10 @@ t_pipeline_kill() {
 }
 
 # w: a WinnersWait on replica 1 is answered with the winners as soon as
-# the last agency closes on replica 2, long before its wait ends; one
-# asked before that gets NotReadyResponse when its wait ends.
+# the last agency closes on replica 2, long before its 60 s wait ends;
+# one asked before that gets NotReadyResponse when its wait ends.
 t_wait_woken() {
-	local r t0 t1 waiter
+	local r t0 t1 waiter n
 	gen 2 200
 	replicas 2 2
 	r=$(req "${PORT[1]}" "$(batch_of 1 0 $(expected 1 2))")
@@ -218,18 +240,29 @@ t_wait_woken() {
 	send_only "${PORT[1]}" AgencyClose:1 || bad "agency 1's close"
 	r=$(req "${PORT[1]}" "WinnersWait:1:0:300")
 	[ "$r" = NotReadyResponse: ] || bad "a wait before the draw: '$r'"
+	# The replica has let the earlier connections go, and then takes the
+	# waiter's, before the close.
+	for ((n = 0; n < 300; n++)); do
+		[ "$(conn_fds "${SPID[srv1]}")" -eq 0 ] && break
+		sleep 0.1
+	done
 	t0=$(date +%s%N)
-	ctl -t 30 -a "127.0.0.1:${PORT[1]}" send "WinnersWait:2:0:20000" \
+	ctl -t 90 -a "127.0.0.1:${PORT[1]}" send "WinnersWait:2:0:60000" \
 	    >"$TD/waiter.out" 2>&1 &
 	waiter=$!
-	sleep 0.5
+	for ((n = 0; n < 300; n++)); do
+		[ "$(conn_fds "${SPID[srv1]}")" -ge 1 ] && break
+		sleep 0.1
+	done
+	[ $n -lt 300 ] || bad "the replica never took the waiter's connection"
 	r=$(req "${PORT[2]}" "$(batch_of 2 0 $(expected 2 2))")
 	[ "$r" = StoreResponse:0 ] || bad "agency 2's batch: '$r'"
 	send_only "${PORT[2]}" AgencyClose:2 || bad "agency 2's close"
 	wait "$waiter" || bad "the waiter failed ($(cat "$TD/waiter.out"))"
 	t1=$(date +%s%N)
-	[ $(((t1 - t0) / 1000000)) -lt 5000 ] ||
-	    bad "the waiter took $(((t1 - t0) / 1000000)) ms, the draw came at 500"
+	# A wait that ran out would have taken 60 s.
+	[ $(((t1 - t0) / 1000000)) -lt 30000 ] ||
+	    bad "the waiter took $(((t1 - t0) / 1000000)) ms: not woken by the draw"
 	r=$(cat "$TD/waiter.out")
 	[ "${r%%;*}" = "WinnersPageResponse:$(expected 2 3)" ] ||
 	    bad "the waiter got '$r', want $(expected 2 3) winners"
@@ -276,15 +309,20 @@ t_lost_reply() {
 }
 
 # e: kill -9 an agency mid-file, rerun it: every row once.
+# Replica 1 is held inside its 50th sync (faultfs), so the client is
+# waiting for the reply to a batch when it is killed.  10000 rows in
+# batches of 3, at most 32 of them a sync: the upload needs over 100.
 t_client_kill() {
-	# Enough small batches that the kill comes long before the last.
-	gen 2 100000
+	fs_setup 2 20000 || return
 	replicas 2 2
+	faultfs_arm "$TD/ctl" "fdatasync hold pid ${SPID[srv1]} after 50"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=3 \
 	    CLI_LOG_LEVEL=DEBUG
-	wait_lines "$TD/state/bets.csv" 1500 60 || bad "upload did not start"
+	faultfs_held "$TD/faultfs.log" fdatasync >/dev/null ||
+	    { bad "replica 1 never reached its 50th sync"; return; }
 	kill -9 "${CPID[1]}"
 	wait "${CPID[1]}" 2>/dev/null
+	faultfs_arm "$TD/ctl"
 	# The client is gone: what agency 1 has stored is what the kill left.
 	mid_upload "${PORT[1]}" 1 || bad "agency 1 not mid-upload at the kill"
 	start_client 1 "${PORT[2]}" "$TD/data" CLI_BATCH_MAXAMOUNT=7
@@ -438,20 +476,23 @@ t_bad_rows() {
 
 # i: SIGTERM stops a server (status 0) and a client, uploading or polling,
 # with status 3 (stopped before it was done); a rerun resumes.
+# The replica is held inside its 100th sync (faultfs), so agency 1 is
+# mid-upload, waiting for a reply, when its SIGTERM comes.
 t_shutdown() {
 	local rc n
-	gen 2 20000
+	fs_setup 2 20000 || return
 	replicas 1 2
-	# One batch at a time: a full window could finish the upload between
-	# the check below and the signal.
+	faultfs_arm "$TD/ctl" "fdatasync hold after 100"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5 \
 	    CLI_BATCH_WINDOW=1 CLI_LOG_LEVEL=DEBUG
-	wait_lines "$TD/state/bets.csv" 500 60 || bad "upload did not start"
-	mid_upload "${PORT[1]}" 1 || bad "agency 1 not mid-upload at SIGTERM"
+	faultfs_held "$TD/faultfs.log" fdatasync >/dev/null ||
+	    { bad "the replica never reached its 100th sync"; return; }
 	kill -TERM "${CPID[1]}"
 	wait_pid "${CPID[1]}" 10
 	rc=$?
+	faultfs_arm "$TD/ctl"
 	[ $rc -eq 3 ] || bad "client after SIGTERM mid-upload exited $rc, want 3"
+	mid_upload "${PORT[1]}" 1 || bad "agency 1 not mid-upload at SIGTERM"
 	grep -q 'action: shutdown' "$TD/client-1.log" ||
 	    bad "client logged no action: shutdown"
 	n=$(lines "$TD/state/bets.csv")
@@ -534,6 +575,9 @@ t_agency_close() {
 		send_only "${PORT[1]}" "AgencyClose:1"
 	done
 	[ "$(req "${PORT[1]}" Echo:x)" = Echo:x ] || bad "no Echo after the closes"
+	# The closes get no reply: wait for the one that is recorded.
+	wait_lines "$TD/state/agencies_closed.txt" 1 30 ||
+	    bad "none of the closes was recorded"
 	r=$(req "${PORT[1]}" AgencyStatus:1 AgencyStatus:2)
 	[ "$r" = $'AgencyStatusResponse:0;1\nAgencyStatusResponse:0;0' ] ||
 	    bad "status '$(echo $r)'"
@@ -571,20 +615,18 @@ t_single_bet() {
 
 # l: connections past MAX_CONNECTIONS are closed at once and logged; the
 # held ones keep theirs, and a freed slot serves again.
+# The holders are served an Echo before the third comes, so both slots
+# are taken when it does (CONN_TIMEOUT 60 s: they stay taken).
 t_conn_cap() {
 	local r
-	replicas 1 5 MAX_CONNECTIONS=2
-	hold "${PORT[1]}" 30 2
-	local holder=$!
-	sleep 0.5
+	replicas 1 5 MAX_CONNECTIONS=2 CONN_TIMEOUT=60s
+	hold_served "${PORT[1]}" 2 || { bad "the holders were not served"; return; }
 	r=$(req "${PORT[1]}" Echo:third)
 	[ "$r" = "<closed>" ] || bad "third connection got '$r', want it closed"
-	wait_log "$TD/srv1.log" 'motivo: too many connections' 3 ||
+	wait_log "$TD/srv1.log" 'motivo: too many connections' 10 ||
 	    bad "refused connection not logged"
-	kill "$holder"
-	sleep 1
-	r=$(req "${PORT[1]}" Echo:again)
-	[ "$r" = Echo:again ] || bad "after the holders left: '$r'"
+	kill "${HOLDERS[@]}"
+	echo_until "${PORT[1]}" again 30 || bad "no Echo served after the holders left"
 }
 
 # m: a full disk: the batch that does not fit is refused with a logged
@@ -659,16 +701,22 @@ t_bounded_memory() {
 
 # o: SIGTERM reaches a client blocked waiting for a reply (the replica is
 # frozen with SIGSTOP): it stops at once, not after its 60 s timeout, with
-# status 3 (not done).
+# status 3 (not done).  The replica is frozen inside its 20th sync
+# (held by faultfs until the SIGSTOP is sent), so a batch of the client's
+# provably has no reply; the upload needs over 100 syncs (4000 batches,
+# at most 32 a sync).
 t_stop_while_waiting() {
 	local rc
-	gen 1 20000
+	fs_setup 1 20000 || return
 	replicas 1 2
+	faultfs_arm "$TD/ctl" "fdatasync hold after 20"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5 \
 	    CLI_TIMEOUT=60s
-	wait_lines "$TD/state/bets.csv" 500 60 || bad "upload did not start"
+	faultfs_held "$TD/faultfs.log" fdatasync >/dev/null ||
+	    { bad "the replica never reached its 20th sync"; return; }
 	kill -STOP "${SPID[srv1]}"
-	sleep 0.5
+	# The sync returns into a stopped process: the reply is never sent.
+	faultfs_arm "$TD/ctl"
 	kill -TERM "${CPID[1]}"
 	wait_pid "${CPID[1]}" 10
 	rc=$?
@@ -967,28 +1015,33 @@ bets_write_locked() {
 	grep -qE "OFDLCK +ADVISORY +WRITE .*:$ino " /proc/locks
 }
 
+# bets_lock_waited: 0 when some process waits for a lock on bets.csv.
+bets_lock_waited() {
+	local ino
+	ino=$(stat -c %i "$TD/state/bets.csv")
+	grep -qE -- "-> +OFDLCK .*:$ino " /proc/locks
+}
+
 # s: a replica frozen while it holds the bets.csv lock: the others answer
 # within LOCK_TIMEOUT (StoreResponse:1, connection usable), stop on
 # SIGTERM in seconds, and once it resumes everything completes exactly.
 t_frozen_lock() {
-	local i held=0 r t0 rc
+	local r t0 rc
 	# The lock is held only for the append: faultfs holds replica 1
-	# inside one write, so it is caught with the lock.
+	# inside its 20th write until it is stopped, so it is caught with
+	# the lock (the upload takes over 60 writes: 2000 batches, at most
+	# 32 a write).
 	fs_setup 2 20000 || return
 	replicas 2 2 LOCK_TIMEOUT=1s
+	faultfs_arm "$TD/ctl" "write hold pid ${SPID[srv1]} after 20"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5
-	wait_lines "$TD/state/bets.csv" 200 60 || bad "upload did not start"
-	faultfs_arm "$TD/ctl" "write pause ms 3000 times 1"
-	for ((i = 0; i < 200 && !held; i++)); do
-		if bets_write_locked; then
-			kill -STOP "${SPID[srv1]}"
-			held=1
-		else
-			sleep 0.01
-		fi
-	done
+	faultfs_held "$TD/faultfs.log" write >/dev/null ||
+	    { bad "replica 1 never reached its 20th write"; return; }
+	kill -STOP "${SPID[srv1]}"
 	faultfs_arm "$TD/ctl"
-	[ $held -eq 1 ] || { bad "never froze replica 1 holding the lock"; return; }
+	grep -q '^faultfs: write /bets.csv: held' "$TD/faultfs.log" ||
+	    bad "the held write is not of bets.csv"
+	bets_write_locked || { bad "replica 1 frozen without the lock"; return; }
 	t0=$(date +%s)
 	r=$(req "${PORT[2]}" AgencyStatus:2 Echo:still-here)
 	[ "$r" = $'StoreResponse:1\nEcho:still-here' ] ||
@@ -1066,6 +1119,21 @@ fd_phase() {
 	return 1
 }
 
+# conn_fds PID: how many of the process's descriptors are TCP sockets
+# other than listening ones: its connections.
+conn_fds() {
+	local fd l n=0
+	for fd in /proc/"$1"/fd/*; do
+		l=$(readlink "$fd" 2>/dev/null) || continue
+		case $l in socket:\[*\]) ;; *) continue ;; esac
+		l=${l#socket:[}
+		awk -v i="${l%]}" '$10 == i && $4 != "0A" { f = 1 }
+		    END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null &&
+		    n=$((n + 1))
+	done
+	echo $n
+}
+
 # q: out of descriptors (the limit lowered under a running replica), a
 # crowd of peers neither spins a core nor floods the log: first with room
 # for the spare descriptor only, so connections are shed at once, then
@@ -1075,7 +1143,12 @@ t_fd_exhaustion() {
 	replicas 1 5
 	pid=${SPID[srv1]} port=${PORT[1]}
 	hard=$(awk '/^Max open files/ { print $5 }' "/proc/$pid/limits")
-	sleep 1		# the start-up Echo's descriptor is closed by now
+	# The start-up Echo's descriptor must be closed first.
+	for ((n = 0; n < 300; n++)); do
+		[ "$(conn_fds "$pid")" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ $n -lt 300 ] || bad "the replica kept a connection open"
 	# The lowest free descriptor: the limit that leaves no room.
 	n=$(ls "/proc/$pid/fd" | sort -n |
 	    awk 'BEGIN { n = 0 } $1 == n { n++ } END { print n }')
@@ -1097,22 +1170,49 @@ t_fd_exhaustion() {
 # r: peers sending only Echo every 0.5 s do not hold every slot: each is
 # closed CONN_TIMEOUT after its accept and a real agency then completes.
 t_echo_hold() {
-	local i r
+	local i r round t0 c
+	c=$(tool lotteryctl) || { bad "no lotteryctl"; return; }
 	gen 1 2000
 	replicas 1 1 MAX_CONNECTIONS=4 CONN_TIMEOUT=2s
-	for ((i = 0; i < 4; i++)); do
-		ctl_bg -a "127.0.0.1:${PORT[1]}" -w 0.5 send $(printf 'Echo:%d ' \
-		    $(seq 80))
+	# Four peers, each served its first Echo, hold every slot until their
+	# 2 s run out.  A fifth let in is a failure only when no timeout came
+	# before it; else this machine was slower than 2 s, and the round is
+	# played again.
+	for ((round = 1; round <= 5; round++)); do
+		t0=$(grep -c 'motivo: idle timeout' "$TD/srv1.log")
+		HOLDERS=()
+		for ((i = 1; i <= 4; i++)); do
+			"$c" -a "127.0.0.1:${PORT[1]}" -w 0.5 send \
+			    $(printf 'Echo:%d ' $(seq 80)) \
+			    >"$TD/holder-$round-$i.out" 2>/dev/null &
+			PIDS+=($!)
+			HOLDERS+=($!)
+		done
+		for ((i = 1; i <= 4; i++)); do
+			wait_log "$TD/holder-$round-$i.out" '^Echo:1$' 30 ||
+			    bad "holder $i was not served"
+		done
+		r=$(req "${PORT[1]}" Echo:fifth)
+		[ "$r" = "<closed>" ] && break
+		[ "$(grep -c 'motivo: idle timeout' "$TD/srv1.log")" -gt "$t0" ] ||
+		    { bad "a fifth connection got '$r' with 4 held"; break; }
+		kill "${HOLDERS[@]}" 2>/dev/null
+		wait "${HOLDERS[@]}" 2>/dev/null
+		echo "round $round: a holder timed out before the fifth came" \
+		    >>"$TD/rounds"
+		# Every slot free again before the next round.
+		for ((i = 0; i < 300; i++)); do
+			[ "$(conn_fds "${SPID[srv1]}")" -eq 0 ] && break
+			sleep 0.1
+		done
 	done
-	sleep 0.5
-	r=$(req "${PORT[1]}" Echo:fifth)
-	[ "$r" = "<closed>" ] || bad "a fifth connection got '$r' with 4 held"
-	for ((i = 0; i < 60; i++)); do
+	[ $round -le 5 ] || bad "no round held all 4 slots until the fifth came"
+	for ((i = 0; i < 300; i++)); do
 		[ "$(grep -c 'motivo: idle timeout' "$TD/srv1.log")" -ge 4 ] &&
 		    break
 		sleep 0.1
 	done
-	[ $i -lt 60 ] || bad "the Echo-only connections were not timed out"
+	[ $i -lt 300 ] || bad "the Echo-only connections were not timed out"
 	start_client 1 "${PORT[1]}" "$TD/data"
 	wait_clients 20 1
 	check_store 1
@@ -1120,23 +1220,20 @@ t_echo_hold() {
 
 # s: MAX_CONNECTIONS_PER_PEER caps one address, not the others.
 t_peer_cap() {
-	local r holder
-	replicas 1 5 MAX_CONNECTIONS_PER_PEER=2 LOGGING_LEVEL=DEBUG
-	hold "${PORT[1]}" 30 2
-	holder=$!
-	sleep 0.5
+	local r
+	replicas 1 5 MAX_CONNECTIONS_PER_PEER=2 LOGGING_LEVEL=DEBUG \
+	    CONN_TIMEOUT=60s
+	hold_served "${PORT[1]}" 2 || { bad "the holders were not served"; return; }
 	r=$(req "${PORT[1]}" Echo:third)
 	[ "$r" = "<closed>" ] || bad "third connection from 127.0.0.1 got '$r'"
-	wait_log "$TD/srv1.log" 'peer: 127\.0\.0\.1/[0-9]+ \| motivo: too many connections from' 3 ||
+	wait_log "$TD/srv1.log" 'peer: 127\.0\.0\.1/[0-9]+ \| motivo: too many connections from' 10 ||
 	    bad "refused connection not logged"
 	r=$(req_from 127.0.0.2 "${PORT[1]}" Echo:other)
 	[ "$r" = Echo:other ] || bad "connection from 127.0.0.2 got '$r'"
 	grep -q 'action: echo | result: success | peer: 127\.0\.0\.2/' \
 	    "$TD/srv1.log" || bad "no Echo served to 127.0.0.2"
-	kill "$holder"
-	sleep 1
-	r=$(req "${PORT[1]}" Echo:again)
-	[ "$r" = Echo:again ] || bad "after the holders left: '$r'"
+	kill "${HOLDERS[@]}"
+	echo_until "${PORT[1]}" again 30 || bad "no Echo served after the holders left"
 }
 
 # t: AgencyClose never gets a reply, not even a refused one, so replies
@@ -1277,40 +1374,16 @@ need_unshare() {
 	return 1
 }
 
-# state_locked: 0 when some process holds an OFD lock on a state file.
-state_locked() {
-	local f ino
-	for f in "$TD"/state/*; do
-		ino=$(stat -c %i "$f") || continue
-		awk -v ino="$ino" '$2 == "OFDLCK" { n = split($6, a, ":");
-		    if (a[n] == ino) found = 1 } END { exit !found }' \
-		    /proc/locks && return 0
-	done
-	return 1
-}
-
-# freeze_unlocked PID: SIGSTOP a replica at a moment it holds no lock on
-# the state files (a replica stopped under the lock would stall every
-# other one, which is not what the test is about).
-freeze_unlocked() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -STOP "$1"
-		sleep 0.05
-		state_locked || return 0
-		kill -CONT "$1"
-		sleep "0.0$((RANDOM % 10))"
-	done
-	return 1
-}
-
 # p: the server's name gives three replicas; the one the client uploads to
 # is frozen (SIGSTOP) mid-file.  The client resolves again, moves on to
 # another replica and finishes exactly while the frozen one stays stopped.
+# Whichever replica serves it is held inside its 10th sync of bets.csv
+# (faultfs) and frozen there: a batch written, unanswered, with no file
+# lock held (the locks go before the sync), so the freeze is mid-upload.
 t_rotation() {
-	local port i rc srv live
+	local port i rc srv live pid fails
 	need_unshare || return
-	gen 1 20000
+	fs_setup 1 20000 || return
 	port=$(free_port)
 	for i in 1 2 3; do
 		start_server srv$i "$port" "$TD/state" 1 SERVER_IP=127.0.0.$i ||
@@ -1320,24 +1393,32 @@ t_rotation() {
 		bad "getaddrinfo does not give lottery-server 3 addresses"
 		return
 	}
+	faultfs_arm "$TD/ctl" "fdatasync hold after 10"
 	CLIENT_HOST=lottery-server CLIENT_HOSTS=$TD/hosts \
 	    start_client 1 "$port" "$TD/data" CLI_BATCH_MAXAMOUNT=5 \
 	    CLI_TIMEOUT=2s
-	wait_lines "$TD/state/bets.csv" 500 60 || bad "upload did not start"
-	srv=$(grep -l 'apuesta_recibida' "$TD"/srv*.log | head -n 1)
-	srv=$(basename "${srv:-none}" .log)
-	[ -n "${SPID[$srv]:-}" ] || { bad "no replica received bets"; return; }
-	freeze_unlocked "${SPID[$srv]}" ||
-	    { bad "replica $srv always held a lock"; return; }
-	mid_upload_at() { REQ_HOST=$1 mid_upload "$port" 1; }
+	pid=$(faultfs_held "$TD/faultfs.log" fdatasync) ||
+	    { bad "no replica reached its 10th sync"; return; }
+	srv=
+	for i in 1 2 3; do
+		[ "${SPID[srv$i]}" = "$pid" ] && srv=srv$i
+	done
+	[ -n "$srv" ] || { bad "the held sync is no replica's (pid $pid)"; return; }
+	grep -q "^faultfs: fdatasync /bets.csv: held .*pid $pid)" \
+	    "$TD/faultfs.log" || bad "the held sync is not of bets.csv"
+	fails=$(grep -c 'result: fail' "$TD/client-1.log")
+	kill -STOP "$pid"
+	# The sync returns into a stopped process: its reply is never sent.
+	faultfs_arm "$TD/ctl"
 	live=127.0.0.$(( ${srv#srv} % 3 + 1 ))
-	mid_upload_at "$live" || bad "agency 1 not mid-upload at the freeze"
 	wait_pid "${CPID[1]}" 60
 	rc=$?
 	[ $rc -eq 0 ] || bad "client exited $rc with $srv frozen" \
 	    "($(tail -n 2 "$TD/client-1.log" | tr '\r\n' '  '))"
 	[ "$(awk '{ print $3 }' "/proc/${SPID[$srv]}/stat")" = T ] ||
 	    bad "the frozen replica $srv was not stopped to the end"
+	[ "$(grep -c 'result: fail' "$TD/client-1.log")" -gt "$fails" ] ||
+	    bad "the client logged no failure on the frozen replica"
 	kill -CONT "${SPID[$srv]}"
 	check_store 1
 	REQ_HOST=$live check_winners "$port" 1
@@ -1511,30 +1592,39 @@ t_number_zeros() {
 }
 
 # u: a store and a close of its agency exclude each other across
-# replicas.  Replica 1's write is held 3 s inside the filesystem, after it
+# replicas.  Replica 1's write is held inside the filesystem, after it
 # checked that agency 1 is open; replica 2's close of agency 1, sent
-# meanwhile, must wait for that store: the close is recorded after it,
-# never between its check and its write, and stores after it are refused.
+# meanwhile, must wait for that store (it is seen waiting in /proc/locks):
+# the close is recorded after it, never between its check and its write,
+# and stores after it are refused.
 t_close_race() {
-	local r pending
+	local r pending i
 	fs_setup 1 400 || return
-	replicas 2 1
+	# The close waits for the lock as long as the test needs.
+	replicas 2 1 LOCK_TIMEOUT=120s
 	r=$(req "${PORT[1]}" "$(batch_of 1 0 10)")
 	[ "$r" = StoreResponse:0 ] || bad "first batch: '$r'"
-	faultfs_arm "$TD/ctl" "write pause ms 3000 times 1"
+	faultfs_arm "$TD/ctl" "write hold pid ${SPID[srv1]} times 1"
 	req "${PORT[1]}" "$(batch_of 1 10 10)" >"$TD/held.reply" &
 	pending=$!
 	PIDS+=($pending)
-	sleep 0.5
-	grep -q 'faultfs: write /bets.csv: pause' "$TD/faultfs.log" ||
-	    bad "the store's write was not held"
+	faultfs_held "$TD/faultfs.log" write >/dev/null ||
+	    { bad "the store's write was not held"; return; }
+	grep -q 'faultfs: write /bets.csv: held' "$TD/faultfs.log" ||
+	    bad "the held write is not of bets.csv"
 	send_only "${PORT[2]}" AgencyClose:1
-	sleep 1.5
+	# Replica 2's close is queued behind replica 1's lock.
+	for ((i = 0; i < 600; i++)); do
+		bets_lock_waited && break
+		sleep 0.1
+	done
+	[ $i -lt 600 ] || bad "replica 2's close never waited for the lock"
 	kill -0 $pending 2>/dev/null ||
 	    bad "the held store was answered before its write went through"
 	[ -s "$TD/back/agencies_closed.txt" ] &&
 	    bad "the close was recorded while a store of the agency was" \
 	    "between its check and its write"
+	faultfs_arm "$TD/ctl"
 	wait $pending
 	[ "$(cat "$TD/held.reply")" = StoreResponse:0 ] ||
 	    bad "held store: '$(cat "$TD/held.reply")'"
@@ -1789,17 +1879,28 @@ t_protocol_setting() {
 # z: a slow upload (one bet a batch) logs in_progress lines with its
 # counts; killed and rerun, its summary tells the bets stored in this run
 # from those found already stored, and they add up to the valid rows.
+# The replica is held inside its 300th sync (faultfs) while a progress
+# interval (3 s) passes; the held batch's reply then brings the line, and
+# the client is killed with the next-but-one batch held: mid-upload.
 t_progress() {
 	local line stored skipped
-	gen 1 40000
+	fs_setup 1 40000 || return
 	replicas 1 1
-	# One batch at a time: slow enough to outlast a progress interval.
+	faultfs_arm "$TD/ctl" "fdatasync hold after 300"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=1 \
 	    CLI_BATCH_WINDOW=1
-	wait_log "$TD/client-1.log" 'action: carga \| result: in_progress' 60 ||
+	faultfs_held "$TD/faultfs.log" fdatasync >/dev/null ||
+	    { bad "the replica never reached its 300th sync"; return; }
+	# Not a race: the line is due once this much time has passed.
+	sleep 3.2
+	faultfs_arm "$TD/ctl" "fdatasync hold after 2"
+	faultfs_held "$TD/faultfs.log" fdatasync 2 >/dev/null ||
+	    { bad "the replica never reached the second hold"; return; }
+	grep -q 'action: carga | result: in_progress' "$TD/client-1.log" ||
 	    bad "no in_progress line"
 	kill -9 "${CPID[1]}"
 	wait "${CPID[1]}" 2>/dev/null
+	faultfs_arm "$TD/ctl"
 	grep -qE 'action: carga \| result: in_progress \| enviadas: [1-9][0-9]* \| total: 40000 \| apuestas_por_segundo: [1-9][0-9]*$' \
 	    "$TD/client-1.log" || bad "in_progress line without its fields" \
 	    "($(grep -m1 in_progress "$TD/client-1.log"))"
@@ -1876,7 +1977,7 @@ forge() {
 # are refused unauthenticated and as agency 1, and change no byte; the
 # refused close does not count toward the draw.
 t_auth_forged() {
-	local p r
+	local p r n
 	gen 2 100
 	auth_keys 2
 	replicas 2 2 AGENCY_KEYS="$KEYS/agencies.keys"
@@ -1887,7 +1988,16 @@ t_auth_forged() {
 		forge "$p"
 		forge "$p" -i 1 -k "$KEYS/agency-1.key"
 	done
-	sleep 0.3
+	# The closes get no reply: each replica is done with both once it
+	# has logged both refusals.
+	for p in 1 2; do
+		for ((n = 0; n < 300; n++)); do
+			[ "$(grep -c 'action: auth | result: fail | .* | tipo: AgencyClose | agencia: 2 | motivo: ' \
+			    "$TD/srv$p.log")" -ge 2 ] && break
+			sleep 0.1
+		done
+		[ $n -lt 300 ] || bad "replica $p did not refuse both forged closes"
+	done
 	same_state before
 	for p in 1 2; do
 		grep -q 'action: auth | result: fail | .* | tipo: AgencyClose | agencia: 2 | motivo: not authenticated' \
