@@ -310,7 +310,7 @@ t_idle() {
 	wait_log "$TD/srv1.log" 'motivo: idle timeout' 8 ||
 	    bad "no timeout logged for the idle connection"
 	# The trickle is cut when its frame is not whole within CONN_TIMEOUT.
-	wait_log "$TD/srv1.log" 'action: paquete .*Connection timed out' 8 ||
+	wait_log "$TD/srv1.log" 'motivo: frame not completed in time' 8 ||
 	    bad "the trickling connection was never timed out"
 }
 
