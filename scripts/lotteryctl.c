@@ -6,6 +6,7 @@
  * subcommand opens one connection, does its exchange and exits with one of
  * the CTL_* statuses below, which the usage text lists.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +70,12 @@ usage(void)
 	    "  trickle SECONDS PAYLOAD one byte of the frame every SECONDS\n"
 	    "  flood SECONDS PAYLOAD  send the frame without reading, for"
 	    " SECONDS\n"
+	    "  waiters COUNT AGENCIES SECONDS  COUNT WinnersWait connections"
+	    " (agencies\n"
+	    "                         1..AGENCIES in turn), each waiting up to"
+	    " SECONDS;\n"
+	    "                         prints 'sent COUNT', then the answers"
+	    " by kind\n"
 	    "  auth [COUNT]           COUNT connections with a handshake (-i -k),"
 	    " then COUNT\n"
 	    "                         with an Echo; the last exchange, time "
@@ -548,6 +556,102 @@ cmd_hold(int argc, char **argv)
 	return CTL_OK;
 }
 
+/* Raise the soft descriptor limit to the hard one, for many sockets. */
+static void
+ctl_raise_nofile(int want)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		err(CTL_USAGE, "getrlimit");
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		err(CTL_USAGE, "setrlimit");
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)want + 16)
+		errx(CTL_USAGE, "%d connections need %d open files, the limit "
+		    "is %llu", want, want + 16, (unsigned long long)rl.rlim_max);
+}
+
+/*
+ * waiters: COUNT connections, each sending WinnersWait for agency
+ * 1..AGENCIES in turn from 0, waiting up to SECONDS.  After all are sent
+ * it prints "sent COUNT" (so a test knows), then waits for every answer
+ * and prints how many came of each kind and the milliseconds between the
+ * first answer and the last.  0 when every one got its page.
+ */
+static int
+cmd_waiters(int argc, char **argv)
+{
+	struct proto_msg	 m = { .type = PROTO_WINNERS_WAIT };
+	struct pollfd		*pfd;
+	char			 frame[PROTO_FRAME_MAX], e[256];
+	size_t			 len;
+	long long		 deadline, first = 0, last = 0;
+	int			 count, agencies, ms, left, i;
+	int			 pages = 0, not_ready = 0, busy = 0, other = 0;
+	int			 closed = 0;
+
+	if (argc != 4)
+		usage();
+	count = ctl_count(argv[1], 100000);
+	agencies = ctl_count(argv[2], 1000000);
+	ms = ctl_ms(argv[3]);
+	if (count < 1 || agencies < 1 || ms > PROTO_WAIT_MAX)
+		usage();
+	ctl_raise_nofile(count);
+	if ((pfd = calloc((size_t)count, sizeof(*pfd))) == NULL)
+		err(CTL_USAGE, "calloc");
+	m.wait_ms = (uint32_t)ms;
+	for (i = 0; i < count; i++) {
+		m.agency = (uint32_t)(i % agencies) + 1;
+		if ((len = proto_encode_msg(frame, &m)) == 0)
+			errx(CTL_USAGE, "request too long");
+		pfd[i].fd = ctl_connect();
+		pfd[i].events = POLLIN;
+		if (io_write_full(pfd[i].fd, frame, len) == -1)
+			err(CTL_CONN, "send");
+	}
+	printf("sent %d\n", count);
+	fflush(stdout);
+	deadline = io_now_ms() + ms + ctl_timeout_ms;
+	for (left = count; left > 0 && io_now_ms() < deadline;) {
+		if (poll(pfd, (nfds_t)count, 100) == -1 && errno != EINTR)
+			err(CTL_CONN, "poll");
+		for (i = 0; i < count; i++) {
+			struct proto_msg	r;
+			ssize_t			n;
+
+			if (pfd[i].fd < 0 || pfd[i].revents == 0)
+				continue;
+			n = ctl_read(pfd[i].fd);
+			last = io_now_ms();
+			if (first == 0)
+				first = last;
+			if (n < 0)
+				closed++;
+			else if (proto_decode(ctl_reply, (size_t)n, &r, NULL, 0,
+			    e, sizeof(e)) == -1)
+				other++;
+			else if (r.type == PROTO_WINNERS_PAGE_RESPONSE)
+				pages++;
+			else if (r.type == PROTO_NOT_READY)
+				not_ready++;
+			else if (r.type == PROTO_BUSY)
+				busy++;
+			else
+				other++;
+			(void)close(pfd[i].fd);
+			pfd[i].fd = -1;
+			left--;
+		}
+	}
+	printf("pages: %d | not_ready: %d | busy: %d | other: %d | closed: %d "
+	    "| unanswered: %d | spread_ms: %lld\n", pages, not_ready, busy,
+	    other, closed, left, last - first);
+	free(pfd);
+	return pages == count ? CTL_OK : CTL_REFUSED;
+}
+
 /* trickle: one frame a byte at a time, then its reply. */
 static int
 cmd_trickle(int argc, char **argv)
@@ -675,6 +779,7 @@ static const struct {
 	{ "trickle",	3, cmd_trickle },
 	{ "flood",	3, cmd_flood },
 	{ "auth",	1, cmd_auth },
+	{ "waiters",	4, cmd_waiters },
 };
 
 int
