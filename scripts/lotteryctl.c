@@ -6,6 +6,7 @@
  * subcommand opens one connection, does its exchange and exits with one of
  * the CTL_* statuses below, which the usage text lists.
  */
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -14,7 +15,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -572,24 +572,50 @@ ctl_raise_nofile(int want)
 		    "is %llu", want, want + 16, (unsigned long long)rl.rlim_max);
 }
 
+/* The kind of one waiter's answer, counted into k[]. */
+enum { CTL_W_PAGE, CTL_W_NOT_READY, CTL_W_BUSY, CTL_W_OTHER, CTL_W_CLOSED };
+
+static int
+ctl_waiter_answer(int fd)
+{
+	struct proto_msg	r;
+	char			e[256];
+	ssize_t			n;
+
+	if ((n = ctl_read(fd)) < 0)
+		return CTL_W_CLOSED;
+	if (proto_decode(ctl_reply, (size_t)n, &r, NULL, 0, e, sizeof(e)) == -1)
+		return CTL_W_OTHER;
+	switch (r.type) {
+	case PROTO_WINNERS_PAGE_RESPONSE:
+		return CTL_W_PAGE;
+	case PROTO_NOT_READY:
+		return CTL_W_NOT_READY;
+	case PROTO_BUSY:
+		return CTL_W_BUSY;
+	default:
+		return CTL_W_OTHER;
+	}
+}
+
 /*
  * waiters: COUNT connections, each sending WinnersWait for agency
  * 1..AGENCIES in turn from 0, waiting up to SECONDS.  After all are sent
  * it prints "sent COUNT" (so a test knows), then waits for every answer
- * and prints how many came of each kind and the milliseconds between the
- * first answer and the last.  0 when every one got its page.
+ * (epoll: one pass per batch of answers, not per connection) and prints
+ * how many came of each kind and the milliseconds between the first
+ * answer and the last.  0 when every one got its page.
  */
 static int
 cmd_waiters(int argc, char **argv)
 {
 	struct proto_msg	 m = { .type = PROTO_WINNERS_WAIT };
-	struct pollfd		*pfd;
-	char			 frame[PROTO_FRAME_MAX], e[256];
+	struct epoll_event	 ev, evs[256];
+	char			 frame[PROTO_FRAME_MAX];
 	size_t			 len;
 	long long		 deadline, first = 0, last = 0;
-	int			 count, agencies, ms, left, i;
-	int			 pages = 0, not_ready = 0, busy = 0, other = 0;
-	int			 closed = 0;
+	int			 count, agencies, ms, left, i, ep, fd, got;
+	int			 k[CTL_W_CLOSED + 1] = { 0 };
 
 	if (argc != 4)
 		usage();
@@ -599,57 +625,47 @@ cmd_waiters(int argc, char **argv)
 	if (count < 1 || agencies < 1 || ms > PROTO_WAIT_MAX)
 		usage();
 	ctl_raise_nofile(count);
-	if ((pfd = calloc((size_t)count, sizeof(*pfd))) == NULL)
-		err(CTL_USAGE, "calloc");
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		err(CTL_USAGE, "epoll_create1");
 	m.wait_ms = (uint32_t)ms;
 	for (i = 0; i < count; i++) {
 		m.agency = (uint32_t)(i % agencies) + 1;
 		if ((len = proto_encode_msg(frame, &m)) == 0)
 			errx(CTL_USAGE, "request too long");
-		pfd[i].fd = ctl_connect();
-		pfd[i].events = POLLIN;
-		if (io_write_full(pfd[i].fd, frame, len) == -1)
+		fd = ctl_connect();
+		if (io_write_full(fd, frame, len) == -1)
 			err(CTL_CONN, "send");
+		ev.events = EPOLLIN;
+		ev.data.fd = fd;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1)
+			err(CTL_CONN, "epoll_ctl");
 	}
 	printf("sent %d\n", count);
 	fflush(stdout);
 	deadline = io_now_ms() + ms + ctl_timeout_ms;
 	for (left = count; left > 0 && io_now_ms() < deadline;) {
-		if (poll(pfd, (nfds_t)count, 100) == -1 && errno != EINTR)
-			err(CTL_CONN, "poll");
-		for (i = 0; i < count; i++) {
-			struct proto_msg	r;
-			ssize_t			n;
-
-			if (pfd[i].fd < 0 || pfd[i].revents == 0)
+		if ((got = epoll_wait(ep, evs, 256, 100)) == -1) {
+			if (errno == EINTR)
 				continue;
-			n = ctl_read(pfd[i].fd);
+			err(CTL_CONN, "epoll_wait");
+		}
+		for (i = 0; i < got; i++) {
+			k[ctl_waiter_answer(evs[i].data.fd)]++;
+			(void)close(evs[i].data.fd);
+			left--;
+		}
+		if (got > 0) {
 			last = io_now_ms();
 			if (first == 0)
 				first = last;
-			if (n < 0)
-				closed++;
-			else if (proto_decode(ctl_reply, (size_t)n, &r, NULL, 0,
-			    e, sizeof(e)) == -1)
-				other++;
-			else if (r.type == PROTO_WINNERS_PAGE_RESPONSE)
-				pages++;
-			else if (r.type == PROTO_NOT_READY)
-				not_ready++;
-			else if (r.type == PROTO_BUSY)
-				busy++;
-			else
-				other++;
-			(void)close(pfd[i].fd);
-			pfd[i].fd = -1;
-			left--;
 		}
 	}
 	printf("pages: %d | not_ready: %d | busy: %d | other: %d | closed: %d "
-	    "| unanswered: %d | spread_ms: %lld\n", pages, not_ready, busy,
-	    other, closed, left, last - first);
-	free(pfd);
-	return pages == count ? CTL_OK : CTL_REFUSED;
+	    "| unanswered: %d | spread_ms: %lld\n", k[CTL_W_PAGE],
+	    k[CTL_W_NOT_READY], k[CTL_W_BUSY], k[CTL_W_OTHER], k[CTL_W_CLOSED],
+	    left, last - first);
+	(void)close(ep);
+	return k[CTL_W_PAGE] == count ? CTL_OK : CTL_REFUSED;
 }
 
 /* trickle: one frame a byte at a time, then its reply. */

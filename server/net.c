@@ -104,6 +104,8 @@ struct net {
 	long long		 last_scan;
 	int			 stopping;
 	long long		 stop_deadline;
+	long long		 drawn_at;	/* waiters woken by the draw */
+	int			 drawn_woken;	/* how many, 0 once logged */
 	long long		 pause_until;	/* no accept before */
 	long long		 logged_at;	/* last accept failure line */
 	unsigned		 fails;		/* accept failures since then */
@@ -551,7 +553,12 @@ net_start(struct net *n, int fd, const char *peer, const char *host)
 	if (n->keys != NULL)
 		net_class(n, s, NET_CLS_UNAUTH);
 	session_open(s);
-	net_settle(n, s, SESSION_OK);
+	/*
+	 * Most clients send at once: their first request is often here
+	 * already, and a waiter parks (and stops counting against its
+	 * address) before the next accept.
+	 */
+	net_session_event(n, s, EPOLLIN);
 }
 
 /* No accept until pause_until: the listener is taken out of the set. */
@@ -691,9 +698,13 @@ net_completions(struct net *n)
 		net_settle(n, s, session_complete(s));
 	}
 	/* The draw: every waiter is answered, in turn. */
-	if (store_drawn(n->store))
+	if (store_drawn(n->store) && n->parked.head != NULL) {
+		if (n->drawn_woken == 0)
+			n->drawn_at = io_now_ms();
+		n->drawn_woken += n->parked.n;
 		while (n->parked.head != NULL)
 			net_wait_list(n, n->parked.head, NET_WL_WAKE);
+	}
 }
 
 /*
@@ -712,6 +723,12 @@ net_wake(struct net *n)
 		net_wait_list(n, s, NET_WL_NONE);
 		rc = n->stopping ? session_unpark(s) : session_wake(s);
 		net_settle(n, s, rc);
+	}
+	if (n->drawn_woken > 0 && n->wake.n == 0) {
+		log_info("sorteo_esperas", "success", "esperas: %d | "
+		    "despachadas_ms: %lld", n->drawn_woken,
+		    io_now_ms() - n->drawn_at);
+		n->drawn_woken = 0;
 	}
 }
 
@@ -806,8 +823,9 @@ net_timeout(const struct net *n, long long now)
 		t = n->pause_until;
 	if (n->stopping && n->stop_deadline < t)
 		t = n->stop_deadline;
-	if (n->wake.n > 0)
-		t = now;	/* areas may be back */
+	/* Waiters to answer and areas free (else a completion wakes us). */
+	if (n->wake.n > 0 && session_pool_busy() < SESSION_WAKE_AREAS)
+		t = now;
 	if (t <= now)
 		return 0;
 	return t - now > 60000 ? 60000 : (int)(t - now);
@@ -932,6 +950,7 @@ net_serve(int lfd, struct store *store, const struct config *cfg,
 		now = io_now_ms();
 		if (n.stopping && (n.all.n == 0 || now >= n.stop_deadline))
 			break;
+		worker_flush(n.wk);
 		k = epoll_wait(n.ep, evs, NET_EVENTS, net_timeout(&n, now));
 		if (k == -1 && errno != EINTR) {
 			log_error_errno("epoll", "fail", "");

@@ -54,7 +54,7 @@
  */
 #define SESSION_HANDSHAKE_MS	5000
 /* Working areas out at once past which parked waiters wait to be woken. */
-#define SESSION_WAKE_AREAS	128
+#define SESSION_WAKE_AREAS	256
 /* What the reply and the log line of a queued batch need. */
 struct session_pending {
 	enum proto_type		 type;

@@ -1,6 +1,6 @@
 /*
  * worker: the store thread and its two queues (see worker.h).  mu guards
- * todo, done and quit; cv wakes the thread when a job comes or the loop
+ * todo, done and quit; batch is the loop thread's alone; cv wakes the thread when a job comes or the loop
  * asks it to end.  The eventfd tells the loop that done has jobs: it is
  * written after done is updated under mu, and the loop reads it before
  * taking done, so no completion is missed.  The thread blocks SIGTERM and
@@ -31,6 +31,11 @@ struct worker {
 	struct worker_job	*todo, *todo_tail;
 	struct worker_job	*done, *done_tail;
 	int			 quit;
+	/*
+	 * The loop thread's own: jobs submitted this turn, handed over at
+	 * once by worker_flush (one lock and one wake-up for all of them).
+	 */
+	struct worker_job	*batch, *batch_tail;
 	/* The thread's own: a group's lists, off its stack. */
 	struct store_req	*lists[WORKER_GROUP_MAX];
 	size_t			 ns[WORKER_GROUP_MAX];
@@ -177,10 +182,19 @@ void
 worker_submit(struct worker *w, struct worker_job *j)
 {
 	j->next = NULL;
+	worker_append(&w->batch, &w->batch_tail, j, j);
+}
+
+void
+worker_flush(struct worker *w)
+{
+	if (w->batch == NULL)
+		return;
 	pthread_mutex_lock(&w->mu);
-	worker_append(&w->todo, &w->todo_tail, j, j);
+	worker_append(&w->todo, &w->todo_tail, w->batch, w->batch_tail);
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+	w->batch = w->batch_tail = NULL;
 }
 
 struct worker_job *
@@ -203,6 +217,7 @@ worker_stop(struct worker *w)
 {
 	if (w == NULL)
 		return;
+	worker_flush(w);
 	pthread_mutex_lock(&w->mu);
 	w->quit = 1;
 	pthread_cond_signal(&w->cv);

@@ -53,7 +53,13 @@ struct worker;
 struct worker	*worker_start(struct store *, char *err, size_t errlen);
 /* The eventfd that turns readable when jobs have come back. */
 int		 worker_fd(const struct worker *);
+/*
+ * Submit a job (loop thread).  Jobs submitted during one turn of the loop
+ * are handed to the store thread together by worker_flush, so a round
+ * takes every job of that turn: the loop calls it before it sleeps.
+ */
 void		 worker_submit(struct worker *, struct worker_job *);
+void		 worker_flush(struct worker *);
 /*
  * The jobs that came back since the last call, oldest first, linked
  * through next (NULL: none); clears the eventfd.
