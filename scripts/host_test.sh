@@ -22,7 +22,7 @@ echo_hold peer_cap close_no_reply winners_pages stop_frozen_peer
 rotation retry_max bad_reply refused_status many_winners nul_row
 close_race dup_sync ctl base_fallback base_strict protocol_setting progress
 auth_forged auth_replay auth_wrong_key auth_key_file auth_cluster auth_off
-closed_moved many_agencies many_waiters unauth_flood more_agencies_than_slots
+closed_moved proof_no_work many_agencies many_waiters unauth_flood more_agencies_than_slots
 stop_loaded"
 
 bad() {
@@ -188,11 +188,14 @@ t_closed_moved() {
 	send_only "${PORT[1]}" AgencyClose:1 || bad "agency 1's close"
 	wait_log "$TD/srv1.log" 'agencia_cerrada \| result: success \| agencia: 1' 10 ||
 	    bad "agency 1's close not logged"
-	ctl -t 30 -a "127.0.0.1:${PORT[1]}" send "WinnersWait:2:0:20000" \
+	# The wait is the longest the protocol allows; the tool gives up
+	# after half of it.  A replica that missed the draw answers only when
+	# the wait ends (its last look reopens the file): far too late.
+	ctl -t 30 -a "127.0.0.1:${PORT[1]}" send "WinnersWait:2:0:60000" \
 	    >"$TD/waiter.out" 2>&1 &
 	w=$!
 	# Parked (logged at DEBUG) before the file is replaced.
-	wait_log "$TD/srv1.log" 'consulta_ganadores \| result: in_progress \| agencia: 2 \| espera_ms' 10 ||
+	wait_log "$TD/srv1.log" 'consulta_ganadores \| result: in_progress \| agencia: 2 \| espera_ms: 60000' 10 ||
 	    bad "the waiter was not parked"
 	cp "$st/agencies_closed.txt" "$st/closed.new"
 	echo 2 >>"$st/closed.new"
@@ -201,6 +204,21 @@ t_closed_moved() {
 	r=$(cat "$TD/waiter.out")
 	[ "${r%%;*}" = "WinnersPageResponse:$(expected 2 3)" ] ||
 	    bad "the waiter got '$r', want the page of $(expected 2 3) winners"
+}
+
+# A refused AuthProof (no AuthHello before it) does no work: a peer
+# sending only those is cut at CONN_TIMEOUT like an idle one.
+t_proof_no_work() {
+	local out
+	replicas 1 5 CONN_TIMEOUT=1s
+	out=$(ctl -t 5 -a "127.0.0.1:${PORT[1]}" -w 0.3 send \
+	    $(printf 'AuthProof:%064d ' $(seq 12)))
+	[ "$(echo "$out" | tail -n 1)" = "<closed>" ] ||
+	    bad "12 refused proofs over 3.6 s kept the connection open"
+	[ "$(echo "$out" | grep -c '^StoreResponse:1$')" -ge 1 ] ||
+	    bad "the proofs were not refused ($(echo "$out" | head -n 1))"
+	wait_log "$TD/srv1.log" 'motivo: idle timeout' 5 ||
+	    bad "no idle timeout logged"
 }
 
 # 2,000 agencies on one replica, a few bets each, all started at once.
