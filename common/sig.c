@@ -19,7 +19,8 @@ sig_on_stop(int sig)
 	int	saved = errno;
 
 	(void)sig;
-	sig_stop = 1;
+	/* Atomic: the replica's store thread reads it while this runs. */
+	__atomic_store_n(&sig_stop, 1, __ATOMIC_RELAXED);
 	/* Full (a stop already noted) or failed: readable either way. */
 	(void)!write(sig_wfd, "", 1);
 	errno = saved;

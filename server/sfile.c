@@ -176,7 +176,9 @@ sfile_lock_wait(struct sfile *f, short type, long long deadline,
 		log_error_errno("lock", "fail", "file: %s", f->name);
 		return -1;
 	}
-	while ((stop == NULL || !*stop) && io_now_ms() < deadline) {
+	/* Raised by the signal handler on another thread: read atomically. */
+	while ((stop == NULL || !__atomic_load_n(stop, __ATOMIC_RELAXED)) &&
+	    io_now_ms() < deadline) {
 		if (fcntl(f->fd, F_OFD_SETLKW, &fl) == 0) {
 			rc = 0;
 			break;

@@ -196,7 +196,8 @@ store_enter(struct store *s, short bets_type, short closed_type)
 unlock_mu:
 	pthread_mutex_unlock(&s->mu);
 	log_warn("lock", "fail", "motivo: %s | timeout_ms: %d",
-	    s->stop != NULL && *s->stop ? "stopping" : "lock wait timed out",
+	    s->stop != NULL && __atomic_load_n(s->stop, __ATOMIC_RELAXED) ?
+	    "stopping" : "lock wait timed out",
 	    s->lock_timeout_ms);
 	return -1;
 }
