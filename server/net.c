@@ -362,6 +362,8 @@ net_evict(struct net *n, struct session *s, const char *why)
 	if (s->fd != -1 && !session_pending_out(s))
 		session_busy_reply(s->fd, NET_RETRY_MS);
 	net_drop_fd(s, 0);
+	/* It no longer counts, even while its job is still in flight. */
+	net_class(n, s, NET_CLS_OPEN);
 	net_end(n, s);
 }
 
@@ -383,8 +385,11 @@ net_settle(struct net *n, struct session *s, int rc)
 	const char		*why;
 	uint32_t		want = 0;
 
-	if (rc == SESSION_CLOSE && !session_finish(s))
-		return;		/* freed when its job comes back */
+	/* Else it ends once its job is back and its replies are out. */
+	if (rc == SESSION_CLOSE && session_finish(s)) {
+		net_free(n, s);
+		return;
+	}
 	if (s->ending && !s->busy && !session_pending_out(s)) {
 		net_free(n, s);
 		return;

@@ -864,7 +864,7 @@ session_serve(struct session *s)
 	while (session_may_dispatch(s))
 		if ((rc = session_next(s)) != 1) {
 			if (rc == SESSION_CLOSE)
-				return SESSION_CLOSE;
+				return SESSION_CLOSE;	/* finish writes */
 			break;
 		}
 	/* Nothing more to serve now: what is queued goes to the store. */
@@ -962,6 +962,9 @@ session_finish(struct session *s)
 	/* Batches queued before the end are still committed and answered. */
 	session_commit(s);
 	if (s->busy)
+		return 0;
+	/* Replies already queued still go out (a dead socket drops them). */
+	if (session_output(s) == SESSION_OK && session_pending_out(s))
 		return 0;
 	session_release(s);
 	return 1;
