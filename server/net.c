@@ -94,6 +94,7 @@ struct net {
 	struct net_list		 unauth;
 	struct net_list		*agency;	/* [agencies + 1] */
 	struct net_list		 parked;	/* waiting for the draw */
+	struct session		*dead;		/* freed at the end of a turn */
 	struct net_list		 wake;		/* to answer, in turn */
 	struct net_peer		*peers[NET_PEER_BUCKETS];
 	int			 unauth_max;
@@ -336,7 +337,25 @@ net_free(struct net *n, struct session *s)
 	p->total--;
 	net_peer_put(n, p);
 	net_drop_fd(s, 0);
-	free(s);
+	/*
+	 * Freed after this turn: an event of this epoll_wait may still
+	 * name it (a connection evicted to admit another).
+	 */
+	s->dead = 1;
+	s->all.next = n->dead;
+	n->dead = s;
+}
+
+/* Free the connections that ended this turn. */
+static void
+net_bury(struct net *n)
+{
+	struct session	*s;
+
+	while ((s = n->dead) != NULL) {
+		n->dead = s->all.next;
+		free(s);
+	}
 }
 
 /*
@@ -851,7 +870,7 @@ net_event(struct net *n, const struct epoll_event *ev)
 	else if (tag == &net_tag_draw) {
 		store_draw_events(n->store);
 		n->next_check = 0;
-	} else
+	} else if (!((struct session *)tag)->dead)
 		net_session_event(n, tag, ev->events);
 }
 
@@ -929,6 +948,7 @@ net_fini(struct net *n)
 		s->busy = 0;
 		net_free(n, s);
 	}
+	net_bury(n);
 	if (n->lfd != -1 && close(n->lfd) == -1)
 		log_warn_errno("close_listener", "fail", "");
 	if (n->ep > 0)
@@ -970,6 +990,7 @@ net_serve(int lfd, struct store *store, const struct config *cfg,
 		net_draw_tick(&n, now);
 		net_wake(&n);
 		net_accept_log(&n);
+		net_bury(&n);
 	}
 	if (!n.stopping)
 		log_warn("shutdown", "in_progress", "motivo: event loop failed");

@@ -141,6 +141,7 @@ struct session {
 	int			 cls;		/* net's admission class */
 	int			 wlist;		/* which wait list, or 0 */
 	int			 rdhup;		/* parked: peer sent its last */
+	int			 dead;		/* ended, freed after this turn */
 	uint32_t		 events;	/* epoll interest set */
 };
 
