@@ -995,13 +995,15 @@ session_deadline(const struct session *s, const char **why)
 	}
 	if (s->out_since != 0)
 		session_due(&d, why, s->out_since + ms, "reply not read");
-	if (s->w != NULL && rbuf_partial(&s->w->in) && s->frame_since != 0)
-		session_due(&d, why, s->frame_since + ms, "frame not "
-		    "completed in time");
 	if (s->keys != NULL && s->agency == 0)
 		session_due(&d, why, s->since + (ms < SESSION_HANDSHAKE_MS ?
 		    ms : SESSION_HANDSHAKE_MS), "no handshake in time");
-	session_due(&d, why, s->last_work + ms, "idle timeout");
+	/* Part of a frame in hand: its own deadline, not the idle one. */
+	if (s->w != NULL && rbuf_partial(&s->w->in) && s->frame_since != 0)
+		session_due(&d, why, s->frame_since + ms, "frame not "
+		    "completed in time");
+	else
+		session_due(&d, why, s->last_work + ms, "idle timeout");
 	return d;
 }
 
