@@ -2,8 +2,9 @@
 # The Docker stage of `make test`: builds the images, then on a cluster of
 # 5 agencies and 3 replicas runs the integration test, the echo check
 # against live and stopped servers, a replica killed during the upload,
-# name resolution from the client image, and a graceful stop of every
-# container.  One line per check, `PASS name` or `FAIL name`, then
+# name resolution from the client image, a graceful stop of every
+# container, and one replica serving 100 agencies with the shipped
+# settings.  One line per check, `PASS name` or `FAIL name`, then
 # `docker: N passed, M failed`.  Exits 77 (skipped) when Docker does not
 # answer.  The cluster is left down.
 set -u
@@ -359,6 +360,21 @@ make -s new-lottery >/dev/null
 check "new-lottery, then 3 agencies" lottery_run 3
 if [ -f "$lotd/cluster.env" ]; then cp "$lotd/cluster.env" .cluster.env; else rm -f .cluster.env; fi
 rm -rf "$lotd"
+
+# One replica with the shipped settings serves 100 agencies: those that
+# wait for the draw never keep those still uploading out.  Every agency
+# exits 0 with its winners, bets.csv holds every row, one draw.
+CLIENTS=100 SERVERS=1
+dl_prepare >/dev/null
+fresh_cluster
+if dl_wait_clients "$TIMEOUT" && why=$(dl_check_run); then
+	pass "one-replica-100-agencies"
+else
+	fail "one-replica-100-agencies: $(echo "${why:-timed out}" | tr '\n' ';')"
+	dl_save_logs integration-logs/one-replica-100-agencies
+fi
+cleanup
+CLIENTS=5 SERVERS=3
 dl_prepare >/dev/null
 
 # make docker-compose-down leaves neither containers nor networks.

@@ -23,7 +23,8 @@ rotation retry_max bad_reply refused_status many_winners nul_row
 close_race draw_kill draw_again dup_sync ctl base_fallback base_strict
 protocol_setting progress auth_forged auth_replay auth_wrong_key auth_key_file
 auth_cluster auth_off auth_refused auth_forger_other_agency auto_full_start
-number_zeros"
+number_zeros closed_moved proof_no_work many_agencies many_waiters
+unauth_flood more_agencies_than_slots stop_loaded"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -143,6 +144,261 @@ replicas() {
 		PORT[$i]=$(free_port)
 		start_server srv$i "${PORT[$i]}" "$TD/state" "$ag" "$@" ||
 		    bad "replica $i did not start ($(tail -n 2 "$TD/srv$i.log"))"
+	done
+}
+
+# ---- the event loop: many connections, admission, the draw's watcher ----
+
+# agencies_yaml N PORT [KEYED]: client-1..N.yaml in $TD for benchrun, small
+# batches, every agency against 127.0.0.1:PORT (KEYED: with its key file).
+agencies_yaml() {
+	local n=$1 port=$2 a
+	for ((a = 1; a <= n; a++)); do
+		client_conf "$TD/client-$a.yaml" $a "127.0.0.1:$port" "$TD/data"
+		[ -n "${3:-}" ] &&
+		    echo "key_file: $KEYS/agency-$a.key" >>"$TD/client-$a.yaml"
+	done
+}
+
+# run_agencies N SECONDS: benchrun starts client-1..N at once and reaps
+# them (no shell per client); every agency must exit 0 in time.
+run_agencies() {
+	local n=$1 rc
+	timeout "$2" "$BIN/benchrun" "$BIN/client" "$TD" "$n" \
+	    >"$TD/benchrun.out" 2>&1
+	rc=$?
+	[ $rc -eq 0 ] || bad "benchrun exited $rc:" \
+	    "$(awk 'NF == 4 && $2 != 0' "$TD/benchrun.out" | head -n 3 |
+	    tr '\n' ' ')"
+}
+
+# wait_count FILE REGEX N SECONDS: FILE holds at least N lines matching.
+wait_count() {
+	local i
+	for ((i = 0; i < $4 * 10; i++)); do
+		[ "$(grep -cE "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The last close is written by another process, which replaces
+# agencies_closed.txt (a copy moved over it, as an operator or a tool
+# would).  A parked waiter must see the draw in the new file: the watcher
+# reopens the path the way every other store operation does.
+t_closed_moved() {
+	local r w st
+	gen 2 40
+	replicas 1 2 LOGGING_LEVEL=DEBUG
+	st=$TD/state
+	r=$(req "${PORT[1]}" "$(batch_of 1 0 $(expected 1 2))")
+	[ "$r" = StoreResponse:0 ] || bad "agency 1's batch: '$r'"
+	r=$(req "${PORT[1]}" "$(batch_of 2 0 $(expected 2 2))")
+	[ "$r" = StoreResponse:0 ] || bad "agency 2's batch: '$r'"
+	send_only "${PORT[1]}" AgencyClose:1 || bad "agency 1's close"
+	wait_log "$TD/srv1.log" 'agencia_cerrada \| result: success \| agencia: 1' 10 ||
+	    bad "agency 1's close not logged"
+	# The wait is the longest the protocol allows; the tool gives up
+	# after half of it.  A replica that missed the draw answers only when
+	# the wait ends (its last look reopens the file): far too late.
+	ctl -t 30 -a "127.0.0.1:${PORT[1]}" send "WinnersWait:2:0:60000" \
+	    >"$TD/waiter.out" 2>&1 &
+	w=$!
+	# Parked (logged at DEBUG) before the file is replaced.
+	wait_log "$TD/srv1.log" 'consulta_ganadores \| result: in_progress \| agencia: 2 \| espera_ms: 60000' 10 ||
+	    bad "the waiter was not parked"
+	cp "$st/agencies_closed.txt" "$st/closed.new"
+	echo 2 >>"$st/closed.new"
+	mv "$st/closed.new" "$st/agencies_closed.txt"
+	wait "$w" || bad "the waiter failed ($(cat "$TD/waiter.out"))"
+	r=$(cat "$TD/waiter.out")
+	[ "${r%%;*}" = "WinnersPageResponse:$(expected 2 3)" ] ||
+	    bad "the waiter got '$r', want the page of $(expected 2 3) winners"
+}
+
+# A refused AuthProof (no AuthHello before it) does no work: a peer
+# sending only those is cut at CONN_TIMEOUT like an idle one.
+t_proof_no_work() {
+	local out
+	replicas 1 5 CONN_TIMEOUT=1s
+	out=$(ctl -t 5 -a "127.0.0.1:${PORT[1]}" -w 0.3 send \
+	    $(printf 'AuthProof:%064d ' $(seq 12)))
+	[ "$(echo "$out" | tail -n 1)" = "<closed>" ] ||
+	    bad "12 refused proofs over 3.6 s kept the connection open"
+	[ "$(echo "$out" | grep -c '^StoreResponse:1$')" -ge 1 ] ||
+	    bad "the proofs were not refused ($(echo "$out" | head -n 1))"
+	wait_log "$TD/srv1.log" 'motivo: idle timeout' 5 ||
+	    bad "no idle timeout logged"
+}
+
+# check_store_many AGENCIES: what check_store checks, in a few processes
+# instead of a few per agency: bets.csv, stably sorted by agency, is every
+# agency file in turn with its agency prepended (so every row once, in
+# file order per agency), and no document is stored twice.
+check_store_many() {
+	local f=$TD/state/bets.csv line want
+	line=$(csv_check "$f") || bad "bets.csv line $line is torn or not CRLF"
+	want=$(cut -d, -f4 "$f" | LC_ALL=C sort | uniq -d | head -n 3 | tr '\n' ' ')
+	[ -z "$want" ] || bad "documents stored twice: $want"
+	awk -v n="$1" -v d="$TD/data" 'BEGIN {
+		for (a = 1; a <= n; a++) {
+			f = d "/agency-" a ".csv"
+			while ((getline l < f) > 0)
+				print a "," l
+			close(f)
+		}
+	}' >"$TD/want.rows"
+	LC_ALL=C sort -s -t, -k1,1n "$f" | cmp -s - "$TD/want.rows" ||
+	    bad "bets.csv differs from the agency files" \
+	    "($(lines "$f") rows, want $(lines "$TD/want.rows"))"
+}
+
+# 2,000 agencies on one replica, a few bets each, all started at once.
+t_many_agencies() {
+	local t0 t1
+	gen 2000 8000
+	replicas 1 2000 MAX_CONNECTIONS=16384 MAX_CONNECTIONS_PER_PEER=16384 \
+	    SERVER_LISTEN_BACKLOG=4096
+	agencies_yaml 2000 "${PORT[1]}"
+	t0=$(date +%s%N)
+	run_agencies 2000 600
+	t1=$(date +%s%N)
+	echo "many_agencies: 2000 agencies in $(((t1 - t0) / 1000000)) ms" \
+	    >>"$ROOT/figures"
+	check_store_many 2000
+	sorteo_once
+}
+
+# 10,000 connections wait for the draw while 5 agencies upload and close:
+# every waiter gets its page after the last close.
+t_many_waiters() {
+	local w a r pid
+	gen 5 2000
+	replicas 1 5 MAX_CONNECTIONS=16384 MAX_CONNECTIONS_PER_PEER=64
+	pid=${SPID[srv1]}
+	"$(tool lotteryctl)" -t 60 -a "127.0.0.1:${PORT[1]}" waiters 10000 5 60 \
+	    >"$TD/waiters.out" 2>"$TD/waiters.err" &
+	w=$!
+	PIDS+=($w)
+	wait_log "$TD/waiters.out" '^sent 10000' 120 ||
+	    bad "the waiters were not all sent ($(cat "$TD/waiters.err"))"
+	# Each sent its WinnersWait; none can be answered before the draw.
+	r=$(req "${PORT[1]}" AgencyStatus:1)
+	[ "$r" = "AgencyStatusResponse:0;0" ] || bad "before the upload: '$r'"
+	grep -q '^pages' "$TD/waiters.out" && bad "waiters answered early"
+	echo "many_waiters: VmHWM before the agencies $(awk '/VmHWM/ { print $2 }' \
+	    "/proc/$pid/status") kB" >>"$ROOT/figures"
+	for a in 1 2 3 4 5; do
+		start_client $a "${PORT[1]}" "$TD/data"
+	done
+	wait_clients 120 1 2 3 4 5
+	wait "$w" || bad "waiters: $(cat "$TD/waiters.out" | tail -n 1)"
+	r=$(tail -n 1 "$TD/waiters.out")
+	case $r in
+	"pages: 10000 | not_ready: 0 | busy: 0 | other: 0 | closed: 0 | unanswered: 0 "*) ;;
+	*) bad "waiters: '$r'" ;;
+	esac
+	echo "many_waiters: $r; VmHWM $(awk '/VmHWM/ { print $2 }' \
+	    "/proc/$pid/status") kB" >>"$ROOT/figures"
+	check_store 5
+	sorteo_once
+}
+
+# unflood SRC PORT: a peer without a key on SRC, until killed: it holds
+# connections and reopens them, sends AuthProof keep-alives without a
+# hello, and floods AuthHello.
+unflood() {
+	local src=$1 port=$2 t
+	t=$(tool lotteryctl)
+	while :; do
+		"$t" -t 2 -b "$src" -a "127.0.0.1:$port" hold 1 50 &
+		"$t" -t 2 -b "$src" -a "127.0.0.1:$port" -w 0.2 send \
+		    $(printf 'AuthProof:%064d ' $(seq 20)) &
+		"$t" -t 2 -b "$src" -a "127.0.0.1:$port" flood 1 AuthHello:1 &
+		wait
+	done >/dev/null 2>&1
+}
+
+# Peers without a key on 4 addresses hold, reopen and flood while the 5
+# agencies with keys upload and close: every agency finishes exactly.
+t_unauth_flood() {
+	local i pids=()
+	gen 5 5000
+	auth_keys 5
+	replicas 1 5 AGENCY_KEYS="$KEYS/agencies.keys" MAX_CONNECTIONS=256
+	for i in 2 3 4 5; do
+		unflood 127.0.0.$i "${PORT[1]}" &
+		pids+=($!)
+		PIDS+=($!)
+	done
+	# The flood is on: connections from every flooder were evicted or cut.
+	wait_count "$TD/srv1.log" 'peer: 127\.0\.0\.[2-5]/' 200 30 ||
+	    bad "the flood did not reach the replica"
+	for i in 1 2 3 4 5; do
+		start_client $i "${PORT[1]}" "$TD/data" \
+		    CLI_KEY_FILE="$KEYS/agency-$i.key"
+	done
+	wait_clients 120 1 2 3 4 5
+	for i in "${pids[@]}"; do
+		pkill -P "$i" 2>/dev/null
+		kill "$i" 2>/dev/null
+	done
+	check_store 5
+	sorteo_once
+	grep -q 'motivo: no AuthHello before AuthProof' "$TD/srv1.log" ||
+	    bad "no keep-alive AuthProof was refused"
+	grep -qE 'peer: 127\.0\.0\.[2-5]/[0-9]+ \| motivo: (no handshake in time|too many unauthenticated)' \
+	    "$TD/srv1.log" || bad "no flooder was evicted or timed out"
+}
+
+# More agencies than connections: the waiters for the draw make room for
+# the agencies that still upload (MAX_CONNECTIONS=8, 10 agencies).
+t_more_agencies_than_slots() {
+	local a
+	gen 10 2000
+	replicas 1 10 MAX_CONNECTIONS=8 MAX_CONNECTIONS_PER_PEER=8
+	for a in $(seq 10); do
+		start_client $a "${PORT[1]}" "$TD/data" CLI_RETRY_MAX=1000
+	done
+	wait_clients 120 $(seq 10)
+	check_store 10
+	sorteo_once
+	grep -q 'motivo: replica full, oldest waiter for the draw' \
+	    "$TD/srv1.log" || bad "no waiter made room for an agency"
+}
+
+# SIGTERM while 2,000 waiters are parked, peers without a key flood and
+# agencies upload: the replica stops promptly and cleanly.
+t_stop_loaded() {
+	local i w t0 t1 rc pids=()
+	gen 5 50000
+	auth_keys 5
+	replicas 1 5 AGENCY_KEYS="$KEYS/agencies.keys" MAX_CONNECTIONS=16384
+	for i in 2 3 4 5; do
+		unflood 127.0.0.$i "${PORT[1]}" &
+		pids+=($!)
+		PIDS+=($!)
+	done
+	for i in 1 2 3 4 5; do
+		start_client $i "${PORT[1]}" "$TD/data" \
+		    CLI_KEY_FILE="$KEYS/agency-$i.key" CLI_BATCH_MAXAMOUNT=5 \
+		    CLI_BATCH_WINDOW=1
+	done
+	wait_lines "$TD/state/bets.csv" 500 60 || bad "upload did not start"
+	mid_upload "${PORT[1]}" 1 || true
+	t0=$(date +%s%N)
+	kill -TERM "${SPID[srv1]}"
+	wait_pid "${SPID[srv1]}" 10
+	rc=$?
+	t1=$(date +%s%N)
+	echo "stop_loaded: SIGTERM to exit $(((t1 - t0) / 1000000)) ms" \
+	    >>"$ROOT/figures"
+	[ $rc -eq 0 ] || bad "server exited $rc on SIGTERM (124: not within 10 s)"
+	grep -q 'action: exit | result: success' "$TD/srv1.log" ||
+	    bad "server logged no exit"
+	for i in "${pids[@]}"; do
+		pkill -P "$i" 2>/dev/null
+		kill "$i" 2>/dev/null
 	done
 }
 
@@ -350,7 +606,7 @@ t_idle() {
 	wait_log "$TD/srv1.log" 'motivo: idle timeout' 8 ||
 	    bad "no timeout logged for the idle connection"
 	# The trickle is cut when its frame is not whole within CONN_TIMEOUT.
-	wait_log "$TD/srv1.log" 'action: paquete .*Connection timed out' 8 ||
+	wait_log "$TD/srv1.log" 'motivo: frame not completed in time' 8 ||
 	    bad "the trickling connection was never timed out"
 }
 
@@ -621,8 +877,10 @@ t_conn_cap() {
 	local r
 	replicas 1 5 MAX_CONNECTIONS=2 CONN_TIMEOUT=60s
 	hold_served "${PORT[1]}" 2 || { bad "the holders were not served"; return; }
+	# Turned away: told the replica is busy and when to retry, then closed.
 	r=$(req "${PORT[1]}" Echo:third)
-	[ "$r" = "<closed>" ] || bad "third connection got '$r', want it closed"
+	[ "$r" = "BusyResponse:250" ] ||
+	    bad "third connection got '$r', want BusyResponse:250"
 	wait_log "$TD/srv1.log" 'motivo: too many connections' 10 ||
 	    bad "refused connection not logged"
 	kill "${HOLDERS[@]}"
@@ -1193,7 +1451,7 @@ t_echo_hold() {
 			    bad "holder $i was not served"
 		done
 		r=$(req "${PORT[1]}" Echo:fifth)
-		[ "$r" = "<closed>" ] && break
+		[ "$r" = "BusyResponse:250" ] && break
 		[ "$(grep -c 'motivo: idle timeout' "$TD/srv1.log")" -gt "$t0" ] ||
 		    { bad "a fifth connection got '$r' with 4 held"; break; }
 		kill "${HOLDERS[@]}" 2>/dev/null
@@ -1225,7 +1483,8 @@ t_peer_cap() {
 	    CONN_TIMEOUT=60s
 	hold_served "${PORT[1]}" 2 || { bad "the holders were not served"; return; }
 	r=$(req "${PORT[1]}" Echo:third)
-	[ "$r" = "<closed>" ] || bad "third connection from 127.0.0.1 got '$r'"
+	[ "$r" = "BusyResponse:250" ] ||
+	    bad "third connection from 127.0.0.1 got '$r', want BusyResponse:250"
 	wait_log "$TD/srv1.log" 'peer: 127\.0\.0\.1/[0-9]+ \| motivo: too many connections from' 10 ||
 	    bad "refused connection not logged"
 	r=$(req_from 127.0.0.2 "${PORT[1]}" Echo:other)
@@ -2381,6 +2640,8 @@ for t in ${*:-$TESTS}; do
 		fail "$t: $(paste -sd';' "$ROOT/$t/.fail" 2>/dev/null)"
 	fi
 done
+# Figures some tests measure (times, peak memory), for the record.
+[ -s "$ROOT/figures" ] && sed 's/^/host: figure: /' "$ROOT/figures"
 if [ $failed -eq 0 ] && [ -z "${KEEP:-}" ]; then
 	rm -rf "$ROOT"
 else

@@ -107,8 +107,7 @@ main(int argc, char *argv[])
 		errx(1, "listen: %s", why);
 	log_info("server_start", "success", "ip: %s | port: %d", cfg.ip,
 	    cfg.port);
-	net_serve(lfd, store, &cfg, cfg.agency_keys[0] != '\0' ? &keys : NULL,
-	    &sig_stop);
+	net_serve(lfd, store, &cfg, cfg.agency_keys[0] != '\0' ? &keys : NULL);
 	log_info("shutdown", "in_progress", "");
 	store_close(store);
 	keys_free(&keys);
