@@ -18,8 +18,11 @@
 #   middle of its group commit;
 # - every fdatasync of agencies_closed.txt is held inside faultfs until the
 #   driver has looked at it: the phase's first close is killed there (the
-#   close written, not yet synced), and so is the close of the last agency
-#   (the draw), after a fault at an agency waiting for that draw.
+#   close written, not yet synced), every later one by a coin (once per
+#   agency), and so is
+#   the close of the last agency (the draw); before each such kill, an
+#   agency that already closed and waits for the draw is hit (or its
+#   replica).
 #
 # Each fault is classified by what was in flight when it landed, from the
 # faultfs messages, bets.csv and agencies_closed.txt and the agencies'
@@ -28,7 +31,10 @@
 # (an agency of the target closed and still running: waiting for the
 # draw or its winners), or nothing.  A phase whose faults all hit nothing
 # does not count, and the run fails when fewer than SOAK_MIN_COUNTED
-# percent of the phases with faults count.
+# percent of the phases with faults count, when fewer than
+# SOAK_FLOOR_BATCH percent (80) of the kills aimed at the upload hit a
+# batch, or when fewer than SOAK_FLOOR_OTHER faults (20 per 300 rounds)
+# hit each of a group commit, a close and a draw wait.
 #
 # After each phase: every agency exited 0 with its expected winners,
 # bets.csv holds every bet exactly once, one draw was logged, and every
@@ -52,6 +58,8 @@ SOAK_BATCH=${SOAK_BATCH:-5}	# bets per batch: many requests per upload
 SOAK_UPLOAD_FAULTS=${SOAK_UPLOAD_FAULTS:-$((SOAK_BETS / 1500 < 4 ? 4 : \
     SOAK_BETS / 1500))}
 SOAK_MIN_COUNTED=${SOAK_MIN_COUNTED:-75}	# percent of phases
+SOAK_FLOOR_BATCH=${SOAK_FLOOR_BATCH:-80}	# percent of upload kills
+SOAK_FLOOR_OTHER=${SOAK_FLOOR_OTHER:-$((SOAK_ROUNDS * 20 / 300))}
 SOAK_STALL=${SOAK_STALL:-60}	# seconds without progress that fail a phase
 RANDOM=$SOAK_SEED
 
@@ -60,7 +68,7 @@ trap lib_cleanup EXIT
 rounds=0
 declare -A FAULT=([replica_kill]=0 [agency_kill]=0 [freeze]=0
     [hold_kill]=0 [agency_stopped]=0 [phases]=0 [with_faults]=0
-    [counted]=0)
+    [counted]=0 [upload_kills]=0 [upload_kills_batch]=0)
 # What the faults were aimed at, and what they hit.
 declare -A AIM=([upload]=0 [group_commit]=0 [close]=0 [draw]=0 [wait]=0)
 declare -A HIT=([batch]=0 [group_commit]=0 [close]=0 [draw_wait]=0
@@ -70,6 +78,7 @@ declare -A STATE	# agency id -> running, done, failed
 declare -A STORED	# agency id -> rows in bets.csv (snapshot)
 declare -A CLOSED	# agency id -> 1 when in agencies_closed.txt (snapshot)
 declare -A TOTAL	# agency id -> rows in its file
+declare -A CLOSE_KILLED	# agency id -> 1 once a replica died in its close
 
 CLOSE_RULE="fdatasync hold path /agencies_closed.txt"
 BETS_RULE="fdatasync hold path /bets.csv times 1"
@@ -284,10 +293,10 @@ upload_fault() {
 		bets_armed=1
 		arm
 	elif [ $r -lt 55 ]; then
-		count upload "$(replica_state "$i")" "replica $i killed"
+		upload_kill "$(replica_state "$i")" "replica $i killed"
 		kill_replica "$i"
 	elif [ $r -lt 85 ]; then
-		count upload "$(agency_state "$a")" "agency $a killed"
+		upload_kill "$(agency_state "$a")" "agency $a killed"
 		kill_agency "$a"
 	else
 		count upload "$(replica_state "$i")" "replica $i frozen"
@@ -295,14 +304,20 @@ upload_fault() {
 	fi
 }
 
-# wait_fault HOLDER: the draw's close is held on replica HOLDER, so every
-# other agency has closed and waits for it: hit one of them, or its
-# replica when that is not the holder.
+# upload_kill HIT WHAT: a kill aimed at the upload, counted as such too.
+upload_kill() {
+	FAULT[upload_kills]=$((FAULT[upload_kills] + 1))
+	[ "$1" = batch ] && FAULT[upload_kills_batch]=$((FAULT[upload_kills_batch] + 1))
+	count upload "$1" "$2"
+}
+
+# wait_fault HOLDER CLOSING: a close (of agency CLOSING) is held on
+# replica HOLDER, and the agencies that closed before it wait for the
+# draw: hit one of them, or its replica when that is not the holder.
 wait_fault() {
 	local a cand=() i
 	for a in $(running); do
-		[ "${CLOSED[$a]}" = 1 ] && [ "$a" != "$draw_agency" ] &&
-		    cand+=("$a")
+		[ "${CLOSED[$a]}" = 1 ] && [ "$a" != "$2" ] && cand+=("$a")
 	done
 	[ ${#cand[@]} -gt 0 ] || return
 	a=${cand[RANDOM % ${#cand[@]}]}
@@ -320,7 +335,7 @@ wait_fault() {
 # line is already there was let go by a rewrite of the rules (it came in
 # just before one) and is passed over.
 holds() {
-	local line path hold tid i n new st
+	local line path hold tid i n new st a
 	n=$(lines "$TD/faultfs.log")
 	[ "$n" -gt "$log_seen" ] || return
 	mapfile -t new < <(tail -n +$((log_seen + 1)) "$TD/faultfs.log" |
@@ -355,12 +370,19 @@ holds() {
 		    "$SOAK_AGENCIES" ]; then
 			draw_hit=1
 			draw_agency=$(tail -n 1 "$TD/back/agencies_closed.txt")
-			wait_fault "$i"
+			wait_fault "$i" "$draw_agency"
 			count draw close "replica $i killed in the draw's close"
 			FAULT[hold_kill]=$((FAULT[hold_kill] + 1))
 			kill_replica "$i" release
-		elif [ "$close_hit" -eq 0 ]; then
+		elif a=$(tail -n 1 "$TD/back/agencies_closed.txt") &&
+		    [ -z "${CLOSE_KILLED[$a]:-}" ] &&
+		    { [ "$close_hit" -eq 0 ] || [ $((RANDOM % 2)) -eq 0 ]; }; then
+			# The first close, and every other one by a coin, once
+			# per agency: the agencies already closed wait for the
+			# draw meanwhile.
 			close_hit=1
+			CLOSE_KILLED[$a]=1
+			wait_fault "$i" "$a"
 			count close close "replica $i killed in a close's sync"
 			FAULT[hold_kill]=$((FAULT[hold_kill] + 1))
 			kill_replica "$i" release
@@ -460,6 +482,7 @@ phase() {
 	TD=$ROOT/phase$PHASE
 	mkdir -p "$TD"
 	phase_faults=0 phase_hits=0 bets_armed=0 close_hit=0 draw_hit=0
+	CLOSE_KILLED=()
 	draw_agency= log_seen=0 armed_off=0
 	"$BIN/gendata" -o "$TD/data" -a "$SOAK_AGENCIES" -n "$SOAK_BETS" \
 	    -s $((SOAK_SEED + PHASE)) >"$TD/gendata.log" 2>&1 ||
@@ -546,6 +569,31 @@ counted() {
 	fi
 }
 
+# floor: the kills aimed at the upload hit a batch in flight at least
+# SOAK_FLOOR_BATCH percent of the time, and each other kind (a group
+# commit, a close, a draw wait) was hit at least SOAK_FLOOR_OTHER times
+# (20 in a full run of 300 rounds, as many for each 300 rounds in
+# others).  Below either, the run fails and names the shortfall.
+floor() {
+	local k=${FAULT[upload_kills]} b=${FAULT[upload_kills_batch]} kind
+	if [ $((b * 100)) -ge $((k * SOAK_FLOOR_BATCH)) ] && [ "$k" -gt 0 ]; then
+		pass "$b of the $k kills aimed at the upload hit a batch in" \
+		    "flight (at least $SOAK_FLOOR_BATCH% must)"
+	else
+		fail "only $b of the $k kills aimed at the upload hit a batch" \
+		    "in flight (at least $SOAK_FLOOR_BATCH% must)"
+	fi
+	for kind in group_commit close draw_wait; do
+		if [ "${HIT[$kind]}" -ge "$SOAK_FLOOR_OTHER" ]; then
+			pass "${HIT[$kind]} faults hit a $kind in flight" \
+			    "(at least $SOAK_FLOOR_OTHER must)"
+		else
+			fail "only ${HIT[$kind]} faults hit a $kind in flight" \
+			    "(at least $SOAK_FLOOR_OTHER must)"
+		fi
+	done
+}
+
 if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null ||
     ! tool faultfs >/dev/null; then
 	echo "soak: no /dev/fuse, fusermount3 or faultfs here: not run"
@@ -560,6 +608,7 @@ while [ $rounds -lt "$SOAK_ROUNDS" ]; do
 	phase || break
 done
 counted
+floor
 echo "soak: ${FAULT[phases]} phases in $((SECONDS - start)) s; faults:" \
     "${FAULT[replica_kill]} replica kills (${FAULT[hold_kill]} inside a" \
     "held sync), ${FAULT[agency_kill]} agency kills, ${FAULT[freeze]}" \
