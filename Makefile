@@ -7,7 +7,7 @@
 CC	?= cc
 SANITIZER ?=
 OUT	?= $(if $(filter thread,$(SANITIZER)),build-tsan,$(if $(SANITIZER),build-asan,build))
-PKGS	:= libbsd-overlay inih yaml-0.1 libsodium
+PKGS	:= libbsd-overlay inih yaml-0.1 libsodium libmicrohttpd
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wno-format-zero-length
@@ -76,14 +76,23 @@ LIB_DIRS := $(shell $(CC) -print-search-dirs 2>/dev/null | \
 have_archive = $(wildcard $(addsuffix /lib$(1).a,$(LIB_DIRS)))
 have_archives = $(if $(strip $(foreach l,$(1) c,$(if $(call have_archive,$(l)),,no))),,1)
 CLIENT_STATIC := $(call have_archives,yaml sodium bsd md)
-SERVER_STATIC := $(call have_archives,inih sodium bsd md)
+# The replica serves /metrics with libmicrohttpd, which Debian builds with
+# GnuTLS: whole, it needs the archives of GnuTLS and of everything GnuTLS
+# uses (pkg-config --static --libs libmicrohttpd).  Debian ships no
+# libp11-kit.a, so there the replica is linked dynamically and
+# docker/rootfs.sh copies its shared objects into the FROM scratch image.
+# ld's --no-warnings (below) also hides undefined symbols, so a partial
+# set of archives must never pick the static link.
+MHD_LIBS := microhttpd gnutls gmp nettle hogweed tasn1 idn2 unistring p11-kit
+SERVER_STATIC := $(call have_archives,inih sodium bsd md $(MHD_LIBS))
 # link_libs STATIC,LIBS: the libraries of one program, as far as it can
 # be static.
 whole_libs = -static -Wl,--no-warnings $(1)
 inside_libs = -Wl,-Bstatic $(1) -Wl,-Bdynamic
 link_libs = $(if $(1),$(if $(SANITIZER),$(call inside_libs,$(2)),$(call whole_libs,$(2))),$(LDLIBS)) -pthread
 $(OUT)/bin/client: LDLIBS := $(call link_libs,$(CLIENT_STATIC),-lyaml -lsodium -lbsd -lmd)
-$(OUT)/bin/server: LDLIBS := $(call link_libs,$(SERVER_STATIC),-linih -lsodium -lbsd -lmd)
+$(OUT)/bin/server: LDLIBS := $(call link_libs,$(SERVER_STATIC),-linih \
+	-lsodium -lbsd -lmd $(addprefix -l,$(MHD_LIBS) atomic))
 # lotteryctl goes into both images (their health checks): whole, it
 # brings no shared object with it, so the images hold none.
 CTL_STATIC := $(call have_archives,sodium bsd md)

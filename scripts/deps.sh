@@ -9,7 +9,8 @@
 set -eu
 
 pkgs="build-essential make gcc pkg-config libbsd-dev libinih-dev libyaml-dev
-libcmocka-dev libsodium-dev busybox-static clang libfuse3-dev fuse3 gdb"
+libcmocka-dev libsodium-dev libmicrohttpd-dev busybox-static clang
+libfuse3-dev fuse3 gdb"
 [ "${1:-}" != --bench ] || pkgs="$pkgs gnuplot-nox"
 
 # missing PKG...: print the ones not installed.
