@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/host_test.XXXXXX")
 SEED=${SEED:-$RANDOM}	# data seed; set SEED to replay a run
-TESTS="cluster replica_kill pipeline_kill wait_woken durability lost_reply client_kill idle malformed
+TESTS="cluster metrics replica_kill pipeline_kill wait_woken durability lost_reply client_kill idle malformed
 bad_rows shutdown config agency_close single_bet conn_cap disk_full
 bounded_memory stop_while_waiting reset_regrow file_replaced
 agencies_meta frozen_lock fs_cluster fs_eio fs_write_eio fs_estale
@@ -148,6 +148,67 @@ t_cluster() {
 	wait_clients 120 1 2 3 4 5
 	check_store 5
 	check_winners "${PORT[1]}" 5
+	sorteo_once
+}
+
+# a2: /metrics of three replicas: before the run nothing is stored or
+# closed and no draw; after five agencies' 20,000 bets the replicas'
+# lottery_bets_stored_total add up to each agency's file, and each replica
+# (every one served an agency its winners, so it read every close) shows
+# five agencies closed and the draw done.
+t_metrics() {
+	local a i sum want
+	declare -a MPORT
+	gen 5 20000
+	for i in 1 2 3; do
+		# free_port runs in a subshell: move its counter on here so
+		# the two ports differ.
+		PORT[$i]=$(free_port)
+		LIB_PORT=${PORT[$i]}
+		MPORT[$i]=$(free_port)
+		LIB_PORT=${MPORT[$i]}
+		start_server srv$i "${PORT[$i]}" "$TD/state" 5 \
+		    METRICS_PORT="${MPORT[$i]}" ||
+		    bad "replica $i did not start ($(tail -n 2 "$TD/srv$i.log"))"
+		scrape "${MPORT[$i]}" >"$TD/before-$i.txt" ||
+		    bad "no /metrics on replica $i"
+		[ "$(metric "$TD/before-$i.txt" lottery_agencies)" -eq 5 ] ||
+		    bad "replica $i: lottery_agencies is not 5"
+		[ "$(metric "$TD/before-$i.txt" lottery_agencies_closed)" -eq 0 ] ||
+		    bad "replica $i: agencies closed before the run"
+		[ "$(metric "$TD/before-$i.txt" lottery_draw_done)" -eq 0 ] ||
+		    bad "replica $i: draw done before the run"
+	done
+	for a in 1 2 3 4 5; do
+		start_client $a "${PORT[$(((a - 1) % 3 + 1))]}" "$TD/data"
+	done
+	wait_clients 120 1 2 3 4 5
+	check_store 5
+	for i in 1 2 3; do
+		scrape "${MPORT[$i]}" >"$TD/after-$i.txt" ||
+		    bad "no /metrics on replica $i after the run"
+		[ "$(metric "$TD/after-$i.txt" lottery_agencies_closed)" -eq 5 ] ||
+		    bad "replica $i: lottery_agencies_closed is not 5"
+		[ "$(metric "$TD/after-$i.txt" lottery_draw_done)" -eq 1 ] ||
+		    bad "replica $i: lottery_draw_done is not 1"
+		[ "$(metric "$TD/after-$i.txt" lottery_group_commits_total)" \
+		    -gt 0 ] || bad "replica $i led no group commit"
+	done
+	sum=$(cat "$TD"/after-*.txt >"$TD/after.txt"
+	    metric "$TD/after.txt" lottery_bets_stored_total)
+	[ "$sum" -eq 20000 ] ||
+	    bad "lottery_bets_stored_total over the replicas is $sum, want 20000"
+	for a in 1 2 3 4 5; do
+		want=$(lines "$TD/data/agency-$a.csv")
+		sum=$(metric "$TD/after.txt" lottery_bets_stored_total \
+		    "agency=\"$a\"")
+		[ "$sum" -eq "$want" ] ||
+		    bad "agency $a: $sum bets in the metrics, $want in its file"
+	done
+	# A scrape is not a bet: a wrong path is refused, and the page again
+	# says the same.
+	curl -sf --max-time 10 "http://127.0.0.1:${MPORT[1]}/bets" \
+	    >/dev/null && bad "/bets answered"
 	sorteo_once
 }
 
