@@ -23,6 +23,7 @@ COMMON_SRC := common/log.c common/io.c common/num.c common/auth.c common/bet.c \
 	      common/sig.c common/conn.c common/keyfile.c
 SERVER_SRC := $(filter-out %_test.c %_fuzz.c,$(wildcard server/*.c))
 CLIENT_SRC := $(filter-out %_test.c,$(wildcard client/*.c))
+MON_SRC	   := $(filter-out %_test.c,$(wildcard monitor/*.c))
 GEN_SRC	   := scripts/gendata.c
 PEER_SRC   := scripts/badpeer.c
 CTL_SRC	   := scripts/lotteryctl.c
@@ -31,7 +32,7 @@ TEST_SRC   := $(wildcard common/*_test.c server/*_test.c client/*_test.c)
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 BINS	:= $(OUT)/bin/server $(OUT)/bin/client $(OUT)/bin/gendata \
-	   $(OUT)/bin/badpeer $(OUT)/bin/lotteryctl
+	   $(OUT)/bin/badpeer $(OUT)/bin/lotteryctl $(OUT)/bin/monitor
 TESTS	:= $(patsubst %.c,$(OUT)/test/%,$(notdir $(TEST_SRC)))
 
 # Test tools: the OFD lock check, the benchmark's client launcher, and the fault-injecting filesystem when
@@ -101,6 +102,13 @@ $(OUT)/bin/lotteryctl: LDLIBS := $(call link_libs,$(CTL_STATIC),-lsodium -lbsd -
 # clients' start (make bench): linked whole like them, or it measures
 # the dynamic loader instead.
 $(OUT)/bin/benchrun: LDLIBS := $(call link_libs,$(call have_archives,bsd md),-lbsd -lmd)
+# The status page (monitor/): libmicrohttpd serves it, libcurl scrapes
+# the replicas; linked dynamically (GnuTLS again), its image copies the
+# shared objects.
+$(OUT)/bin/monitor: $(call obj,$(MON_SRC)) $(COMMON_OBJ)
+$(OUT)/bin/monitor: LDLIBS := $(shell pkg-config --libs libmicrohttpd \
+	libcurl libsodium libbsd-overlay 2>/dev/null) -pthread
+$(OUT)/obj/monitor/%.o: ALL_CFLAGS += -Imonitor
 $(OUT)/bin/gendata: $(call obj,$(GEN_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/badpeer: $(call obj,$(PEER_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/lotteryctl: $(call obj,$(CTL_SRC)) $(COMMON_OBJ)
