@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/host_test.XXXXXX")
 SEED=${SEED:-$RANDOM}	# data seed; set SEED to replay a run
-TESTS="cluster metrics replica_kill pipeline_kill wait_woken durability lost_reply client_kill idle malformed
+TESTS="cluster metrics monitor replica_kill pipeline_kill wait_woken durability lost_reply client_kill idle malformed
 bad_rows shutdown config agency_close single_bet conn_cap disk_full
 bounded_memory stop_while_waiting reset_regrow file_replaced
 agencies_meta frozen_lock fs_cluster fs_eio fs_write_eio fs_estale
@@ -210,6 +210,71 @@ t_metrics() {
 	curl -sf --max-time 10 "http://127.0.0.1:${MPORT[1]}/bets" \
 	    >/dev/null && bad "/bets answered"
 	sorteo_once
+}
+
+# a3: the monitor's page and JSON over three replicas and five agencies:
+# before the run every agency at 0 and the draw pending; after it each
+# agency's count is its file's, its winners are expected.txt's, the draw
+# is done, every replica alive; no document number of the data is on any
+# page.  The monitor looks every 100 ms: the checks wait for the look that
+# follows the clients' exit (bounded, a failure past 10 s).
+t_monitor() {
+	local a i mport targets= want got
+	declare -a MPORT
+	gen 5 20000
+	for i in 1 2 3; do
+		PORT[$i]=$(free_port)
+		LIB_PORT=${PORT[$i]}
+		MPORT[$i]=$(free_port)
+		LIB_PORT=${MPORT[$i]}
+		start_server srv$i "${PORT[$i]}" "$TD/state" 5 \
+		    METRICS_PORT="${MPORT[$i]}" || bad "replica $i did not start"
+		targets="$targets,127.0.0.1:${MPORT[$i]}"
+	done
+	mport=$(free_port)
+	MONITOR_PORT=$mport MONITOR_TARGETS=${targets#,} \
+	    STATE_DIR="$TD/state" DATA_DIR="$TD/data" AGENCIES_AMOUNT=5 \
+	    MONITOR_INTERVAL=100ms "$BIN/monitor" >"$TD/monitor.log" 2>&1 &
+	PIDS+=($!)
+	wait_http "http://127.0.0.1:$mport/api/status" || bad "no monitor"
+	curl -sf "http://127.0.0.1:$mport/api/status" >"$TD/before.json"
+	grep -q '"draw":{"done":false' "$TD/before.json" ||
+	    bad "draw not pending before the run"
+	[ "$(grep -o '"stored":0,"total":4000,"closed":false' \
+	    "$TD/before.json" | wc -l)" -eq 5 ] ||
+	    bad "agencies not all at 0 of 4000 before the run"
+	for a in 1 2 3 4 5; do
+		start_client $a "${PORT[$(((a - 1) % 3 + 1))]}" "$TD/data"
+	done
+	wait_clients 120 1 2 3 4 5
+	for i in $(seq 100); do
+		curl -sf "http://127.0.0.1:$mport/api/status" >"$TD/after.json"
+		grep -q '"draw":{"done":true' "$TD/after.json" && break
+		sleep 0.1
+	done
+	grep -q '"draw":{"done":true' "$TD/after.json" ||
+	    bad "monitor: draw not done after the run"
+	for a in 1 2 3 4 5; do
+		want="{\"agency\":$a,\"stored\":$(expected $a 2),\"total\":$(expected $a 2),\"closed\":true,\"winners\":$(expected $a 3)}"
+		grep -qF "$want" "$TD/after.json" ||
+		    bad "monitor: agency $a is not $want"
+	done
+	[ "$(grep -o '"alive":true' "$TD/after.json" | wc -l)" -eq 3 ] ||
+	    bad "monitor: not three replicas alive"
+	curl -sf "http://127.0.0.1:$mport/" >"$TD/page.html" ||
+	    bad "monitor: no page"
+	curl -sf "http://127.0.0.1:$mport/fragment" >"$TD/fragment.html"
+	grep -q 'draw done' "$TD/page.html" || bad "page: no 'draw done'"
+	[ "$(grep -o '<tr class="agency"' "$TD/page.html" | wc -l)" -eq 5 ] ||
+	    bad "page: not five agency rows"
+	# Documents are 5 to 8 digits: look for each one as a whole number.
+	cat "$TD/after.json" "$TD/page.html" "$TD/fragment.html" |
+	    grep -oE '[0-9]+' | sort -u >"$TD/numbers.txt"
+	cut -d, -f3 "$TD"/data/agency-*.csv | sort -u >"$TD/docs.txt"
+	got=$(comm -12 "$TD/numbers.txt" "$TD/docs.txt" | head -n 3 | tr '\n' ' ')
+	[ -z "$got" ] || bad "monitor pages show document numbers: $got"
+	curl -sf "http://127.0.0.1:$mport/nothing" >/dev/null &&
+	    bad "monitor answered an unknown path"
 }
 
 # b: kill -9 the replica agencies 1 and 4 use, mid-upload, and restart it.

@@ -120,6 +120,16 @@ scrape() {
 	curl -sSf --max-time 10 "http://127.0.0.1:$1/metrics"
 }
 
+# wait_http URL: 0 once URL answers 200, 1 after 10 seconds without.
+wait_http() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		curl -sf --max-time 2 -o /dev/null "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # metric FILE NAME [LABELS]: the sum of every sample of NAME in the
 # scraped text FILE whose labels contain LABELS (e.g. agency="3").
 metric() {
