@@ -135,7 +135,7 @@ else
 fi
 # The Docker stages, then the replicas on a GlusterFS volume: each skips
 # (77, with its reason) where this machine cannot run it.
-for t in docker swarm compose_v2 gluster; do
+for t in docker browser swarm compose_v2 gluster; do
 	if [ -x "scripts/${t}_test.sh" ]; then
 		suite "$t" "scripts/${t}_test.sh"
 	else
