@@ -163,7 +163,7 @@ tests: $(BINS) $(TESTS) $(TOOLS)
 
 # Every header compiles on its own, and twice over (its guard works), with
 # the project's flags: a header includes what it uses.
-HEADERS	:= $(wildcard common/*.h server/*.h client/*.h)
+HEADERS	:= $(wildcard common/*.h server/*.h client/*.h monitor/*.h)
 headers: ## check that each header compiles alone
 	$(Q)rc=0; for h in $(HEADERS); do \
 		$(CC) $(ALL_CFLAGS) -fsyntax-only -x c -include $$h \
