@@ -9,6 +9,8 @@
 #ifndef TALLY_H
 #define TALLY_H
 
+#include <sys/types.h>
+
 #include <stdint.h>
 #include <time.h>
 
