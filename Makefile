@@ -27,7 +27,8 @@ MON_SRC	   := $(filter-out %_test.c,$(wildcard monitor/*.c))
 GEN_SRC	   := scripts/gendata.c
 PEER_SRC   := scripts/badpeer.c
 CTL_SRC	   := scripts/lotteryctl.c
-TEST_SRC   := $(wildcard common/*_test.c server/*_test.c client/*_test.c)
+TEST_SRC   := $(wildcard common/*_test.c server/*_test.c client/*_test.c \
+	      monitor/*_test.c)
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
@@ -106,8 +107,7 @@ $(OUT)/bin/benchrun: LDLIBS := $(call link_libs,$(call have_archives,bsd md),-lb
 # the replicas; linked dynamically (GnuTLS again), its image copies the
 # shared objects.
 $(OUT)/bin/monitor: $(call obj,$(MON_SRC)) $(COMMON_OBJ)
-$(OUT)/bin/monitor: LDLIBS := $(shell pkg-config --libs libmicrohttpd \
-	libcurl libsodium libbsd-overlay 2>/dev/null) -pthread
+$(OUT)/bin/monitor: LDLIBS = $(MON_LIBS)
 $(OUT)/obj/monitor/%.o: ALL_CFLAGS += -Imonitor
 $(OUT)/bin/gendata: $(call obj,$(GEN_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/badpeer: $(call obj,$(PEER_SRC)) $(COMMON_OBJ)
@@ -158,6 +158,14 @@ $(OUT)/test/%: $(OUT)/obj/client/%.o $(CLIENT_LIB) $(COMMON_OBJ)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+MON_LIB := $(filter-out $(OUT)/obj/monitor/main.o,$(call obj,$(MON_SRC)))
+MON_LIBS := $(shell pkg-config --libs libmicrohttpd libcurl libsodium \
+	libbsd-overlay 2>/dev/null) -pthread
+$(OUT)/test/%: $(OUT)/obj/monitor/%.o $(MON_LIB) $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(MON_LIBS) -lcmocka
 
 tests: $(BINS) $(TESTS) $(TOOLS)
 
