@@ -210,6 +210,13 @@ t_metrics() {
 	curl -sf --max-time 10 "http://127.0.0.1:${MPORT[1]}/bets" \
 	    >/dev/null && bad "/bets answered"
 	sorteo_once
+	# A port out of range, or one already taken (replica 1's), is
+	# refused at start with the key named.
+	server_conf "$TD/m.ini" "$(free_port)" "$TD/state" 5
+	refuses "METRICS_PORT 70000" METRICS_PORT \
+	    env METRICS_PORT=70000 "$BIN/server" -c "$TD/m.ini"
+	refuses "METRICS_PORT taken" 'METRICS_PORT: cannot listen' \
+	    env METRICS_PORT="${MPORT[1]}" "$BIN/server" -c "$TD/m.ini"
 }
 
 # a3: the monitor's page and JSON over three replicas and five agencies:
