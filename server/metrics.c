@@ -34,7 +34,8 @@ static const char *const conn_names[METRICS_CONN_MAX] = {
 	"handshake", "authenticated", "draw_wait"
 };
 static const char *const hs_names[METRICS_HS_MAX] = {
-	"unknown_agency", "revoked", "bad_proof", "out_of_order", "timeout"
+	"revoked", "bad_proof", "out_of_order", "not_configured", "throttled",
+	"timeout"
 };
 
 static long long
