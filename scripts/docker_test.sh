@@ -2,8 +2,9 @@
 # The Docker stage of `make test`: builds the images, then on a cluster of
 # 5 agencies and 3 replicas runs the integration test, the echo check
 # against live and stopped servers, a replica killed during the upload,
-# name resolution from the client image, and a graceful stop of every
-# container.  One line per check, `PASS name` or `FAIL name`, then
+# name resolution from the client image, a graceful stop of every
+# container, and one replica serving 100 agencies with the shipped
+# settings.  One line per check, `PASS name` or `FAIL name`, then
 # `docker: N passed, M failed`.  Exits 77 (skipped) when Docker does not
 # answer.  The cluster is left down.
 set -u
@@ -152,15 +153,40 @@ slow_uploads() {
 	COMPOSE_FILE_OUT=$SLOW_FILE
 }
 
+# mid_upload_now: the agencies that have stored part of their file and
+# not closed, one a line, read from the state files.  Exact only while no
+# replica runs.
+mid_upload_now() {
+	while read -r _a _n _; do
+		_s=$(LC_ALL=C grep -c "^$_a," "$STATE_DIR_HOST/bets.csv")
+		[ "$_s" -gt 0 ] && [ "$_s" -lt "$_n" ] &&
+		    ! grep -qx "$_a" "$STATE_DIR_HOST/agencies_closed.txt" \
+		    2>/dev/null && echo "$_a"
+	done <"$DATA_DIR/expected.txt"
+}
+
+# kill_mid_upload VICTIM: SIGKILL the replica VICTIM with the others
+# paused, and print how many agencies that caught mid-upload: nothing is
+# stored from the pause until the unpause, so the count is exact, not a
+# look taken while the upload runs on.
+kill_mid_upload() {
+	_others=$(dl_running_server_ids | grep -v "^$1")
+	# shellcheck disable=SC2086
+	[ -z "$_others" ] || docker pause $_others >/dev/null
+	docker kill "$1" >/dev/null
+	mid_upload_now | wc -l
+	# shellcheck disable=SC2086
+	[ -z "$_others" ] || docker unpause $_others >/dev/null
+}
+
 # A replica killed (SIGKILL) while the agencies upload: the results must
 # still be exact.
 slow_uploads
 fresh_cluster
 if wait_lines "$STATE_DIR_HOST/bets.csv" 1 "$TIMEOUT"; then
 	victim=$(dl_running_server_ids | head -n 1)
-	busy=$(running_clients | wc -w)
-	docker kill "$victim" >/dev/null
-	echo "killed $(dl_name "$victim") with $busy agencies still running"
+	busy=$(kill_mid_upload "$victim")
+	echo "killed $(dl_name "$victim") with $busy agencies mid-upload"
 	ok=true
 	for id in $(dl_service_ids server); do
 		docker logs "$id" 2>&1 | grep -q 'action: auth | result: success | modo: on' ||
@@ -185,10 +211,9 @@ fi
 fresh_cluster
 if wait_lines "$STATE_DIR_HOST/bets.csv" 1 "$TIMEOUT"; then
 	victim=$(dl_running_server_ids | head -n 1)
-	busy=$(running_clients | wc -w)
-	docker kill "$victim" >/dev/null
+	busy=$(kill_mid_upload "$victim")
 	docker start "$victim" >/dev/null
-	echo "restarted $(dl_name "$victim") with $busy agencies still running"
+	echo "restarted $(dl_name "$victim") with $busy agencies mid-upload"
 	ok=true
 	[ "$busy" -gt 0 ] || { echo "no agency was uploading any more"; ok=false; }
 	if ! dl_wait_clients "$TIMEOUT" || ! why=$(dl_check_run); then
@@ -223,11 +248,15 @@ fi
 # logged, nothing recorded (agency N stays open: the single bet below).
 docker run --rm --network "$(dl_network)" --entrypoint /lotteryctl \
     "$SERVER_IMAGE" -t 3 -a "$SERVER_NAME:$SERVER_PORT" post "AgencyClose:$last"
-sleep 1
+# The close gets no reply: wait for its refusal in some replica's log.
 refused=0
-for id in $(dl_running_server_ids); do
-	docker logs "$id" 2>&1 | grep -q "tipo: AgencyClose | agencia: $last | motivo: not authenticated" &&
-	    refused=1
+for _ in $(seq 300); do
+	for id in $(dl_running_server_ids); do
+		docker logs "$id" 2>&1 | grep -q "tipo: AgencyClose | agencia: $last | motivo: not authenticated" &&
+		    refused=1
+	done
+	[ $refused -eq 1 ] && break
+	sleep 0.1
 done
 ok=false
 [ $refused -eq 1 ] && [ "$(lines "$STATE_DIR_HOST/agencies_closed.txt")" -eq $((last - 1)) ] &&
@@ -331,6 +360,21 @@ make -s new-lottery >/dev/null
 check "new-lottery, then 3 agencies" lottery_run 3
 if [ -f "$lotd/cluster.env" ]; then cp "$lotd/cluster.env" .cluster.env; else rm -f .cluster.env; fi
 rm -rf "$lotd"
+
+# One replica with the shipped settings serves 100 agencies: those that
+# wait for the draw never keep those still uploading out.  Every agency
+# exits 0 with its winners, bets.csv holds every row, one draw.
+CLIENTS=100 SERVERS=1
+dl_prepare >/dev/null
+fresh_cluster
+if dl_wait_clients "$TIMEOUT" && why=$(dl_check_run); then
+	pass "one-replica-100-agencies"
+else
+	fail "one-replica-100-agencies: $(echo "${why:-timed out}" | tr '\n' ';')"
+	dl_save_logs integration-logs/one-replica-100-agencies
+fi
+cleanup
+CLIENTS=5 SERVERS=3
 dl_prepare >/dev/null
 
 # make docker-compose-down leaves neither containers nor networks.

@@ -10,9 +10,9 @@
  * again whenever it changes (inode, size or mtime), which also resets the
  * call counts:
  *
- *   OP ERRNO [after N] [times M] [short] [path P]
- *   OP pause ms N [after N] [times M] [path P]
- *   OP hold [after N] [times M] [path P]
+ *   OP ERRNO [after N] [times M] [short] [path P] [pid P]
+ *   OP pause ms N [after N] [times M] [path P] [pid P]
+ *   OP hold [after N] [times M] [path P] [pid P]
  *
  * OP is getattr, readdir, open, create, read, write, truncate, fsync,
  * fdatasync, fsyncdir, flush, release, unlink, link, rename, mkdir, rmdir,
@@ -27,10 +27,12 @@
  * "hold" holds the call until FILE changes, however long that takes, and
  * then does it: a test that must act while a process is inside a chosen
  * call (kill it after its write and before its sync returns) waits for
- * the "held (hold N, call C, pid P)" message, P the calling thread, acts,
+ * the "held (hold N, call C, pid P)" message, P the calling process, acts,
  * and rewrites FILE; "released (hold N)" follows.  "path P" limits a rule
- * to calls on P (as seen in the mount, "/bets.csv"); the first rule
- * naming op and matching the path decides.  An empty FILE disarms.
+ * to calls on P (as seen in the mount, "/bets.csv"), "pid P" to the calls
+ * of process P (any of its threads), so one replica of several on the
+ * mount can be aimed at; the first rule naming op and matching both
+ * decides.  An empty FILE disarms.
  *
  * With -o powercut=DIR faultfs also keeps what a power cut would keep
  * (pcut_* below, for the files at the top of BACKING): for each file its
@@ -85,6 +87,7 @@ struct fault_rule {
 	unsigned long	pause_ms;	/* "pause": hold the call, then do it */
 	int		hold;		/* "hold": until the rules change */
 	char		path[256];	/* only calls on it; "" for any */
+	pid_t		pid;		/* only this process's calls; 0: all */
 	int		shortw;
 	unsigned long	calls, hits;
 };
@@ -184,6 +187,8 @@ fault_parse_line(char *line, struct fault_rule *r)
 			r->after = v;
 		else if (strcmp(tok[i], "times") == 0)
 			r->times = v;
+		else if (strcmp(tok[i], "pid") == 0 && v <= INT_MAX)
+			r->pid = (pid_t)v;
 		else if (strcmp(tok[i], "ms") == 0 &&
 		    strcmp(tok[1], "pause") == 0)
 			r->pause_ms = v;
@@ -238,25 +243,45 @@ fault_reload(void)
 }
 
 /*
- * Hold the calling thread until the control file changes (mutex held on
- * entry and on return).  The file is looked at every few milliseconds:
- * how soon the release is seen changes nothing but when the call goes on.
+ * The process (thread group) of thread tid, from /proc; tid itself when
+ * that cannot be read (the thread is gone).
+ */
+static pid_t
+fault_tgid(pid_t tid)
+{
+	char	 path[64], line[128];
+	FILE	*f;
+	long	 v = tid;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if ((f = fopen(path, "re")) == NULL)
+		return tid;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Tgid: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return (pid_t)v;
+}
+
+/*
+ * Hold a call (hold number id) until the control file is loaded again
+ * (gen moves past held_gen).  Polled: a held call may be the only one, so
+ * no other call would notice the change for it.
  */
 static void
-fault_hold(const char *op, const char *path, unsigned long call)
+fault_hold(unsigned long held_gen, unsigned long id, const char *op,
+    const char *path)
 {
-	struct timespec	ts = { 0, 5 * 1000000L };
-	unsigned long	gen = fs.gen, id = ++fs.nholds;
+	struct timespec	 ts = { 0, 10 * 1000000L };
+	int		 done = 0;
 
-	fprintf(stderr, "faultfs: %s %s: held (hold %lu, call %lu, pid %d)\n",
-	    op, path, id, call, (int)fuse_get_context()->pid);
-	while (fs.gen == gen) {
-		pthread_mutex_unlock(&fs.mu);
-		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+	while (!done) {
+		while (nanosleep(&ts, NULL) == -1 && errno == EINTR)
 			;
-		ts.tv_nsec = 5 * 1000000L;
 		pthread_mutex_lock(&fs.mu);
 		fault_reload();
+		done = fs.gen != held_gen;
+		pthread_mutex_unlock(&fs.mu);
 	}
 	fprintf(stderr, "faultfs: %s %s: released (hold %lu)\n", op, path,
 	    id);
@@ -264,28 +289,41 @@ fault_hold(const char *op, const char *path, unsigned long call)
 
 /*
  * Should this call of op on path fail?  0: no; an errno; FAULT_STALE or
- * FAULT_SHORT.  The first rule naming op decides.
+ * FAULT_SHORT.  The first rule naming op (and, if it names one, the
+ * caller's process) decides.
  */
 static int
 fault(const char *op, const char *path)
 {
 	struct fault_rule	*r = NULL;
-	unsigned long		 pause_ms = 0;
-	int			 res = 0;
+	unsigned long		 pause_ms = 0, held_gen = 0, hold_id = 0;
+	pid_t			 caller = fuse_get_context()->pid;
+	int			 res = 0, held = 0;
 
 	pthread_mutex_lock(&fs.mu);
 	fault_reload();
-	for (size_t i = 0; i < fs.nrules && r == NULL; i++)
-		if (strcmp(fs.rules[i].op, op) == 0 &&
-		    (fs.rules[i].path[0] == '\0' ||
-		    strcmp(fs.rules[i].path, path) == 0))
-			r = &fs.rules[i];
+	for (size_t i = 0; i < fs.nrules && r == NULL; i++) {
+		if (strcmp(fs.rules[i].op, op) != 0)
+			continue;
+		if (fs.rules[i].path[0] != '\0' &&
+		    strcmp(fs.rules[i].path, path) != 0)
+			continue;
+		if (fs.rules[i].pid != 0 &&
+		    fault_tgid(caller) != fs.rules[i].pid)
+			continue;
+		r = &fs.rules[i];
+	}
 	if (r == NULL || ++r->calls < r->after ||
 	    (r->times != 0 && r->hits >= r->times))
 		goto out;
 	r->hits++;
 	if (r->hold) {
-		fault_hold(op, path, r->calls);
+		held = 1;
+		held_gen = fs.gen;
+		hold_id = ++fs.nholds;
+		fprintf(stderr, "faultfs: %s %s: held (hold %lu, call %lu, "
+		    "pid %d)\n", op, path, hold_id, r->calls,
+		    (int)fault_tgid(caller));
 		goto out;
 	}
 	if (r->pause_ms != 0) {
@@ -304,6 +342,8 @@ fault(const char *op, const char *path)
 out:
 	pthread_mutex_unlock(&fs.mu);
 	/* Outside the mutex: other calls go on while this one is held. */
+	if (held)
+		fault_hold(held_gen, hold_id, op, path);
 	if (pause_ms != 0) {
 		struct timespec	ts = { (time_t)(pause_ms / 1000),
 		    (long)(pause_ms % 1000) * 1000000L };

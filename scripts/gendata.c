@@ -26,7 +26,7 @@
 #define GEN_DOC_SPAN	90000000ULL	/* how many 8-digit documents exist */
 /* Coprime with GEN_DOC_SPAN (2^7 3^2 5^7): i -> i * STEP mod SPAN is a bijection. */
 #define GEN_DOC_STEP	7368787ULL
-#define GEN_AGENCIES_MAX 1000
+#define GEN_AGENCIES_MAX 10000	/* AGENCIES_AMOUNT's bound */
 #define GEN_BETS_MAX	10000000LL
 #define GEN_WINNERS_MAX	1000
 #define GEN_IOBUF	(1 << 16)

@@ -241,13 +241,17 @@ done
 # bets; the client reconnects later from new ports, by which time its
 # locks are gone and the descriptors that held them are bad.  The
 # agencies send small batches one at a time, so the cut comes while they
-# upload (a whole run at full speed takes well under a second).
+# upload (a whole run at full speed takes well under a second), and the
+# replicas are stopped (SIGSTOP) around the cut: nothing is stored from
+# the stop to the SIGCONT, so what the files say then is exactly what the
+# cut caught, not a look taken while the upload runs on.
 start_cluster CLI_BATCH_MAXAMOUNT=10 CLI_BATCH_WINDOW=1 ||
     echo "partition: the cluster did not start"
 for _ in $(seq 300); do
 	grep -q 'action: apuesta_recibida | result: success' "$TD/r1.log" && break
 	sleep 0.1
 done
+kill -STOP "${SPID[r1]}" "${SPID[r2]}" "${SPID[r3]}"
 ports=$(in_ns ss -tnpH | grep "pid=${GLPID[1]}," |
     awk '{ n = split($4, a, ":"); print a[n] }')
 for p in $ports; do
@@ -255,9 +259,17 @@ for p in $ports; do
 	ip netns exec "$NS" iptables -I OUTPUT -p tcp --sport "$p" -j DROP
 done
 at=$(lines "$G/m2/bets.csv")
-echo "cut mount 1 (ports $(echo $ports)) at $at bets"
+mid=0
+while read -r ag bets _; do
+	n=$(LC_ALL=C grep -c "^$ag," "$G/m2/bets.csv")
+	[ "$n" -gt 0 ] && [ "$n" -lt "$bets" ] &&
+	    ! grep -qx "$ag" "$G/m2/agencies_closed.txt" 2>/dev/null &&
+	    mid=$((mid + 1))
+done <"$G/data/expected.txt"
+kill -CONT "${SPID[r1]}" "${SPID[r2]}" "${SPID[r3]}"
+echo "cut mount 1 (ports $(echo $ports)) at $at bets, $mid agencies mid-upload"
 ok=true
-[ "$at" -lt "$total" ] || { echo "the upload was over before the cut"; ok=false; }
+[ "$mid" -gt 0 ] || { echo "no agency was mid-upload at the cut"; ok=false; }
 wait_pid "${SPID[r1]}" 90
 rc=$?
 crit=$(grep 'CRITICAL' "$TD/r1.log" | head -n 1)

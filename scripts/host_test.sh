@@ -23,7 +23,8 @@ rotation retry_max bad_reply refused_status many_winners nul_row
 close_race draw_kill draw_again dup_sync ctl base_fallback base_strict
 protocol_setting progress auth_forged auth_replay auth_wrong_key auth_key_file
 auth_cluster auth_off auth_refused auth_forger_other_agency auto_full_start
-number_zeros"
+number_zeros closed_moved proof_no_work many_agencies many_waiters
+unauth_flood more_agencies_than_slots stop_loaded"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -117,6 +118,15 @@ mid_upload() {
 	    [ "${r%;*}" -lt "$(expected "$2" 2)" ]
 }
 
+# mid_upload_file AGENCY: mid_upload read from the files behind a faultfs
+# mount ($TD/back), for when no replica can answer.
+mid_upload_file() {
+	local n
+	n=$(LC_ALL=C grep -c "^$1," "$TD/back/bets.csv")
+	[ "$n" -gt 0 ] && [ "$n" -lt "$(expected "$1" 2)" ] &&
+	    ! grep -qx "$1" "$TD/back/agencies_closed.txt" 2>/dev/null
+}
+
 # sorteo_once: exactly one draw logged across every replica log.
 sorteo_once() {
 	local n
@@ -134,6 +144,261 @@ replicas() {
 		PORT[$i]=$(free_port)
 		start_server srv$i "${PORT[$i]}" "$TD/state" "$ag" "$@" ||
 		    bad "replica $i did not start ($(tail -n 2 "$TD/srv$i.log"))"
+	done
+}
+
+# ---- the event loop: many connections, admission, the draw's watcher ----
+
+# agencies_yaml N PORT [KEYED]: client-1..N.yaml in $TD for benchrun, small
+# batches, every agency against 127.0.0.1:PORT (KEYED: with its key file).
+agencies_yaml() {
+	local n=$1 port=$2 a
+	for ((a = 1; a <= n; a++)); do
+		client_conf "$TD/client-$a.yaml" $a "127.0.0.1:$port" "$TD/data"
+		[ -n "${3:-}" ] &&
+		    echo "key_file: $KEYS/agency-$a.key" >>"$TD/client-$a.yaml"
+	done
+}
+
+# run_agencies N SECONDS: benchrun starts client-1..N at once and reaps
+# them (no shell per client); every agency must exit 0 in time.
+run_agencies() {
+	local n=$1 rc
+	timeout "$2" "$BIN/benchrun" "$BIN/client" "$TD" "$n" \
+	    >"$TD/benchrun.out" 2>&1
+	rc=$?
+	[ $rc -eq 0 ] || bad "benchrun exited $rc:" \
+	    "$(awk 'NF == 4 && $2 != 0' "$TD/benchrun.out" | head -n 3 |
+	    tr '\n' ' ')"
+}
+
+# wait_count FILE REGEX N SECONDS: FILE holds at least N lines matching.
+wait_count() {
+	local i
+	for ((i = 0; i < $4 * 10; i++)); do
+		[ "$(grep -cE "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The last close is written by another process, which replaces
+# agencies_closed.txt (a copy moved over it, as an operator or a tool
+# would).  A parked waiter must see the draw in the new file: the watcher
+# reopens the path the way every other store operation does.
+t_closed_moved() {
+	local r w st
+	gen 2 40
+	replicas 1 2 LOGGING_LEVEL=DEBUG
+	st=$TD/state
+	r=$(req "${PORT[1]}" "$(batch_of 1 0 $(expected 1 2))")
+	[ "$r" = StoreResponse:0 ] || bad "agency 1's batch: '$r'"
+	r=$(req "${PORT[1]}" "$(batch_of 2 0 $(expected 2 2))")
+	[ "$r" = StoreResponse:0 ] || bad "agency 2's batch: '$r'"
+	send_only "${PORT[1]}" AgencyClose:1 || bad "agency 1's close"
+	wait_log "$TD/srv1.log" 'agencia_cerrada \| result: success \| agencia: 1' 10 ||
+	    bad "agency 1's close not logged"
+	# The wait is the longest the protocol allows; the tool gives up
+	# after half of it.  A replica that missed the draw answers only when
+	# the wait ends (its last look reopens the file): far too late.
+	ctl -t 30 -a "127.0.0.1:${PORT[1]}" send "WinnersWait:2:0:60000" \
+	    >"$TD/waiter.out" 2>&1 &
+	w=$!
+	# Parked (logged at DEBUG) before the file is replaced.
+	wait_log "$TD/srv1.log" 'consulta_ganadores \| result: in_progress \| agencia: 2 \| espera_ms: 60000' 10 ||
+	    bad "the waiter was not parked"
+	cp "$st/agencies_closed.txt" "$st/closed.new"
+	echo 2 >>"$st/closed.new"
+	mv "$st/closed.new" "$st/agencies_closed.txt"
+	wait "$w" || bad "the waiter failed ($(cat "$TD/waiter.out"))"
+	r=$(cat "$TD/waiter.out")
+	[ "${r%%;*}" = "WinnersPageResponse:$(expected 2 3)" ] ||
+	    bad "the waiter got '$r', want the page of $(expected 2 3) winners"
+}
+
+# A refused AuthProof (no AuthHello before it) does no work: a peer
+# sending only those is cut at CONN_TIMEOUT like an idle one.
+t_proof_no_work() {
+	local out
+	replicas 1 5 CONN_TIMEOUT=1s
+	out=$(ctl -t 5 -a "127.0.0.1:${PORT[1]}" -w 0.3 send \
+	    $(printf 'AuthProof:%064d ' $(seq 12)))
+	[ "$(echo "$out" | tail -n 1)" = "<closed>" ] ||
+	    bad "12 refused proofs over 3.6 s kept the connection open"
+	[ "$(echo "$out" | grep -c '^StoreResponse:1$')" -ge 1 ] ||
+	    bad "the proofs were not refused ($(echo "$out" | head -n 1))"
+	wait_log "$TD/srv1.log" 'motivo: idle timeout' 5 ||
+	    bad "no idle timeout logged"
+}
+
+# check_store_many AGENCIES: what check_store checks, in a few processes
+# instead of a few per agency: bets.csv, stably sorted by agency, is every
+# agency file in turn with its agency prepended (so every row once, in
+# file order per agency), and no document is stored twice.
+check_store_many() {
+	local f=$TD/state/bets.csv line want
+	line=$(csv_check "$f") || bad "bets.csv line $line is torn or not CRLF"
+	want=$(cut -d, -f4 "$f" | LC_ALL=C sort | uniq -d | head -n 3 | tr '\n' ' ')
+	[ -z "$want" ] || bad "documents stored twice: $want"
+	awk -v n="$1" -v d="$TD/data" 'BEGIN {
+		for (a = 1; a <= n; a++) {
+			f = d "/agency-" a ".csv"
+			while ((getline l < f) > 0)
+				print a "," l
+			close(f)
+		}
+	}' >"$TD/want.rows"
+	LC_ALL=C sort -s -t, -k1,1n "$f" | cmp -s - "$TD/want.rows" ||
+	    bad "bets.csv differs from the agency files" \
+	    "($(lines "$f") rows, want $(lines "$TD/want.rows"))"
+}
+
+# 2,000 agencies on one replica, a few bets each, all started at once.
+t_many_agencies() {
+	local t0 t1
+	gen 2000 8000
+	replicas 1 2000 MAX_CONNECTIONS=16384 MAX_CONNECTIONS_PER_PEER=16384 \
+	    SERVER_LISTEN_BACKLOG=4096
+	agencies_yaml 2000 "${PORT[1]}"
+	t0=$(date +%s%N)
+	run_agencies 2000 600
+	t1=$(date +%s%N)
+	echo "many_agencies: 2000 agencies in $(((t1 - t0) / 1000000)) ms" \
+	    >>"$ROOT/figures"
+	check_store_many 2000
+	sorteo_once
+}
+
+# 10,000 connections wait for the draw while 5 agencies upload and close:
+# every waiter gets its page after the last close.
+t_many_waiters() {
+	local w a r pid
+	gen 5 2000
+	replicas 1 5 MAX_CONNECTIONS=16384 MAX_CONNECTIONS_PER_PEER=64
+	pid=${SPID[srv1]}
+	"$(tool lotteryctl)" -t 60 -a "127.0.0.1:${PORT[1]}" waiters 10000 5 60 \
+	    >"$TD/waiters.out" 2>"$TD/waiters.err" &
+	w=$!
+	PIDS+=($w)
+	wait_log "$TD/waiters.out" '^sent 10000' 120 ||
+	    bad "the waiters were not all sent ($(cat "$TD/waiters.err"))"
+	# Each sent its WinnersWait; none can be answered before the draw.
+	r=$(req "${PORT[1]}" AgencyStatus:1)
+	[ "$r" = "AgencyStatusResponse:0;0" ] || bad "before the upload: '$r'"
+	grep -q '^pages' "$TD/waiters.out" && bad "waiters answered early"
+	echo "many_waiters: VmHWM before the agencies $(awk '/VmHWM/ { print $2 }' \
+	    "/proc/$pid/status") kB" >>"$ROOT/figures"
+	for a in 1 2 3 4 5; do
+		start_client $a "${PORT[1]}" "$TD/data"
+	done
+	wait_clients 120 1 2 3 4 5
+	wait "$w" || bad "waiters: $(cat "$TD/waiters.out" | tail -n 1)"
+	r=$(tail -n 1 "$TD/waiters.out")
+	case $r in
+	"pages: 10000 | not_ready: 0 | busy: 0 | other: 0 | closed: 0 | unanswered: 0 "*) ;;
+	*) bad "waiters: '$r'" ;;
+	esac
+	echo "many_waiters: $r; VmHWM $(awk '/VmHWM/ { print $2 }' \
+	    "/proc/$pid/status") kB" >>"$ROOT/figures"
+	check_store 5
+	sorteo_once
+}
+
+# unflood SRC PORT: a peer without a key on SRC, until killed: it holds
+# connections and reopens them, sends AuthProof keep-alives without a
+# hello, and floods AuthHello.
+unflood() {
+	local src=$1 port=$2 t
+	t=$(tool lotteryctl)
+	while :; do
+		"$t" -t 2 -b "$src" -a "127.0.0.1:$port" hold 1 50 &
+		"$t" -t 2 -b "$src" -a "127.0.0.1:$port" -w 0.2 send \
+		    $(printf 'AuthProof:%064d ' $(seq 20)) &
+		"$t" -t 2 -b "$src" -a "127.0.0.1:$port" flood 1 AuthHello:1 &
+		wait
+	done >/dev/null 2>&1
+}
+
+# Peers without a key on 4 addresses hold, reopen and flood while the 5
+# agencies with keys upload and close: every agency finishes exactly.
+t_unauth_flood() {
+	local i pids=()
+	gen 5 5000
+	auth_keys 5
+	replicas 1 5 AGENCY_KEYS="$KEYS/agencies.keys" MAX_CONNECTIONS=256
+	for i in 2 3 4 5; do
+		unflood 127.0.0.$i "${PORT[1]}" &
+		pids+=($!)
+		PIDS+=($!)
+	done
+	# The flood is on: connections from every flooder were evicted or cut.
+	wait_count "$TD/srv1.log" 'peer: 127\.0\.0\.[2-5]/' 200 30 ||
+	    bad "the flood did not reach the replica"
+	for i in 1 2 3 4 5; do
+		start_client $i "${PORT[1]}" "$TD/data" \
+		    CLI_KEY_FILE="$KEYS/agency-$i.key"
+	done
+	wait_clients 120 1 2 3 4 5
+	for i in "${pids[@]}"; do
+		pkill -P "$i" 2>/dev/null
+		kill "$i" 2>/dev/null
+	done
+	check_store 5
+	sorteo_once
+	grep -q 'motivo: no AuthHello before AuthProof' "$TD/srv1.log" ||
+	    bad "no keep-alive AuthProof was refused"
+	grep -qE 'peer: 127\.0\.0\.[2-5]/[0-9]+ \| motivo: (no handshake in time|too many unauthenticated)' \
+	    "$TD/srv1.log" || bad "no flooder was evicted or timed out"
+}
+
+# More agencies than connections: the waiters for the draw make room for
+# the agencies that still upload (MAX_CONNECTIONS=8, 10 agencies).
+t_more_agencies_than_slots() {
+	local a
+	gen 10 2000
+	replicas 1 10 MAX_CONNECTIONS=8 MAX_CONNECTIONS_PER_PEER=8
+	for a in $(seq 10); do
+		start_client $a "${PORT[1]}" "$TD/data" CLI_RETRY_MAX=1000
+	done
+	wait_clients 120 $(seq 10)
+	check_store 10
+	sorteo_once
+	grep -q 'motivo: replica full, oldest waiter for the draw' \
+	    "$TD/srv1.log" || bad "no waiter made room for an agency"
+}
+
+# SIGTERM while 2,000 waiters are parked, peers without a key flood and
+# agencies upload: the replica stops promptly and cleanly.
+t_stop_loaded() {
+	local i w t0 t1 rc pids=()
+	gen 5 50000
+	auth_keys 5
+	replicas 1 5 AGENCY_KEYS="$KEYS/agencies.keys" MAX_CONNECTIONS=16384
+	for i in 2 3 4 5; do
+		unflood 127.0.0.$i "${PORT[1]}" &
+		pids+=($!)
+		PIDS+=($!)
+	done
+	for i in 1 2 3 4 5; do
+		start_client $i "${PORT[1]}" "$TD/data" \
+		    CLI_KEY_FILE="$KEYS/agency-$i.key" CLI_BATCH_MAXAMOUNT=5 \
+		    CLI_BATCH_WINDOW=1
+	done
+	wait_lines "$TD/state/bets.csv" 500 60 || bad "upload did not start"
+	mid_upload "${PORT[1]}" 1 || true
+	t0=$(date +%s%N)
+	kill -TERM "${SPID[srv1]}"
+	wait_pid "${SPID[srv1]}" 10
+	rc=$?
+	t1=$(date +%s%N)
+	echo "stop_loaded: SIGTERM to exit $(((t1 - t0) / 1000000)) ms" \
+	    >>"$ROOT/figures"
+	[ $rc -eq 0 ] || bad "server exited $rc on SIGTERM (124: not within 10 s)"
+	grep -q 'action: exit | result: success' "$TD/srv1.log" ||
+	    bad "server logged no exit"
+	for i in "${pids[@]}"; do
+		pkill -P "$i" 2>/dev/null
+		kill "$i" 2>/dev/null
 	done
 }
 
@@ -285,27 +550,40 @@ t_monitor() {
 }
 
 # b: kill -9 the replica agencies 1 and 4 use, mid-upload, and restart it.
+# The replica is held inside its 20th sync (faultfs), a batch written and
+# not yet answered, so the kill lands mid-upload whatever the speed of
+# the machine; the agency whose batch it was sees its connection fail.
 t_replica_kill() {
-	local a mid=0
-	gen 5 40000
+	local a mid=0 pid fails
+	fs_setup 5 40000 || return
 	replicas 3 5
-	# One batch at a time, so the kill finds them mid-upload
-	# (pipeline_kill kills a replica under a full window).
+	faultfs_arm "$TD/ctl" "fdatasync hold pid ${SPID[srv1]} after 20"
+	# One batch at a time (pipeline_kill kills a replica under a full
+	# window).
 	for a in 1 2 3 4 5; do
 		start_client $a "${PORT[$(((a - 1) % 3 + 1))]}" "$TD/data" \
 		    CLI_BATCH_MAXAMOUNT=10 CLI_BATCH_WINDOW=1
 	done
-	wait_lines "$TD/state/bets.csv" 6000 60 || bad "upload did not start"
+	pid=$(faultfs_held "$TD/faultfs.log" fdatasync) ||
+	    { bad "replica 1 never reached its 20th sync"; return; }
+	[ "$pid" = "${SPID[srv1]}" ] || bad "the held sync is pid $pid's"
+	# Replica 1 keeps its store through the sync, so agencies 1 and 4
+	# stand still; the kernel keeps bets.csv's inode through it too, so
+	# the other replicas wait, and the file holds whole groups only.
 	for a in 1 4; do
-		mid_upload "${PORT[2]}" $a && mid=1
+		mid_upload_file $a && mid=1
 	done
 	[ $mid -eq 1 ] || bad "agencies 1 and 4 not mid-upload at the kill"
+	fails=$(cat "$TD/client-1.log" "$TD/client-4.log" | grep -c 'result: fail')
 	kill -9 "${SPID[srv1]}"
+	# The held sync returns, and the replica dies before its reply.
+	faultfs_arm "$TD/ctl"
 	wait "${SPID[srv1]}" 2>/dev/null
-	sleep 0.5
 	start_server srv1 "${PORT[1]}" "$TD/state" 5 ||
 	    bad "replica 1 did not restart on its port"
 	wait_clients 120 1 2 3 4 5
+	[ "$(cat "$TD/client-1.log" "$TD/client-4.log" | grep -c 'result: fail')" \
+	    -gt "$fails" ] || bad "neither agency 1 nor 4 saw the kill"
 	check_store 5
 	check_winners "${PORT[2]}" 5
 	sorteo_once
@@ -314,22 +592,22 @@ t_replica_kill() {
 # b2: a replica killed (kill -9) while a client has a window of batches
 # in flight on it: the client resumes from AgencyStatus on the restarted
 # replica and every bet is stored exactly once.
+# The replica is held inside its 5th sync (faultfs) while the window
+# fills, and killed there: at most 5 groups of 64 batches are stored.
 t_pipeline_kill() {
-	local mid=0
-	# Enough batches that the kill comes long before the last of them.
-	gen 1 200000
+	fs_setup 1 40000 || return
 	replicas 1 1
+	faultfs_arm "$TD/ctl" "fdatasync hold after 5"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=10 \
 	    CLI_BATCH_WINDOW=64
-	wait_lines "$TD/state/bets.csv" 5000 60 || bad "upload did not start"
-	mid_upload "${PORT[1]}" 1 && mid=1
+	faultfs_held "$TD/faultfs.log" fdatasync >/dev/null ||
+	    { bad "the replica never reached its 5th sync"; return; }
+	# The only replica is held: the files are what the kill will leave.
+	mid_upload_file 1 || bad "agency 1 not mid-upload at the kill" \
+	    "($(lines "$TD/back/bets.csv") rows)"
 	kill -9 "${SPID[srv1]}"
+	faultfs_arm "$TD/ctl"
 	wait "${SPID[srv1]}" 2>/dev/null
-	[ $mid -eq 1 ] || bad "agency 1 not mid-upload at the kill"
-	# The only replica is dead: what it stored is what the kill left.
-	[ "$(lines "$TD/state/bets.csv")" -lt 200000 ] ||
-	    bad "the upload ended before the kill"
-	sleep 0.3
 	start_server srv1 "${PORT[1]}" "$TD/state" 1 ||
 	    bad "replica 1 did not restart on its port"
 	wait_clients 120 1
@@ -340,10 +618,10 @@ t_pipeline_kill() {
 }
 
 # w: a WinnersWait on replica 1 is answered with the winners as soon as
-# the last agency closes on replica 2, long before its wait ends; one
-# asked before that gets NotReadyResponse when its wait ends.
+# the last agency closes on replica 2, long before its 60 s wait ends;
+# one asked before that gets NotReadyResponse when its wait ends.
 t_wait_woken() {
-	local r t0 t1 waiter
+	local r t0 t1 waiter n
 	gen 2 200
 	replicas 2 2
 	r=$(req "${PORT[1]}" "$(batch_of 1 0 $(expected 1 2))")
@@ -351,18 +629,29 @@ t_wait_woken() {
 	send_only "${PORT[1]}" AgencyClose:1 || bad "agency 1's close"
 	r=$(req "${PORT[1]}" "WinnersWait:1:0:300")
 	[ "$r" = NotReadyResponse: ] || bad "a wait before the draw: '$r'"
+	# The replica has let the earlier connections go, and then takes the
+	# waiter's, before the close.
+	for ((n = 0; n < 300; n++)); do
+		[ "$(conn_fds "${SPID[srv1]}")" -eq 0 ] && break
+		sleep 0.1
+	done
 	t0=$(date +%s%N)
-	ctl -t 30 -a "127.0.0.1:${PORT[1]}" send "WinnersWait:2:0:20000" \
+	ctl -t 90 -a "127.0.0.1:${PORT[1]}" send "WinnersWait:2:0:60000" \
 	    >"$TD/waiter.out" 2>&1 &
 	waiter=$!
-	sleep 0.5
+	for ((n = 0; n < 300; n++)); do
+		[ "$(conn_fds "${SPID[srv1]}")" -ge 1 ] && break
+		sleep 0.1
+	done
+	[ $n -lt 300 ] || bad "the replica never took the waiter's connection"
 	r=$(req "${PORT[2]}" "$(batch_of 2 0 $(expected 2 2))")
 	[ "$r" = StoreResponse:0 ] || bad "agency 2's batch: '$r'"
 	send_only "${PORT[2]}" AgencyClose:2 || bad "agency 2's close"
 	wait "$waiter" || bad "the waiter failed ($(cat "$TD/waiter.out"))"
 	t1=$(date +%s%N)
-	[ $(((t1 - t0) / 1000000)) -lt 5000 ] ||
-	    bad "the waiter took $(((t1 - t0) / 1000000)) ms, the draw came at 500"
+	# A wait that ran out would have taken 60 s.
+	[ $(((t1 - t0) / 1000000)) -lt 30000 ] ||
+	    bad "the waiter took $(((t1 - t0) / 1000000)) ms: not woken by the draw"
 	r=$(cat "$TD/waiter.out")
 	[ "${r%%;*}" = "WinnersPageResponse:$(expected 2 3)" ] ||
 	    bad "the waiter got '$r', want $(expected 2 3) winners"
@@ -409,15 +698,20 @@ t_lost_reply() {
 }
 
 # e: kill -9 an agency mid-file, rerun it: every row once.
+# Replica 1 is held inside its 50th sync (faultfs), so the client is
+# waiting for the reply to a batch when it is killed.  10000 rows in
+# batches of 3, at most 32 of them a sync: the upload needs over 100.
 t_client_kill() {
-	# Enough small batches that the kill comes long before the last.
-	gen 2 100000
+	fs_setup 2 20000 || return
 	replicas 2 2
+	faultfs_arm "$TD/ctl" "fdatasync hold pid ${SPID[srv1]} after 50"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=3 \
 	    CLI_LOG_LEVEL=DEBUG
-	wait_lines "$TD/state/bets.csv" 1500 60 || bad "upload did not start"
+	faultfs_held "$TD/faultfs.log" fdatasync >/dev/null ||
+	    { bad "replica 1 never reached its 50th sync"; return; }
 	kill -9 "${CPID[1]}"
 	wait "${CPID[1]}" 2>/dev/null
+	faultfs_arm "$TD/ctl"
 	# The client is gone: what agency 1 has stored is what the kill left.
 	mid_upload "${PORT[1]}" 1 || bad "agency 1 not mid-upload at the kill"
 	start_client 1 "${PORT[2]}" "$TD/data" CLI_BATCH_MAXAMOUNT=7
@@ -445,7 +739,7 @@ t_idle() {
 	wait_log "$TD/srv1.log" 'motivo: idle timeout' 8 ||
 	    bad "no timeout logged for the idle connection"
 	# The trickle is cut when its frame is not whole within CONN_TIMEOUT.
-	wait_log "$TD/srv1.log" 'action: paquete .*Connection timed out' 8 ||
+	wait_log "$TD/srv1.log" 'motivo: frame not completed in time' 8 ||
 	    bad "the trickling connection was never timed out"
 }
 
@@ -571,20 +865,23 @@ t_bad_rows() {
 
 # i: SIGTERM stops a server (status 0) and a client, uploading or polling,
 # with status 3 (stopped before it was done); a rerun resumes.
+# The replica is held inside its 100th sync (faultfs), so agency 1 is
+# mid-upload, waiting for a reply, when its SIGTERM comes.
 t_shutdown() {
 	local rc n
-	gen 2 20000
+	fs_setup 2 20000 || return
 	replicas 1 2
-	# One batch at a time: a full window could finish the upload between
-	# the check below and the signal.
+	faultfs_arm "$TD/ctl" "fdatasync hold after 100"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5 \
 	    CLI_BATCH_WINDOW=1 CLI_LOG_LEVEL=DEBUG
-	wait_lines "$TD/state/bets.csv" 500 60 || bad "upload did not start"
-	mid_upload "${PORT[1]}" 1 || bad "agency 1 not mid-upload at SIGTERM"
+	faultfs_held "$TD/faultfs.log" fdatasync >/dev/null ||
+	    { bad "the replica never reached its 100th sync"; return; }
 	kill -TERM "${CPID[1]}"
 	wait_pid "${CPID[1]}" 10
 	rc=$?
+	faultfs_arm "$TD/ctl"
 	[ $rc -eq 3 ] || bad "client after SIGTERM mid-upload exited $rc, want 3"
+	mid_upload "${PORT[1]}" 1 || bad "agency 1 not mid-upload at SIGTERM"
 	grep -q 'action: shutdown' "$TD/client-1.log" ||
 	    bad "client logged no action: shutdown"
 	n=$(lines "$TD/state/bets.csv")
@@ -667,6 +964,9 @@ t_agency_close() {
 		send_only "${PORT[1]}" "AgencyClose:1"
 	done
 	[ "$(req "${PORT[1]}" Echo:x)" = Echo:x ] || bad "no Echo after the closes"
+	# The closes get no reply: wait for the one that is recorded.
+	wait_lines "$TD/state/agencies_closed.txt" 1 30 ||
+	    bad "none of the closes was recorded"
 	r=$(req "${PORT[1]}" AgencyStatus:1 AgencyStatus:2)
 	[ "$r" = $'AgencyStatusResponse:0;1\nAgencyStatusResponse:0;0' ] ||
 	    bad "status '$(echo $r)'"
@@ -704,20 +1004,20 @@ t_single_bet() {
 
 # l: connections past MAX_CONNECTIONS are closed at once and logged; the
 # held ones keep theirs, and a freed slot serves again.
+# The holders are served an Echo before the third comes, so both slots
+# are taken when it does (CONN_TIMEOUT 60 s: they stay taken).
 t_conn_cap() {
 	local r
-	replicas 1 5 MAX_CONNECTIONS=2
-	hold "${PORT[1]}" 30 2
-	local holder=$!
-	sleep 0.5
+	replicas 1 5 MAX_CONNECTIONS=2 CONN_TIMEOUT=60s
+	hold_served "${PORT[1]}" 2 || { bad "the holders were not served"; return; }
+	# Turned away: told the replica is busy and when to retry, then closed.
 	r=$(req "${PORT[1]}" Echo:third)
-	[ "$r" = "<closed>" ] || bad "third connection got '$r', want it closed"
-	wait_log "$TD/srv1.log" 'motivo: too many connections' 3 ||
+	[ "$r" = "BusyResponse:250" ] ||
+	    bad "third connection got '$r', want BusyResponse:250"
+	wait_log "$TD/srv1.log" 'motivo: too many connections' 10 ||
 	    bad "refused connection not logged"
-	kill "$holder"
-	sleep 1
-	r=$(req "${PORT[1]}" Echo:again)
-	[ "$r" = Echo:again ] || bad "after the holders left: '$r'"
+	kill "${HOLDERS[@]}"
+	echo_until "${PORT[1]}" again 30 || bad "no Echo served after the holders left"
 }
 
 # m: a full disk: the batch that does not fit is refused with a logged
@@ -792,16 +1092,22 @@ t_bounded_memory() {
 
 # o: SIGTERM reaches a client blocked waiting for a reply (the replica is
 # frozen with SIGSTOP): it stops at once, not after its 60 s timeout, with
-# status 3 (not done).
+# status 3 (not done).  The replica is frozen inside its 20th sync
+# (held by faultfs until the SIGSTOP is sent), so a batch of the client's
+# provably has no reply; the upload needs over 100 syncs (4000 batches,
+# at most 32 a sync).
 t_stop_while_waiting() {
 	local rc
-	gen 1 20000
+	fs_setup 1 20000 || return
 	replicas 1 2
+	faultfs_arm "$TD/ctl" "fdatasync hold after 20"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5 \
 	    CLI_TIMEOUT=60s
-	wait_lines "$TD/state/bets.csv" 500 60 || bad "upload did not start"
+	faultfs_held "$TD/faultfs.log" fdatasync >/dev/null ||
+	    { bad "the replica never reached its 20th sync"; return; }
 	kill -STOP "${SPID[srv1]}"
-	sleep 0.5
+	# The sync returns into a stopped process: the reply is never sent.
+	faultfs_arm "$TD/ctl"
 	kill -TERM "${CPID[1]}"
 	wait_pid "${CPID[1]}" 10
 	rc=$?
@@ -1100,28 +1406,33 @@ bets_write_locked() {
 	grep -qE "OFDLCK +ADVISORY +WRITE .*:$ino " /proc/locks
 }
 
+# bets_lock_waited: 0 when some process waits for a lock on bets.csv.
+bets_lock_waited() {
+	local ino
+	ino=$(stat -c %i "$TD/state/bets.csv")
+	grep -qE -- "-> +OFDLCK .*:$ino " /proc/locks
+}
+
 # s: a replica frozen while it holds the bets.csv lock: the others answer
 # within LOCK_TIMEOUT (StoreResponse:1, connection usable), stop on
 # SIGTERM in seconds, and once it resumes everything completes exactly.
 t_frozen_lock() {
-	local i held=0 r t0 rc
+	local r t0 rc
 	# The lock is held only for the append: faultfs holds replica 1
-	# inside one write, so it is caught with the lock.
+	# inside its 20th write until it is stopped, so it is caught with
+	# the lock (the upload takes over 60 writes: 2000 batches, at most
+	# 32 a write).
 	fs_setup 2 20000 || return
 	replicas 2 2 LOCK_TIMEOUT=1s
+	faultfs_arm "$TD/ctl" "write hold pid ${SPID[srv1]} after 20"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5
-	wait_lines "$TD/state/bets.csv" 200 60 || bad "upload did not start"
-	faultfs_arm "$TD/ctl" "write pause ms 3000 times 1"
-	for ((i = 0; i < 200 && !held; i++)); do
-		if bets_write_locked; then
-			kill -STOP "${SPID[srv1]}"
-			held=1
-		else
-			sleep 0.01
-		fi
-	done
+	faultfs_held "$TD/faultfs.log" write >/dev/null ||
+	    { bad "replica 1 never reached its 20th write"; return; }
+	kill -STOP "${SPID[srv1]}"
 	faultfs_arm "$TD/ctl"
-	[ $held -eq 1 ] || { bad "never froze replica 1 holding the lock"; return; }
+	grep -q '^faultfs: write /bets.csv: held' "$TD/faultfs.log" ||
+	    bad "the held write is not of bets.csv"
+	bets_write_locked || { bad "replica 1 frozen without the lock"; return; }
 	t0=$(date +%s)
 	r=$(req "${PORT[2]}" AgencyStatus:2 Echo:still-here)
 	[ "$r" = $'StoreResponse:1\nEcho:still-here' ] ||
@@ -1199,6 +1510,21 @@ fd_phase() {
 	return 1
 }
 
+# conn_fds PID: how many of the process's descriptors are TCP sockets
+# other than listening ones: its connections.
+conn_fds() {
+	local fd l n=0
+	for fd in /proc/"$1"/fd/*; do
+		l=$(readlink "$fd" 2>/dev/null) || continue
+		case $l in socket:\[*\]) ;; *) continue ;; esac
+		l=${l#socket:[}
+		awk -v i="${l%]}" '$10 == i && $4 != "0A" { f = 1 }
+		    END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null &&
+		    n=$((n + 1))
+	done
+	echo $n
+}
+
 # q: out of descriptors (the limit lowered under a running replica), a
 # crowd of peers neither spins a core nor floods the log: first with room
 # for the spare descriptor only, so connections are shed at once, then
@@ -1208,7 +1534,12 @@ t_fd_exhaustion() {
 	replicas 1 5
 	pid=${SPID[srv1]} port=${PORT[1]}
 	hard=$(awk '/^Max open files/ { print $5 }' "/proc/$pid/limits")
-	sleep 1		# the start-up Echo's descriptor is closed by now
+	# The start-up Echo's descriptor must be closed first.
+	for ((n = 0; n < 300; n++)); do
+		[ "$(conn_fds "$pid")" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ $n -lt 300 ] || bad "the replica kept a connection open"
 	# The lowest free descriptor: the limit that leaves no room.
 	n=$(ls "/proc/$pid/fd" | sort -n |
 	    awk 'BEGIN { n = 0 } $1 == n { n++ } END { print n }')
@@ -1230,22 +1561,49 @@ t_fd_exhaustion() {
 # r: peers sending only Echo every 0.5 s do not hold every slot: each is
 # closed CONN_TIMEOUT after its accept and a real agency then completes.
 t_echo_hold() {
-	local i r
+	local i r round t0 c
+	c=$(tool lotteryctl) || { bad "no lotteryctl"; return; }
 	gen 1 2000
 	replicas 1 1 MAX_CONNECTIONS=4 CONN_TIMEOUT=2s
-	for ((i = 0; i < 4; i++)); do
-		ctl_bg -a "127.0.0.1:${PORT[1]}" -w 0.5 send $(printf 'Echo:%d ' \
-		    $(seq 80))
+	# Four peers, each served its first Echo, hold every slot until their
+	# 2 s run out.  A fifth let in is a failure only when no timeout came
+	# before it; else this machine was slower than 2 s, and the round is
+	# played again.
+	for ((round = 1; round <= 5; round++)); do
+		t0=$(grep -c 'motivo: idle timeout' "$TD/srv1.log")
+		HOLDERS=()
+		for ((i = 1; i <= 4; i++)); do
+			"$c" -a "127.0.0.1:${PORT[1]}" -w 0.5 send \
+			    $(printf 'Echo:%d ' $(seq 80)) \
+			    >"$TD/holder-$round-$i.out" 2>/dev/null &
+			PIDS+=($!)
+			HOLDERS+=($!)
+		done
+		for ((i = 1; i <= 4; i++)); do
+			wait_log "$TD/holder-$round-$i.out" '^Echo:1$' 30 ||
+			    bad "holder $i was not served"
+		done
+		r=$(req "${PORT[1]}" Echo:fifth)
+		[ "$r" = "BusyResponse:250" ] && break
+		[ "$(grep -c 'motivo: idle timeout' "$TD/srv1.log")" -gt "$t0" ] ||
+		    { bad "a fifth connection got '$r' with 4 held"; break; }
+		kill "${HOLDERS[@]}" 2>/dev/null
+		wait "${HOLDERS[@]}" 2>/dev/null
+		echo "round $round: a holder timed out before the fifth came" \
+		    >>"$TD/rounds"
+		# Every slot free again before the next round.
+		for ((i = 0; i < 300; i++)); do
+			[ "$(conn_fds "${SPID[srv1]}")" -eq 0 ] && break
+			sleep 0.1
+		done
 	done
-	sleep 0.5
-	r=$(req "${PORT[1]}" Echo:fifth)
-	[ "$r" = "<closed>" ] || bad "a fifth connection got '$r' with 4 held"
-	for ((i = 0; i < 60; i++)); do
+	[ $round -le 5 ] || bad "no round held all 4 slots until the fifth came"
+	for ((i = 0; i < 300; i++)); do
 		[ "$(grep -c 'motivo: idle timeout' "$TD/srv1.log")" -ge 4 ] &&
 		    break
 		sleep 0.1
 	done
-	[ $i -lt 60 ] || bad "the Echo-only connections were not timed out"
+	[ $i -lt 300 ] || bad "the Echo-only connections were not timed out"
 	start_client 1 "${PORT[1]}" "$TD/data"
 	wait_clients 20 1
 	check_store 1
@@ -1253,23 +1611,21 @@ t_echo_hold() {
 
 # s: MAX_CONNECTIONS_PER_PEER caps one address, not the others.
 t_peer_cap() {
-	local r holder
-	replicas 1 5 MAX_CONNECTIONS_PER_PEER=2 LOGGING_LEVEL=DEBUG
-	hold "${PORT[1]}" 30 2
-	holder=$!
-	sleep 0.5
+	local r
+	replicas 1 5 MAX_CONNECTIONS_PER_PEER=2 LOGGING_LEVEL=DEBUG \
+	    CONN_TIMEOUT=60s
+	hold_served "${PORT[1]}" 2 || { bad "the holders were not served"; return; }
 	r=$(req "${PORT[1]}" Echo:third)
-	[ "$r" = "<closed>" ] || bad "third connection from 127.0.0.1 got '$r'"
-	wait_log "$TD/srv1.log" 'peer: 127\.0\.0\.1/[0-9]+ \| motivo: too many connections from' 3 ||
+	[ "$r" = "BusyResponse:250" ] ||
+	    bad "third connection from 127.0.0.1 got '$r', want BusyResponse:250"
+	wait_log "$TD/srv1.log" 'peer: 127\.0\.0\.1/[0-9]+ \| motivo: too many connections from' 10 ||
 	    bad "refused connection not logged"
 	r=$(req_from 127.0.0.2 "${PORT[1]}" Echo:other)
 	[ "$r" = Echo:other ] || bad "connection from 127.0.0.2 got '$r'"
 	grep -q 'action: echo | result: success | peer: 127\.0\.0\.2/' \
 	    "$TD/srv1.log" || bad "no Echo served to 127.0.0.2"
-	kill "$holder"
-	sleep 1
-	r=$(req "${PORT[1]}" Echo:again)
-	[ "$r" = Echo:again ] || bad "after the holders left: '$r'"
+	kill "${HOLDERS[@]}"
+	echo_until "${PORT[1]}" again 30 || bad "no Echo served after the holders left"
 }
 
 # t: AgencyClose never gets a reply, not even a refused one, so replies
@@ -1410,40 +1766,16 @@ need_unshare() {
 	return 1
 }
 
-# state_locked: 0 when some process holds an OFD lock on a state file.
-state_locked() {
-	local f ino
-	for f in "$TD"/state/*; do
-		ino=$(stat -c %i "$f") || continue
-		awk -v ino="$ino" '$2 == "OFDLCK" { n = split($6, a, ":");
-		    if (a[n] == ino) found = 1 } END { exit !found }' \
-		    /proc/locks && return 0
-	done
-	return 1
-}
-
-# freeze_unlocked PID: SIGSTOP a replica at a moment it holds no lock on
-# the state files (a replica stopped under the lock would stall every
-# other one, which is not what the test is about).
-freeze_unlocked() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -STOP "$1"
-		sleep 0.05
-		state_locked || return 0
-		kill -CONT "$1"
-		sleep "0.0$((RANDOM % 10))"
-	done
-	return 1
-}
-
 # p: the server's name gives three replicas; the one the client uploads to
 # is frozen (SIGSTOP) mid-file.  The client resolves again, moves on to
 # another replica and finishes exactly while the frozen one stays stopped.
+# Whichever replica serves it is held inside its 10th sync of bets.csv
+# (faultfs) and frozen there: a batch written, unanswered, with no file
+# lock held (the locks go before the sync), so the freeze is mid-upload.
 t_rotation() {
-	local port i rc srv live
+	local port i rc srv live pid fails
 	need_unshare || return
-	gen 1 20000
+	fs_setup 1 20000 || return
 	port=$(free_port)
 	for i in 1 2 3; do
 		start_server srv$i "$port" "$TD/state" 1 SERVER_IP=127.0.0.$i ||
@@ -1453,24 +1785,32 @@ t_rotation() {
 		bad "getaddrinfo does not give lottery-server 3 addresses"
 		return
 	}
+	faultfs_arm "$TD/ctl" "fdatasync hold after 10"
 	CLIENT_HOST=lottery-server CLIENT_HOSTS=$TD/hosts \
 	    start_client 1 "$port" "$TD/data" CLI_BATCH_MAXAMOUNT=5 \
 	    CLI_TIMEOUT=2s
-	wait_lines "$TD/state/bets.csv" 500 60 || bad "upload did not start"
-	srv=$(grep -l 'apuesta_recibida' "$TD"/srv*.log | head -n 1)
-	srv=$(basename "${srv:-none}" .log)
-	[ -n "${SPID[$srv]:-}" ] || { bad "no replica received bets"; return; }
-	freeze_unlocked "${SPID[$srv]}" ||
-	    { bad "replica $srv always held a lock"; return; }
-	mid_upload_at() { REQ_HOST=$1 mid_upload "$port" 1; }
+	pid=$(faultfs_held "$TD/faultfs.log" fdatasync) ||
+	    { bad "no replica reached its 10th sync"; return; }
+	srv=
+	for i in 1 2 3; do
+		[ "${SPID[srv$i]}" = "$pid" ] && srv=srv$i
+	done
+	[ -n "$srv" ] || { bad "the held sync is no replica's (pid $pid)"; return; }
+	grep -q "^faultfs: fdatasync /bets.csv: held .*pid $pid)" \
+	    "$TD/faultfs.log" || bad "the held sync is not of bets.csv"
+	fails=$(grep -c 'result: fail' "$TD/client-1.log")
+	kill -STOP "$pid"
+	# The sync returns into a stopped process: its reply is never sent.
+	faultfs_arm "$TD/ctl"
 	live=127.0.0.$(( ${srv#srv} % 3 + 1 ))
-	mid_upload_at "$live" || bad "agency 1 not mid-upload at the freeze"
 	wait_pid "${CPID[1]}" 60
 	rc=$?
 	[ $rc -eq 0 ] || bad "client exited $rc with $srv frozen" \
 	    "($(tail -n 2 "$TD/client-1.log" | tr '\r\n' '  '))"
 	[ "$(awk '{ print $3 }' "/proc/${SPID[$srv]}/stat")" = T ] ||
 	    bad "the frozen replica $srv was not stopped to the end"
+	[ "$(grep -c 'result: fail' "$TD/client-1.log")" -gt "$fails" ] ||
+	    bad "the client logged no failure on the frozen replica"
 	kill -CONT "${SPID[$srv]}"
 	check_store 1
 	REQ_HOST=$live check_winners "$port" 1
@@ -1644,30 +1984,39 @@ t_number_zeros() {
 }
 
 # u: a store and a close of its agency exclude each other across
-# replicas.  Replica 1's write is held 3 s inside the filesystem, after it
+# replicas.  Replica 1's write is held inside the filesystem, after it
 # checked that agency 1 is open; replica 2's close of agency 1, sent
-# meanwhile, must wait for that store: the close is recorded after it,
-# never between its check and its write, and stores after it are refused.
+# meanwhile, must wait for that store (it is seen waiting in /proc/locks):
+# the close is recorded after it, never between its check and its write,
+# and stores after it are refused.
 t_close_race() {
-	local r pending
+	local r pending i
 	fs_setup 1 400 || return
-	replicas 2 1
+	# The close waits for the lock as long as the test needs.
+	replicas 2 1 LOCK_TIMEOUT=120s
 	r=$(req "${PORT[1]}" "$(batch_of 1 0 10)")
 	[ "$r" = StoreResponse:0 ] || bad "first batch: '$r'"
-	faultfs_arm "$TD/ctl" "write pause ms 3000 times 1"
+	faultfs_arm "$TD/ctl" "write hold pid ${SPID[srv1]} times 1"
 	req "${PORT[1]}" "$(batch_of 1 10 10)" >"$TD/held.reply" &
 	pending=$!
 	PIDS+=($pending)
-	sleep 0.5
-	grep -q 'faultfs: write /bets.csv: pause' "$TD/faultfs.log" ||
-	    bad "the store's write was not held"
+	faultfs_held "$TD/faultfs.log" write >/dev/null ||
+	    { bad "the store's write was not held"; return; }
+	grep -q 'faultfs: write /bets.csv: held' "$TD/faultfs.log" ||
+	    bad "the held write is not of bets.csv"
 	send_only "${PORT[2]}" AgencyClose:1
-	sleep 1.5
+	# Replica 2's close is queued behind replica 1's lock.
+	for ((i = 0; i < 600; i++)); do
+		bets_lock_waited && break
+		sleep 0.1
+	done
+	[ $i -lt 600 ] || bad "replica 2's close never waited for the lock"
 	kill -0 $pending 2>/dev/null ||
 	    bad "the held store was answered before its write went through"
 	[ -s "$TD/back/agencies_closed.txt" ] &&
 	    bad "the close was recorded while a store of the agency was" \
 	    "between its check and its write"
+	faultfs_arm "$TD/ctl"
 	wait $pending
 	[ "$(cat "$TD/held.reply")" = StoreResponse:0 ] ||
 	    bad "held store: '$(cat "$TD/held.reply")'"
@@ -1922,17 +2271,28 @@ t_protocol_setting() {
 # z: a slow upload (one bet a batch) logs in_progress lines with its
 # counts; killed and rerun, its summary tells the bets stored in this run
 # from those found already stored, and they add up to the valid rows.
+# The replica is held inside its 300th sync (faultfs) while a progress
+# interval (3 s) passes; the held batch's reply then brings the line, and
+# the client is killed with the next-but-one batch held: mid-upload.
 t_progress() {
 	local line stored skipped
-	gen 1 40000
+	fs_setup 1 40000 || return
 	replicas 1 1
-	# One batch at a time: slow enough to outlast a progress interval.
+	faultfs_arm "$TD/ctl" "fdatasync hold after 300"
 	start_client 1 "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=1 \
 	    CLI_BATCH_WINDOW=1
-	wait_log "$TD/client-1.log" 'action: carga \| result: in_progress' 60 ||
+	faultfs_held "$TD/faultfs.log" fdatasync >/dev/null ||
+	    { bad "the replica never reached its 300th sync"; return; }
+	# Not a race: the line is due once this much time has passed.
+	sleep 3.2
+	faultfs_arm "$TD/ctl" "fdatasync hold after 2"
+	faultfs_held "$TD/faultfs.log" fdatasync 2 >/dev/null ||
+	    { bad "the replica never reached the second hold"; return; }
+	grep -q 'action: carga | result: in_progress' "$TD/client-1.log" ||
 	    bad "no in_progress line"
 	kill -9 "${CPID[1]}"
 	wait "${CPID[1]}" 2>/dev/null
+	faultfs_arm "$TD/ctl"
 	grep -qE 'action: carga \| result: in_progress \| enviadas: [1-9][0-9]* \| total: 40000 \| apuestas_por_segundo: [1-9][0-9]*$' \
 	    "$TD/client-1.log" || bad "in_progress line without its fields" \
 	    "($(grep -m1 in_progress "$TD/client-1.log"))"
@@ -2009,7 +2369,7 @@ forge() {
 # are refused unauthenticated and as agency 1, and change no byte; the
 # refused close does not count toward the draw.
 t_auth_forged() {
-	local p r
+	local p r n
 	gen 2 100
 	auth_keys 2
 	replicas 2 2 AGENCY_KEYS="$KEYS/agencies.keys"
@@ -2020,7 +2380,16 @@ t_auth_forged() {
 		forge "$p"
 		forge "$p" -i 1 -k "$KEYS/agency-1.key"
 	done
-	sleep 0.3
+	# The closes get no reply: each replica is done with both once it
+	# has logged both refusals.
+	for p in 1 2; do
+		for ((n = 0; n < 300; n++)); do
+			[ "$(grep -c 'action: auth | result: fail | .* | tipo: AgencyClose | agencia: 2 | motivo: ' \
+			    "$TD/srv$p.log")" -ge 2 ] && break
+			sleep 0.1
+		done
+		[ $n -lt 300 ] || bad "replica $p did not refuse both forged closes"
+	done
 	same_state before
 	for p in 1 2; do
 		grep -q 'action: auth | result: fail | .* | tipo: AgencyClose | agencia: 2 | motivo: not authenticated' \
@@ -2404,6 +2773,8 @@ for t in ${*:-$TESTS}; do
 		fail "$t: $(paste -sd';' "$ROOT/$t/.fail" 2>/dev/null)"
 	fi
 done
+# Figures some tests measure (times, peak memory), for the record.
+[ -s "$ROOT/figures" ] && sed 's/^/host: figure: /' "$ROOT/figures"
 if [ $failed -eq 0 ] && [ -z "${KEEP:-}" ]; then
 	rm -rf "$ROOT"
 else

@@ -76,6 +76,26 @@ faultfs_arm() {
 	printf '%s\n' "$@" >"$ctl.new" && mv -f "$ctl.new" "$ctl"
 }
 
+# faultfs_held LOG OP [N]: wait until LOG shows N calls of OP (default 1)
+# held by a "hold" rule, and print the pid of the process the last of
+# them belongs to.  The held call stays in the filesystem until the rules
+# change (faultfs_arm), so whatever the test checks next sees that process
+# stopped at that call.  1 when it does not happen within 60 seconds.
+faultfs_held() {
+	local log=$1 op=$2 n=${3:-1} i line
+	for ((i = 0; i < 600; i++)); do
+		if [ "$(grep -c "^faultfs: $op [^ ]*: held " "$log")" -ge "$n" ]
+		then
+			line=$(grep "^faultfs: $op [^ ]*: held " "$log" | tail -n 1)
+			line=${line##*pid }
+			echo "${line%)}"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # port_used PORT: 0 when some TCP socket of this host has PORT as its own
 # or its peer's port, in any state.
 port_used() {
@@ -314,6 +334,41 @@ ctl_bg() {
 # 127.0.0.1:PORT for SECONDS, in the background (ctl_bg).
 hold() {
 	ctl_bg -a "127.0.0.1:$1" hold "$2" "${3:-1}"
+}
+
+# hold_served PORT N [SECONDS]: N connections to 127.0.0.1:PORT, each
+# sending one Echo and, SECONDS later (default 30), another; returns once
+# every one has its first reply, so the replica has accepted each of them
+# and counts it.  Their pids go in HOLDERS (and PIDS), their replies in
+# $TD/holder-I.out.  1 when some reply does not come within 30 seconds.
+hold_served() {
+	local port=$1 n=$2 w=${3:-30} t i j
+	t=$(tool lotteryctl) || { echo "lib.sh: no lotteryctl" >&2; return 2; }
+	HOLDERS=()
+	for ((i = 1; i <= n; i++)); do
+		"$t" -t $((w + 30)) -w "$w" -a "127.0.0.1:$port" send \
+		    "Echo:held-$i" "Echo:again-$i" >"$TD/holder-$i.out" 2>/dev/null &
+		PIDS+=($!)
+		HOLDERS+=($!)
+	done
+	for ((i = 1; i <= n; i++)); do
+		for ((j = 0; j < 300; j++)); do
+			grep -qx "Echo:held-$i" "$TD/holder-$i.out" && break
+			sleep 0.1
+		done
+		[ $j -lt 300 ] || return 1
+	done
+}
+
+# echo_until PORT TEXT SECONDS: 0 once an Echo of TEXT to 127.0.0.1:PORT
+# comes back, trying again every 0.1 s; 1 when none did in time.
+echo_until() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		[ "$(req "$1" "Echo:$2")" = "Echo:$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # csv_check FILE: every line ends in CRLF and has 6 fields (the data the

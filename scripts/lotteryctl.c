@@ -6,6 +6,8 @@
  * subcommand opens one connection, does its exchange and exits with one of
  * the CTL_* statuses below, which the usage text lists.
  */
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -69,6 +71,12 @@ usage(void)
 	    "  trickle SECONDS PAYLOAD one byte of the frame every SECONDS\n"
 	    "  flood SECONDS PAYLOAD  send the frame without reading, for"
 	    " SECONDS\n"
+	    "  waiters COUNT AGENCIES SECONDS  COUNT WinnersWait connections"
+	    " (agencies\n"
+	    "                         1..AGENCIES in turn), each waiting up to"
+	    " SECONDS;\n"
+	    "                         prints 'sent COUNT', then the answers"
+	    " by kind\n"
 	    "  auth [COUNT]           COUNT connections with a handshake (-i -k),"
 	    " then COUNT\n"
 	    "                         with an Echo; the last exchange, time "
@@ -556,6 +564,118 @@ cmd_hold(int argc, char **argv)
 	return CTL_OK;
 }
 
+/* Raise the soft descriptor limit to the hard one, for many sockets. */
+static void
+ctl_raise_nofile(int want)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		err(CTL_USAGE, "getrlimit");
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		err(CTL_USAGE, "setrlimit");
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)want + 16)
+		errx(CTL_USAGE, "%d connections need %d open files, the limit "
+		    "is %llu", want, want + 16, (unsigned long long)rl.rlim_max);
+}
+
+/* The kind of one waiter's answer, counted into k[]. */
+enum { CTL_W_PAGE, CTL_W_NOT_READY, CTL_W_BUSY, CTL_W_OTHER, CTL_W_CLOSED };
+
+static int
+ctl_waiter_answer(int fd)
+{
+	struct proto_msg	r;
+	char			e[256];
+	ssize_t			n;
+
+	if ((n = ctl_read(fd)) < 0)
+		return CTL_W_CLOSED;
+	if (proto_decode(ctl_reply, (size_t)n, &r, NULL, 0, e, sizeof(e)) == -1)
+		return CTL_W_OTHER;
+	switch (r.type) {
+	case PROTO_WINNERS_PAGE_RESPONSE:
+		return CTL_W_PAGE;
+	case PROTO_NOT_READY:
+		return CTL_W_NOT_READY;
+	case PROTO_BUSY:
+		return CTL_W_BUSY;
+	default:
+		return CTL_W_OTHER;
+	}
+}
+
+/*
+ * waiters: COUNT connections, each sending WinnersWait for agency
+ * 1..AGENCIES in turn from 0, waiting up to SECONDS.  After all are sent
+ * it prints "sent COUNT" (so a test knows), then waits for every answer
+ * (epoll: one pass per batch of answers, not per connection) and prints
+ * how many came of each kind and the milliseconds between the first
+ * answer and the last.  0 when every one got its page.
+ */
+static int
+cmd_waiters(int argc, char **argv)
+{
+	struct proto_msg	 m = { .type = PROTO_WINNERS_WAIT };
+	struct epoll_event	 ev, evs[256];
+	char			 frame[PROTO_FRAME_MAX];
+	size_t			 len;
+	long long		 deadline, first = 0, last = 0;
+	int			 count, agencies, ms, left, i, ep, fd, got;
+	int			 k[CTL_W_CLOSED + 1] = { 0 };
+
+	if (argc != 4)
+		usage();
+	count = ctl_count(argv[1], 100000);
+	agencies = ctl_count(argv[2], 1000000);
+	ms = ctl_ms(argv[3]);
+	if (count < 1 || agencies < 1 || ms > PROTO_WAIT_MAX)
+		usage();
+	ctl_raise_nofile(count);
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		err(CTL_USAGE, "epoll_create1");
+	m.wait_ms = (uint32_t)ms;
+	for (i = 0; i < count; i++) {
+		m.agency = (uint32_t)(i % agencies) + 1;
+		if ((len = proto_encode_msg(frame, &m)) == 0)
+			errx(CTL_USAGE, "request too long");
+		fd = ctl_connect();
+		if (io_write_full(fd, frame, len) == -1)
+			err(CTL_CONN, "send");
+		ev.events = EPOLLIN;
+		ev.data.fd = fd;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1)
+			err(CTL_CONN, "epoll_ctl");
+	}
+	printf("sent %d\n", count);
+	fflush(stdout);
+	deadline = io_now_ms() + ms + ctl_timeout_ms;
+	for (left = count; left > 0 && io_now_ms() < deadline;) {
+		if ((got = epoll_wait(ep, evs, 256, 100)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(CTL_CONN, "epoll_wait");
+		}
+		for (i = 0; i < got; i++) {
+			k[ctl_waiter_answer(evs[i].data.fd)]++;
+			(void)close(evs[i].data.fd);
+			left--;
+		}
+		if (got > 0) {
+			last = io_now_ms();
+			if (first == 0)
+				first = last;
+		}
+	}
+	printf("pages: %d | not_ready: %d | busy: %d | other: %d | closed: %d "
+	    "| unanswered: %d | spread_ms: %lld\n", k[CTL_W_PAGE],
+	    k[CTL_W_NOT_READY], k[CTL_W_BUSY], k[CTL_W_OTHER], k[CTL_W_CLOSED],
+	    left, last - first);
+	(void)close(ep);
+	return k[CTL_W_PAGE] == count ? CTL_OK : CTL_REFUSED;
+}
+
 /* trickle: one frame a byte at a time, then its reply. */
 static int
 cmd_trickle(int argc, char **argv)
@@ -683,6 +803,7 @@ static const struct {
 	{ "trickle",	3, cmd_trickle },
 	{ "flood",	3, cmd_flood },
 	{ "auth",	1, cmd_auth },
+	{ "waiters",	4, cmd_waiters },
 };
 
 int

@@ -118,8 +118,7 @@ main(int argc, char *argv[])
 	}
 	log_info("server_start", "success", "ip: %s | port: %d", cfg.ip,
 	    cfg.port);
-	net_serve(lfd, store, &cfg, cfg.agency_keys[0] != '\0' ? &keys : NULL,
-	    &sig_stop);
+	net_serve(lfd, store, &cfg, cfg.agency_keys[0] != '\0' ? &keys : NULL);
 	log_info("shutdown", "in_progress", "");
 	metrics_http_stop();
 	store_close(store);

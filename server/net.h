@@ -1,8 +1,8 @@
 /*
- * net: the listening socket and the connection threads.  One thread per
- * connection, up to MAX_CONNECTIONS and MAX_CONNECTIONS_PER_PEER from one
- * address; the excess is accepted, logged and closed at once so a client
- * fails fast instead of waiting in the backlog.
+ * net: the listening socket and the replica's event loop (epoll): every
+ * connection, the stop, the store thread's completions and the draw
+ * watcher go through one loop thread.  Admission keeps room for the
+ * agencies that still have to upload (see net.c).
  */
 #ifndef NET_H
 #define NET_H
@@ -22,12 +22,13 @@ int	 net_limits(const struct config *, char *err, size_t errlen);
 /* Bound and listening socket, or -1 with the reason in err. */
 int	 net_listen(const struct config *, char *err, size_t errlen);
 /*
- * Accept and serve until *stop is set, then wait for every connection to
- * finish its request in flight (a reply its peer does not read is cut
- * short after a moment) and close.  Closes lfd.  keys: NULL, or the
- * agencies' keys every connection must prove one of before acting.
+ * Accept and serve until a stop signal (sig_fd), then answer the waiters
+ * NotReadyResponse, let the store thread finish what it was given, give
+ * replies in flight a bounded time and close everything.  Closes lfd.
+ * keys: NULL, or the agencies' keys every connection must prove one of
+ * before acting.
  */
 void	 net_serve(int lfd, struct store *, const struct config *,
-	    const struct keys *, volatile sig_atomic_t *stop);
+	    const struct keys *);
 
 #endif

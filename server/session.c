@@ -1,19 +1,25 @@
 /*
- * session: the request loop of one connection.  Waiting for the next frame
- * also watches the stop (sig_fd), so a shutdown is noticed between
- * requests; a request in flight is always finished, so a stop never leaves
- * half a batch.  While it waits a connection holds no working memory.
+ * session: the protocol side of one connection, driven by the event loop
+ * (net.c).  Frames are cut out of the working area's read buffer and
+ * dispatched through the handler table below, one at a time and in
+ * order.  A request that needs the store becomes the connection's one
+ * job for the store thread; until it comes back the connection reads on
+ * into its bounded buffer but dispatches nothing more, so replies keep
+ * request order.  Batches are queued and committed as one job when no
+ * whole request is left, the window is full or another request comes.
+ * A WinnersWait before the draw parks the connection: it then holds no
+ * working memory and no job, only this struct and its descriptor.
  * A connection lives CONN_TIMEOUT past its last request that did work, so
- * a peer sending only Echo or garbage cannot hold a slot for good.
- * With PROTOCOL=base the connection ends after its first request.  With
- * AGENCY_KEYS a connection acts for an agency only after proving, through
- * AuthHello and AuthProof, that it holds that agency's key.
+ * a peer sending only Echo or refused requests cannot hold it for good.
+ * With PROTOCOL=base it ends after its first request.  With AGENCY_KEYS
+ * it acts for an agency only after proving, through AuthHello and
+ * AuthProof, that it holds that agency's key.
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <pthread.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,47 +32,196 @@
 #include "sig.h"
 #include "throttle.h"
 
-/*
- * 1 when a frame is waiting, 0 on stop, -1 on idle timeout or error.  The
- * deadline counts from the last request that did work, not the last frame.
- */
-static int
-session_wait(struct session *s)
-{
-	int	n;
+/* A handler's answer besides SESSION_OK and SESSION_CLOSE. */
+#define SESSION_AGAIN	1	/* serve this request again after the job */
 
-	n = io_wait(s->fd, s->last_work + s->cfg->conn_timeout_ms, s->stop);
-	if (n == -1 && errno == ETIMEDOUT)
-		log_warn("conexion", "fail", "peer: %s | motivo: idle timeout",
-		    s->peer);
-	else if (n == -1)
-		log_warn_errno("conexion", "fail", "peer: %s", s->peer);
-	return n;
+/*
+ * The pool of working memory (see struct session_work).  Each area is
+ * mapped once, from fresh pages that cost memory only where touched, and
+ * kept for the process's life: giving pages back to the kernel would
+ * make it stop every other core to flush their views of the mapping,
+ * for each connection that goes idle.  The most recently given back is
+ * taken first, its pages still touched, so the pool's memory is about
+ * the areas the busiest moment needed.  pool_busy counts the areas out.
+ * Only the loop thread takes and gives areas.
+ */
+static struct session_work	*pool_free;
+static int			 pool_busy;
+
+int
+session_pool_busy(void)
+{
+	return pool_busy;
 }
 
-static int	session_flush(struct session *);
+/* Take a working area for s.  0, or -1 (logged) when none can be had. */
+static int
+session_work_take(struct session *s)
+{
+	struct session_work	*w;
+	void			*p;
+
+	if (s->w != NULL)
+		return 0;
+	if ((w = pool_free) != NULL)
+		pool_free = w->next;
+	else {
+		p = mmap(NULL, sizeof(*w), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED) {
+			log_warn_errno("conexion", "fail", "peer: %s | bytes: "
+			    "%zu", s->peer, sizeof(*w));
+			return -1;
+		}
+		w = p;
+	}
+	pool_busy++;
+	s->w = w;
+	return 0;
+}
+
+/* Give s's area back, emptied; the next taker expects it so. */
+static void
+session_work_put(struct session *s)
+{
+	struct session_work	*w = s->w;
+
+	w->in.start = w->in.end = 0;
+	w->nreqs = w->rows_used = w->ends_used = 0;
+	w->out_start = w->out_end = 0;
+	s->w = NULL;
+	s->held = 0;
+	w->next = pool_free;
+	pool_free = w;
+	pool_busy--;
+}
 
 /*
- * Send the reply m, after those of the batches queued before it.  0, or
- * -1 when the peer is gone.
+ * Give the area back when nothing is in it: no job, no batch queued, no
+ * request held, no byte read and none to write.
  */
+static void
+session_work_give(struct session *s)
+{
+	struct session_work	*w = s->w;
+
+	if (w == NULL || s->busy || s->held || w->nreqs != 0 ||
+	    w->in.end != w->in.start || w->out_end != w->out_start)
+		return;
+	session_work_put(s);
+}
+
+void
+session_release(struct session *s)
+{
+	if (s->w != NULL && !s->busy)
+		session_work_put(s);
+}
+
+int
+session_pending_out(const struct session *s)
+{
+	return s->w != NULL && s->w->out_end != s->w->out_start;
+}
+
+int
+session_can_read(const struct session *s)
+{
+	return s->w == NULL || s->w->in.end - s->w->in.start < RBUF_SIZE;
+}
+
+/* 1 when one more reply, and the acks of a full window, fit in out. */
+static int
+session_room(const struct session *s)
+{
+	return SESSION_OUT_MAX - (s->w->out_end - s->w->out_start) >=
+	    SESSION_OUT_ROOM;
+}
+
+/* Queue n bytes of replies.  0, or -1 (logged) when they do not fit. */
+static int
+session_out(struct session *s, const char *buf, size_t n)
+{
+	struct session_work	*w = s->w;
+
+	if (w->out_start > 0) {
+		memmove(w->out, w->out + w->out_start,
+		    w->out_end - w->out_start);
+		w->out_end -= w->out_start;
+		w->out_start = 0;
+	}
+	if (n > SESSION_OUT_MAX - w->out_end) {
+		log_error("responder", "fail", "peer: %s | motivo: replies "
+		    "past the connection's bound", s->peer);
+		return -1;
+	}
+	memcpy(w->out + w->out_end, buf, n);
+	w->out_end += n;
+	if (s->out_since == 0)
+		s->out_since = io_now_ms();
+	return 0;
+}
+
+int
+session_output(struct session *s)
+{
+	struct session_work	*w = s->w;
+	ssize_t			 n;
+
+	if (w == NULL)
+		return SESSION_OK;
+	while (w->out_end > w->out_start) {
+		if (s->fd == -1) {
+			w->out_start = w->out_end = 0;	/* nobody to read */
+			break;
+		}
+		n = send(s->fd, w->out + w->out_start,
+		    w->out_end - w->out_start, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return SESSION_OK;
+		if (n == -1) {
+			log_warn_errno("responder", "fail", "peer: %s",
+			    s->peer);
+			w->out_start = w->out_end = 0;
+			s->out_since = 0;
+			return SESSION_CLOSE;
+		}
+		w->out_start += (size_t)n;
+		/* Progress: the send deadline counts from here. */
+		s->out_since = io_now_ms();
+	}
+	w->out_start = w->out_end = 0;
+	s->out_since = 0;
+	return SESSION_OK;
+}
+
+/* Queue the reply m, after every reply queued before it.  0 or -1. */
 static int
 session_send(struct session *s, const struct proto_msg *m)
 {
 	size_t	n;
 
-	if (session_flush(s) == -1)
-		return -1;
 	if ((n = proto_encode_with(s->w->reply, m, s->w->body)) == 0) {
 		log_error("responder", "fail", "peer: %s | motivo: too long",
 		    s->peer);
 		return -1;
 	}
-	if (proto_write_frame(s->fd, s->w->reply, n) == -1) {
-		log_warn_errno("responder", "fail", "peer: %s", s->peer);
-		return -1;
-	}
-	return 0;
+	return session_out(s, s->w->reply, n);
+}
+
+void
+session_busy_reply(int fd, unsigned retry_ms)
+{
+	struct proto_msg	m = { .type = PROTO_BUSY, .wait_ms = retry_ms };
+	char			frame[PROTO_FRAME_MAX];
+	size_t			n;
+
+	if ((n = proto_encode_msg(frame, &m)) == 0)
+		return;
+	/* A peer whose buffer is full does not get it; it is closed anyway. */
+	(void)!send(fd, frame, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 static int
@@ -85,6 +240,37 @@ reply_not_ready(struct session *s)
 	return session_send(s, &m);
 }
 
+/* Hand s's job to the store thread; s dispatches nothing until it ends. */
+static void
+session_submit(struct session *s, enum worker_kind kind, enum proto_type req,
+    uint32_t agency, uint64_t start)
+{
+	memset(&s->job, 0, sizeof(s->job));
+	s->job.kind = kind;
+	s->job.owner = s;
+	s->job.agency = agency;
+	s->job.start = start;
+	if (kind == WORKER_COMMIT) {
+		s->job.reqs = s->w->reqs;
+		s->job.nreqs = s->w->nreqs;
+	}
+	if (kind == WORKER_WINNERS) {
+		s->job.docs = s->w->docs;
+		s->job.max = PROTO_DOCS_MAX;
+	}
+	s->job_req = req;
+	s->busy = 1;
+	worker_submit(s->worker, &s->job);
+}
+
+/* The queued batches, as one job, unless a job is in flight already. */
+static void
+session_commit(struct session *s)
+{
+	if (s->w != NULL && s->w->nreqs > 0 && !s->busy)
+		session_submit(s, WORKER_COMMIT, PROTO_STORE_BATCH, 0, 0);
+}
+
 static const char *
 store_reason(const struct session *s, enum store_result r)
 {
@@ -94,8 +280,7 @@ store_reason(const struct session *s, enum store_result r)
 	case STORE_GAP:
 		return "position past stored bets";
 	case STORE_BUSY:
-		return sig_stopped(s->stop) ? "shutting down" :
-		    "lock timeout";
+		return sig_stopped(s->stop) ? "shutting down" : "lock timeout";
 	default:
 		return "storage error";
 	}
@@ -138,99 +323,28 @@ session_log_store(const struct session *s, const struct store_req *r,
 }
 
 /*
- * Commit the queued batches as one group (see store_commit), log each,
- * and send their replies in order with one write.  0, or -1 when the
- * peer is gone.
+ * The group came back: log each batch and queue their replies in order.
+ * 0, or -1 when they do not fit (never with the room rule).
  */
 static int
-session_flush(struct session *s)
+complete_commit(struct session *s)
 {
 	struct proto_msg	 m = { .type = PROTO_STORE_RESPONSE };
-	size_t			 len = 0, n;
+	size_t			 n;
+	int			 rc = 0;
 
-	if (s->w == NULL || s->w->nreqs == 0)
-		return 0;
-	store_commit(s->store, s->w->reqs, s->w->nreqs);
 	log_hold(s->w->logs, sizeof(s->w->logs));
 	for (size_t i = 0; i < s->w->nreqs; i++) {
 		session_log_store(s, &s->w->reqs[i], &s->w->pend[i]);
 		m.ok = s->w->reqs[i].res == STORE_OK ||
 		    s->w->reqs[i].res == STORE_DUPLICATE;
 		n = proto_encode_with(s->w->reply, &m, s->w->body);
-		memcpy(s->w->acks + len, s->w->reply, n);
-		len += n;
+		if (rc == 0)
+			rc = session_out(s, s->w->reply, n);
 	}
 	log_release();
 	s->w->nreqs = s->w->rows_used = s->w->ends_used = 0;
-	if (io_write_full(s->fd, s->w->acks, len) == -1) {
-		log_warn_errno("responder", "fail", "peer: %s", s->peer);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * The pool of working memory (see struct session_work).  Each area is
- * mapped once, from fresh pages that cost memory only where touched, and
- * kept for the process's life: giving pages back to the kernel would
- * make it stop every other core to flush their views of the mapping,
- * for each connection that goes idle.  The most recently given back is
- * taken first, its pages still touched, so the pool's memory is about
- * the areas the busiest moment needed.  pool_mu guards the free list;
- * pool_busy, the areas out, is atomic instead, because every batch
- * queued reads it (session_round_bytes) and must not wait for the lock.
- */
-static pthread_mutex_t		 pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct session_work	*pool_free;	/* under pool_mu */
-static int			 pool_busy;	/* atomic */
-
-/* Take a working area for s.  0, or -1 (logged) when none can be had. */
-static int
-session_work_take(struct session *s)
-{
-	struct session_work	*w;
-	void			*p;
-
-	if (s->w != NULL)
-		return 0;
-	pthread_mutex_lock(&pool_mu);
-	if ((w = pool_free) != NULL)
-		pool_free = w->next;
-	pthread_mutex_unlock(&pool_mu);
-	if (w == NULL) {
-		p = mmap(NULL, sizeof(*w), PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED) {
-			log_warn_errno("conexion", "fail", "peer: %s | bytes: "
-			    "%zu", s->peer, sizeof(*w));
-			return -1;
-		}
-		w = p;
-	}
-	__atomic_add_fetch(&pool_busy, 1, __ATOMIC_RELAXED);
-	s->w = w;
-	return 0;
-}
-
-/*
- * Give s's area back to the pool.  Only with nothing in it: no batch
- * queued and no byte buffered, which is how the next taker expects it.
- */
-static void
-session_work_give(struct session *s)
-{
-	struct session_work	*w = s->w;
-
-	if (w == NULL || w->nreqs != 0 || w->in.end != w->in.start)
-		return;
-	w->in.start = w->in.end = 0;
-	w->rows_used = w->ends_used = 0;
-	s->w = NULL;
-	__atomic_sub_fetch(&pool_busy, 1, __ATOMIC_RELAXED);
-	pthread_mutex_lock(&pool_mu);
-	w->next = pool_free;
-	pool_free = w;
-	pthread_mutex_unlock(&pool_mu);
+	return rc;
 }
 
 /*
@@ -295,28 +409,29 @@ session_queue(struct session *s, const struct proto_msg *m)
 
 /*
  * A store request is queued, not served: its reply waits for the group
- * it joins (session_flush), which the session commits when no whole
- * request is left to read, the window is full, or another request comes.
- * At DEBUG each bet is logged once stored, so batches go one by one.
+ * it joins, which goes to the store thread when no whole request is left
+ * to read, the window is full, or another request comes.  At DEBUG each
+ * bet is logged once stored, so batches go one by one.
  */
 static int
 handle_store(struct session *s, const struct proto_msg *m)
 {
-	if (session_full(s, m) && session_flush(s) == -1)
-		return -1;
-	if (session_queue(s, m) == -1) {
-		if (session_flush(s) == -1)
-			return -1;
-		if (session_queue(s, m) == -1) {
-			log_warn("apuesta_recibida", "fail", "agencia: %u | "
-			    "cantidad: %zu | motivo: rows too long", m->agency,
-			    m->nbets);
-			return reply_store(s, 0);
-		}
+	if (s->w->nreqs > 0 && session_full(s, m)) {
+		session_commit(s);
+		return SESSION_AGAIN;
 	}
-	/* At DEBUG each bet is logged from the bets: flush while there. */
+	if (session_queue(s, m) == -1) {
+		if (s->w->nreqs > 0) {
+			session_commit(s);
+			return SESSION_AGAIN;
+		}
+		log_warn("apuesta_recibida", "fail", "agencia: %u | "
+		    "cantidad: %zu | motivo: rows too long", m->agency,
+		    m->nbets);
+		return reply_store(s, 0);
+	}
 	if (log_threshold <= LOG_LVL_DEBUG)
-		return session_flush(s);
+		session_commit(s);
 	return 0;
 }
 
@@ -328,54 +443,21 @@ handle_store(struct session *s, const struct proto_msg *m)
 static int
 handle_close(struct session *s, const struct proto_msg *m)
 {
-	int	draw;
-
-	if (store_close_agency(s->store, m->agency, &draw) == -1) {
-		log_error("agencia_cerrada", "fail", "agencia: %u | motivo: %s",
-		    m->agency, store_fail_reason(s));
-		return -1;	/* the client reconnects and closes again */
-	}
-	log_info("agencia_cerrada", "success", "agencia: %u", m->agency);
-	/*
-	 * The store logged the draw if this close was the last one; a
-	 * repeated close may follow a closer that died before logging it.
-	 */
-	if (!draw)
-		store_draw_check(s->store);
+	session_submit(s, WORKER_CLOSE, m->type, m->agency, 0);
 	return 0;
 }
 
-/*
- * The agency's winners from start on, into s->w->docs as r's documents.
- * Returns 1 when r is ready to send; else the refusal or the
- * NotReadyResponse has been sent and 0 or -1 is the session's result.
- */
 static int
-session_winners(struct session *s, const struct proto_msg *m, uint64_t start,
-    struct proto_msg *r, int *result)
+complete_close(struct session *s)
 {
-	size_t	count;
-	int	rc;
-
-	rc = store_winners(s->store, m->agency, start, s->w->docs,
-	    PROTO_DOCS_MAX, &count, &r->total);
-	if (rc == -1) {
-		log_warn("consulta_ganadores", "fail", "agencia: %u | desde: "
-		    "%llu | motivo: %s", m->agency, (unsigned long long)start,
-		    store_fail_reason(s));
-		*result = reply_store(s, 0);
-		return 0;
+	if (s->job.rc == -1) {
+		log_error("agencia_cerrada", "fail", "agencia: %u | motivo: %s",
+		    s->job.agency, store_fail_reason(s));
+		return -1;	/* the client reconnects and closes again */
 	}
-	if (rc == 0) {
-		log_debug("consulta_ganadores", "in_progress", "agencia: %u",
-		    m->agency);
-		*result = reply_not_ready(s);
-		return 0;
-	}
-	r->docs = s->w->docs;
-	r->ndocs = count;
-	r->ndocs = proto_docs_fit(r);
-	return 1;
+	/* The draw's line, if this close was the last, is the store's. */
+	log_info("agencia_cerrada", "success", "agencia: %u", s->job.agency);
+	return 0;
 }
 
 /*
@@ -385,21 +467,8 @@ session_winners(struct session *s, const struct proto_msg *m, uint64_t start,
 static int
 handle_winners(struct session *s, const struct proto_msg *m)
 {
-	struct proto_msg	r = { .type = PROTO_WINNERS_RESPONSE };
-	int			result;
-
-	if (!session_winners(s, m, 0, &r, &result))
-		return result;
-	if (r.ndocs < r.total) {
-		log_warn("consulta_ganadores", "fail", "agencia: %u | "
-		    "cant_ganadores: %llu | motivo: winners do not fit in one "
-		    "frame, use WinnersPage", m->agency,
-		    (unsigned long long)r.total);
-		return reply_store(s, 0);
-	}
-	log_info("consulta_ganadores", "success", "agencia: %u | "
-	    "cant_ganadores: %zu", m->agency, r.ndocs);
-	return session_send(s, &r);
+	session_submit(s, WORKER_WINNERS, m->type, m->agency, 0);
+	return 0;
 }
 
 /*
@@ -409,22 +478,18 @@ handle_winners(struct session *s, const struct proto_msg *m)
 static int
 handle_page(struct session *s, const struct proto_msg *m)
 {
-	struct proto_msg	r = { .type = PROTO_WINNERS_PAGE_RESPONSE };
-	int			result;
-
-	if (!session_winners(s, m, m->pos, &r, &result))
-		return result;
-	log_info("consulta_ganadores", "success", "agencia: %u | "
-	    "cant_ganadores: %llu | desde: %llu | enviados: %zu", m->agency,
-	    (unsigned long long)r.total, (unsigned long long)m->pos, r.ndocs);
-	return session_send(s, &r);
+	session_submit(s, WORKER_WINNERS, m->type, m->agency, m->pos);
+	return 0;
 }
 
 /*
  * WinnersWait:agency:start:wait_ms, the long poll: the page WinnersPage
  * would give once the draw has happened (at once when it has), or
- * NotReadyResponse after wait_ms without it.  The draw is noticed within
- * a few milliseconds on whichever replica the last close lands.
+ * NotReadyResponse after wait_ms without it.  Before the draw the
+ * connection is parked: the loop wakes it when the draw is seen (within
+ * a few milliseconds on whichever replica the last close lands) or its
+ * wait runs out.  A parked connection holds no working memory once its
+ * buffers are empty; a pipelined request behind this one keeps it.
  */
 static int
 handle_wait(struct session *s, const struct proto_msg *m)
@@ -433,30 +498,82 @@ handle_wait(struct session *s, const struct proto_msg *m)
 
 	if (s->cfg->wait_cap_ms > 0 && ms > s->cfg->wait_cap_ms)
 		ms = s->cfg->wait_cap_ms;
-	/*
-	 * A waiting agency holds no working memory (m's numbers, all that
-	 * handle_page reads, are not in it); a pipelined request behind
-	 * this one keeps it.
-	 */
-	session_work_give(s);
-	(void)store_wait_draw(s->store, io_now_ms() + ms);
-	if (session_work_take(s) == -1)
-		return -1;
-	return handle_page(s, m);
+	if (store_drawn(s->store)) {
+		session_submit(s, WORKER_WINNERS, m->type, m->agency, m->pos);
+		return 0;
+	}
+	s->parked = 1;
+	s->park_until = io_now_ms() + ms;
+	s->wait_agency = m->agency;
+	s->wait_start = m->pos;
+	log_debug("consulta_ganadores", "in_progress", "agencia: %u | "
+	    "espera_ms: %lld", m->agency, ms);
+	return 0;
+}
+
+/* The winners came back: the reply its request asked for. */
+static int
+complete_winners(struct session *s)
+{
+	struct proto_msg	 r = { .type = PROTO_WINNERS_PAGE_RESPONSE };
+	const struct worker_job	*j = &s->job;
+
+	if (j->rc == -1) {
+		log_warn("consulta_ganadores", "fail", "agencia: %u | desde: "
+		    "%llu | motivo: %s", j->agency, (unsigned long long)j->start,
+		    store_fail_reason(s));
+		return reply_store(s, 0);
+	}
+	if (j->rc == 0) {
+		log_debug("consulta_ganadores", "in_progress", "agencia: %u",
+		    j->agency);
+		return reply_not_ready(s);
+	}
+	r.docs = s->w->docs;
+	r.ndocs = j->count;
+	r.total = j->total;
+	if (s->job_req == PROTO_WINNERS_REQUEST) {
+		r.type = PROTO_WINNERS_RESPONSE;
+		r.ndocs = proto_docs_fit(&r);
+		if (r.ndocs < r.total) {
+			log_warn("consulta_ganadores", "fail", "agencia: %u | "
+			    "cant_ganadores: %llu | motivo: winners do not fit "
+			    "in one frame, use WinnersPage", j->agency,
+			    (unsigned long long)r.total);
+			return reply_store(s, 0);
+		}
+		log_info("consulta_ganadores", "success", "agencia: %u | "
+		    "cant_ganadores: %zu", j->agency, r.ndocs);
+		return session_send(s, &r);
+	}
+	r.ndocs = proto_docs_fit(&r);
+	log_info("consulta_ganadores", "success", "agencia: %u | "
+	    "cant_ganadores: %llu | desde: %llu | enviados: %zu", j->agency,
+	    (unsigned long long)r.total, (unsigned long long)j->start, r.ndocs);
+	return session_send(s, &r);
 }
 
 static int
 handle_status(struct session *s, const struct proto_msg *m)
 {
+	session_submit(s, WORKER_STATUS, m->type, m->agency, 0);
+	return 0;
+}
+
+static int
+complete_status(struct session *s)
+{
 	struct proto_msg	r = { .type = PROTO_STATUS_RESPONSE };
 
-	if (store_status(s->store, m->agency, &r.stored, &r.closed) == -1) {
+	if (s->job.rc == -1) {
 		log_warn("estado_agencia", "fail", "agencia: %u | motivo: %s",
-		    m->agency, store_fail_reason(s));
+		    s->job.agency, store_fail_reason(s));
 		return reply_store(s, 0);
 	}
+	r.stored = s->job.stored;
+	r.closed = s->job.closed;
 	log_info("estado_agencia", "success", "agencia: %u | almacenadas: "
-	    "%llu | cerrada: %d", m->agency, (unsigned long long)r.stored,
+	    "%llu | cerrada: %d", s->job.agency, (unsigned long long)r.stored,
 	    r.closed);
 	return session_send(s, &r);
 }
@@ -563,6 +680,7 @@ handle_proof(struct session *s, const struct proto_msg *m)
 		return -1;
 	}
 	s->agency = agency;
+	s->last_work = io_now_ms();
 	log_info("auth", "success", "peer: %s | agencia: %u", s->peer, agency);
 	return reply_store(s, 1);
 }
@@ -601,8 +719,11 @@ static const struct session_handler {
 	{ PROTO_AGENCY_STATUS, handle_status, SESSION_WORK | SESSION_AGENCY },
 	{ PROTO_ECHO, handle_echo, 0 },
 	{ PROTO_AUTH_HELLO, handle_hello, 0 },
-	/* A wrong proof ends the connection, so only a good one counts. */
-	{ PROTO_AUTH_PROOF, handle_proof, SESSION_WORK },
+	/*
+	 * A wrong proof ends the connection and a refused one does no work:
+	 * only a good one restarts the idle clock (handle_proof does it).
+	 */
+	{ PROTO_AUTH_PROOF, handle_proof, 0 },
 };
 
 /* The handler row of t, or NULL for a reply or an unknown type. */
@@ -634,12 +755,40 @@ session_unauthorized(const struct session *s, const struct proto_msg *m)
 }
 
 /*
+ * Run h on m.  A request that must wait for the job in flight (the
+ * batches queued before it) is held, decoded, and run again once the job
+ * is back.  A request that does work restarts the idle clock.
+ */
+static int
+session_run_handler(struct session *s, const struct session_handler *h,
+    const struct proto_msg *m)
+{
+	int	rc;
+
+	/* Whatever comes after queued batches acts after them. */
+	if (h->fn != handle_store && s->w->nreqs > 0) {
+		session_commit(s);
+		rc = SESSION_AGAIN;
+	} else
+		rc = h->fn(s, m);
+	if (rc == SESSION_AGAIN) {
+		if (m != &s->w->held)
+			s->w->held = *m;
+		s->w->held_h = h;
+		s->held = 1;
+		return 0;
+	}
+	if (h->flags & SESSION_WORK)
+		s->last_work = io_now_ms();
+	return rc == -1 ? SESSION_CLOSE : SESSION_OK;
+}
+
+/*
  * Serve one frame.  -1 drops the connection, as does any request outside
  * the base protocol when PROTOCOL=base (no reply: such a client speaks
  * another protocol, and a reply could be taken for an answer).  A request
  * refused here is answered StoreResponse:1, except one marked
- * SESSION_NO_REPLY (AgencyClose).  A request of a known agency restarts
- * the idle clock once served when it does work.
+ * SESSION_NO_REPLY (AgencyClose); a refusal never counts as work.
  */
 static int
 session_handle(struct session *s, size_t len)
@@ -655,7 +804,7 @@ session_handle(struct session *s, size_t len)
 	if (s->cfg->base && (h == NULL || !(h->flags & SESSION_BASE))) {
 		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: not "
 		    "in the base protocol", s->peer, proto_type_name(m.type));
-		return -1;
+		return SESSION_CLOSE;
 	}
 	if (h == NULL && m.type != PROTO_UNKNOWN) {
 		log_warn("paquete", "fail", "peer: %s | tipo: %s | motivo: "
@@ -679,99 +828,214 @@ session_handle(struct session *s, size_t len)
 		session_unauthorized(s, &m);
 		return h->flags & SESSION_NO_REPLY ? 0 : reply_store(s, 0);
 	}
-	/* Whatever comes after queued batches acts after them. */
-	if (h->fn != handle_store && session_flush(s) == -1)
-		return -1;
-	rc = h->fn(s, &m);
-	if (h->flags & SESSION_WORK)
-		s->last_work = io_now_ms();
-	return rc;
+	return session_run_handler(s, h, &m);
 }
-/* rbuf_take into the working area's payload. */
+
+/* 1 while s may dispatch another request. */
 static int
-session_take(struct session *s, size_t *len)
+session_may_dispatch(const struct session *s)
 {
-	return rbuf_take(&s->w->in, s->w->payload, sizeof(s->w->payload),
-	    len);
+	return s->w != NULL && !s->busy && !s->parked && !s->ending &&
+	    !*s->stopping && session_room(s);
 }
 
 /*
- * The next whole frame into s->w->payload: 1 with its length in *len, 0
- * when the connection ends quietly (the peer closed between frames, a
- * stop, the idle timeout), -1 when it ends on an error (logged).  Before
- * blocking, the batches queued so far are committed and answered: a
- * client that pipelines sends the next ones while they sync.
+ * The next request: the held one, else the next whole frame.  1 when one
+ * was served (or held), 0 when none is in hand, SESSION_CLOSE on a bad
+ * frame or a handler's.
  */
 static int
-session_read(struct session *s, size_t *len)
+session_next(struct session *s)
 {
-	struct rbuf	*in;
-	long long	deadline;
-	ssize_t		n;
-	int		rc, w;
+	size_t	len;
+	int	rc;
 
-	if (session_work_take(s) == -1)
-		return -1;
-	in = &s->w->in;
-	if ((rc = session_take(s, len)) == 0 &&
-	    rbuf_recv(in, s->fd, MSG_DONTWAIT) > 0)
-		rc = session_take(s, len);
-	if (rc == 0 && session_flush(s) == -1)
-		return -1;
-	if (rc == 0 && !rbuf_partial(in)) {
-		/* Nothing in hand: wait without working memory. */
-		session_work_give(s);
-		if ((w = session_wait(s)) != 1)
-			return w == 0 ? 0 : -1;
-		if (session_work_take(s) == -1)
-			return -1;
-		in = &s->w->in;
+	if (s->held) {
+		s->held = 0;
+		rc = session_run_handler(s, s->w->held_h, &s->w->held);
+		return rc == SESSION_CLOSE ? SESSION_CLOSE : 1;
 	}
-	/* A whole frame is due within the timeout, however it trickles. */
-	deadline = io_now_ms() + s->cfg->conn_timeout_ms;
-	while (rc == 0) {
-		if (io_wait(s->fd, deadline, NULL) != 1 ||
-		    (n = rbuf_recv(in, s->fd, 0)) == -1) {
-			log_warn_errno("paquete", "fail", "peer: %s", s->peer);
-			return -1;
-		}
-		if (n == 0 && !rbuf_partial(in))
-			return 0;
-		rc = n == 0 ? -2 : session_take(s, len);
+	/* The base protocol serves one request per connection. */
+	if (s->cfg->base && s->served) {
+		s->ending = 1;
+		return 0;
 	}
+	rc = rbuf_take(&s->w->in, s->w->payload, sizeof(s->w->payload), &len);
 	if (rc == -2) {
 		log_warn("paquete", "fail", "peer: %s | motivo: bad frame "
-		    "length or frame cut short", s->peer);
-		return -1;
+		    "length", s->peer);
+		return SESSION_CLOSE;
 	}
+	if (rc == 0) {
+		if (s->eof && rbuf_partial(&s->w->in)) {
+			log_warn("paquete", "fail", "peer: %s | motivo: frame "
+			    "cut short", s->peer);
+			return SESSION_CLOSE;
+		}
+		if (s->eof)
+			s->ending = 1;	/* hung up between frames: quietly */
+		return 0;
+	}
+	s->served = 1;
+	s->frame_since = rbuf_partial(&s->w->in) ? io_now_ms() : 0;
+	rc = session_handle(s, len);
+	return rc == SESSION_CLOSE ? SESSION_CLOSE : 1;
+}
+
+int
+session_serve(struct session *s)
+{
+	int	rc;
+
+	while (session_may_dispatch(s))
+		if ((rc = session_next(s)) != 1) {
+			if (rc == SESSION_CLOSE)
+				return SESSION_CLOSE;	/* finish writes */
+			break;
+		}
+	/* Nothing more to serve now: what is queued goes to the store. */
+	session_commit(s);
+	if (session_output(s) == SESSION_CLOSE)
+		return SESSION_CLOSE;
+	session_work_give(s);
+	return SESSION_OK;
+}
+
+int
+session_input(struct session *s)
+{
+	ssize_t	n;
+
+	if (session_work_take(s) == -1)
+		return SESSION_CLOSE;
+	if (!rbuf_partial(&s->w->in))
+		s->frame_since = io_now_ms();
+	n = rbuf_recv(&s->w->in, s->fd, MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		session_work_give(s);
+		return SESSION_OK;
+	}
+	if (n == -1) {
+		log_warn_errno("paquete", "fail", "peer: %s", s->peer);
+		return SESSION_CLOSE;
+	}
+	if (n == 0)
+		s->eof = 1;
+	return session_serve(s);
+}
+
+int
+session_complete(struct session *s)
+{
+	int	rc = 0;
+
+	s->busy = 0;
+	s->last_work = io_now_ms();
+	switch (s->job.kind) {
+	case WORKER_COMMIT:
+		rc = complete_commit(s);
+		break;
+	case WORKER_CLOSE:
+		rc = complete_close(s);
+		break;
+	case WORKER_STATUS:
+		rc = complete_status(s);
+		break;
+	case WORKER_WINNERS:
+		rc = complete_winners(s);
+		break;
+	case WORKER_DRAW_CHECK:
+		break;	/* never a session's */
+	}
+	if (rc == -1) {
+		(void)session_output(s);
+		return SESSION_CLOSE;
+	}
+	return session_serve(s);
+}
+
+int
+session_wake(struct session *s)
+{
+	s->parked = 0;
+	if (session_work_take(s) == -1)
+		return SESSION_CLOSE;
+	session_submit(s, WORKER_WINNERS, PROTO_WINNERS_WAIT, s->wait_agency,
+	    s->wait_start);
+	return SESSION_OK;
+}
+
+int
+session_unpark(struct session *s)
+{
+	s->parked = 0;
+	s->ending = 1;
+	if (session_work_take(s) == -1)
+		return SESSION_CLOSE;
+	log_info("consulta_ganadores", "fail", "agencia: %u | motivo: "
+	    "shutting down", s->wait_agency);
+	if (reply_not_ready(s) == -1)
+		return SESSION_CLOSE;
+	return session_serve(s);
+}
+
+int
+session_finish(struct session *s)
+{
+	s->ending = 1;
+	s->eof = 1;
+	s->parked = 0;
+	/* Batches queued before the end are still committed and answered. */
+	session_commit(s);
+	if (s->busy)
+		return 0;
+	/* Replies already queued still go out (a dead socket drops them). */
+	if (session_output(s) == SESSION_OK && session_pending_out(s))
+		return 0;
+	session_release(s);
 	return 1;
 }
 
-void
-session_run(struct session *s)
+/* Keep the earlier of *d and t, with its reason. */
+static void
+session_due(long long *d, const char **why, long long t, const char *what)
 {
-	size_t	len;
+	if (t < *d) {
+		*d = t;
+		*why = what;
+	}
+}
 
+long long
+session_deadline(const struct session *s, const char **why)
+{
+	long long	d = LLONG_MAX;
+	int		ms = s->cfg->conn_timeout_ms;
+
+	*why = "";
+	if (s->busy)
+		return d;
+	if (s->parked) {
+		*why = "wait over";
+		return s->park_until;
+	}
+	if (s->out_since != 0)
+		session_due(&d, why, s->out_since + ms, "reply not read");
+	if (s->keys != NULL && s->agency == 0)
+		session_due(&d, why, s->since + (ms < SESSION_HANDSHAKE_MS ?
+		    ms : SESSION_HANDSHAKE_MS), "no handshake in time");
+	/* Part of a frame in hand: its own deadline, not the idle one. */
+	if (s->w != NULL && rbuf_partial(&s->w->in) && s->frame_since != 0)
+		session_due(&d, why, s->frame_since + ms, "frame not "
+		    "completed in time");
+	else
+		session_due(&d, why, s->last_work + ms, "idle timeout");
+	return d;
+}
+
+void
+session_open(struct session *s)
+{
 	log_debug("conexion", "success", "peer: %s", s->peer);
-	s->last_work = io_now_ms();
-	while (session_read(s, &len) == 1) {
-		if (session_handle(s, len) == -1)
-			break;
-		/* The base protocol serves one request per connection. */
-		if (s->cfg->base)
-			break;
-	}
-	/* Batches queued before the end are still committed and answered. */
-	(void)session_flush(s);
-	if (s->w != NULL) {
-		/* What a failed peer left unread goes with it. */
-		s->w->nreqs = 0;
-		s->w->in.start = s->w->in.end = 0;
-		session_work_give(s);
-	}
-	/*
-	 * The slot owner closes the descriptor; the peer sees EOF now.  A
-	 * peer already gone makes this fail, which changes nothing.
-	 */
-	(void)shutdown(s->fd, SHUT_RDWR);
+	s->since = s->last_work = io_now_ms();
 }

@@ -1,13 +1,15 @@
 /*
- * session: one client connection, from its first frame to its close.  It
- * reads frames, hands each decoded request to the store and writes the
- * reply, one request at a time and in order.
+ * session: one client connection as the event loop sees it: a small
+ * struct, no thread.  It parses the frames the loop reads for it,
+ * dispatches each through the handler table, hands store work to the
+ * store thread (worker.c) and queues the replies, in request order.
  */
 #ifndef SESSION_H
 #define SESSION_H
 
 #include <netinet/in.h>
 
+#include <limits.h>
 #include <signal.h>
 
 #include "auth.h"
@@ -18,6 +20,7 @@
 #include "proto.h"
 #include "rbuf.h"
 #include "store.h"
+#include "worker.h"
 
 /*
  * Batches read ahead from one connection and committed as one group:
@@ -35,6 +38,23 @@
 #define SESSION_ROWS_CAP	(SESSION_ROUND_BYTES + \
 				    PROTO_BATCH_MAX * CSV_ROW_MAX)
 #define SESSION_ENDS_MAX	(SESSION_WINDOW * 128)
+/*
+ * Replies waiting for the socket: a frame is dispatched only while one
+ * whole reply and the acknowledgements of a full window still fit, so a
+ * peer that does not read stops being served instead of growing this.
+ */
+#define SESSION_ACK_MAX		24	/* StoreResponse:0|1 framed, rounded */
+#define SESSION_OUT_ROOM	(PROTO_FRAME_MAX + SESSION_WINDOW * \
+				    SESSION_ACK_MAX)
+#define SESSION_OUT_MAX		(2 * SESSION_OUT_ROOM)
+/*
+ * With AGENCY_KEYS, the time a connection has to prove its agency (or
+ * CONN_TIMEOUT when shorter): a peer without a key holds a connection no
+ * longer than this, whatever it sends.
+ */
+#define SESSION_HANDSHAKE_MS	5000
+/* Working areas out at once past which parked waiters wait to be woken. */
+#define SESSION_WAKE_AREAS	256
 /* What the reply and the log line of a queued batch need. */
 struct session_pending {
 	enum proto_type		 type;
@@ -58,10 +78,13 @@ struct session_work {
 	size_t			 rows_used, ends_used;
 	struct store_req	 reqs[SESSION_WINDOW];
 	struct session_pending	 pend[SESSION_WINDOW];
-	char			 acks[SESSION_WINDOW * 24]; /* their replies */
 	char			 logs[16384];	/* their log lines */
+	struct proto_msg	 held;		/* a request to serve again */
+	const void		*held_h;	/* its handler row */
 	char			 payload[PROTO_PAYLOAD_MAX + 1];
 	char			 reply[PROTO_FRAME_MAX];
+	size_t			 out_start, out_end; /* out[start..end) */
+	char			 out[SESSION_OUT_MAX]; /* replies to write */
 	char			 body[PROTO_PAYLOAD_MAX + 1]; /* reply's */
 	struct bet		 bets[PROTO_BATCH_MAX];
 	proto_doc		 docs[PROTO_DOCS_MAX];	/* winners to send */
@@ -69,32 +92,102 @@ struct session_work {
 	char			 rows[SESSION_ROWS_CAP]; /* their CSV rows */
 };
 
-struct session {
-	int			 fd;		/* owned by the net slot */
-	char			 peer[64];
-	char			 host[INET6_ADDRSTRLEN]; /* peer, port aside */
-	struct store		*store;
-	const struct config	*cfg;
-	const struct keys	*keys;		/* NULL: no authentication */
-	uint32_t		 agency;	/* authenticated as, or 0 */
-	uint32_t		 hello;		/* challenged for, or 0 */
-	uint8_t			 nonce[AUTH_NONCE_LEN]; /* while hello */
-	volatile sig_atomic_t	*stop;
-	long long		 last_work;	/* io_now_ms(): last request
-						   that did work, or start */
-	struct session_work	*w;		/* from the pool while busy, or
-						   NULL */
+struct session;
+struct session_link {
+	struct session		*prev, *next;
 };
 
 /*
- * Serve s->fd (s zeroed, then fd, peer, host, store, cfg, keys and stop
- * set) until the peer hangs up, a frame is malformed, *s->stop is
- * set between requests, or CONN_TIMEOUT passes since the last request
- * that did work (an Echo or a refused request does not count), or, with
- * PROTOCOL=base, after its first request; then shut
- * it down (the caller closes it, so the descriptor stays valid for
- * net_serve).
+ * A connection.  The loop thread owns every field; while job is in flight
+ * (busy) the store thread owns job and what it points into (the area's
+ * requests, rows and documents), and the loop reads on into w->in only.
  */
-void	 session_run(struct session *s);
+struct session {
+	int			 fd;		/* owned by net */
+	char			 peer[64];
+	char			 host[INET6_ADDRSTRLEN]; /* peer, port aside */
+	struct store		*store;
+	struct worker		*worker;
+	const struct config	*cfg;
+	const struct keys	*keys;		/* NULL: no authentication */
+	volatile sig_atomic_t	*stop;
+	const int		*stopping;	/* net's: serve nothing new */
+	uint32_t		 agency;	/* authenticated as, or 0 */
+	uint32_t		 hello;		/* challenged for, or 0 */
+	uint8_t			 nonce[AUTH_NONCE_LEN]; /* while hello */
+	long long		 since;		/* accepted (io_now_ms()) */
+	long long		 last_work;	/* last request that did work */
+	long long		 frame_since;	/* a partial frame began, or 0 */
+	long long		 out_since;	/* replies unwritten since, or 0 */
+	long long		 park_until;	/* parked: its wait's end */
+	unsigned		 busy:1;	/* job is with the store thread */
+	unsigned		 parked:1;	/* WinnersWait before the draw */
+	unsigned		 held:1;	/* payload to serve after job */
+	unsigned		 eof:1;		/* the peer sent its last byte */
+	unsigned		 ending:1;	/* close once replies are out */
+	unsigned		 served:1;	/* a request was dispatched */
+	size_t			 held_len;
+	enum proto_type		 job_req;	/* the request job answers */
+	uint32_t		 wait_agency;	/* parked: its request */
+	uint64_t		 wait_start;
+	struct worker_job	 job;
+	struct session_work	*w;		/* from the pool while busy, or
+						   NULL */
+	/* net's bookkeeping (admission classes, lists). */
+	struct session_link	 all;		/* every connection */
+	struct session_link	 clink;		/* its class's list */
+	struct session_link	 wlink;		/* parked, or to wake */
+	void			*peer_ent;	/* its address's entry */
+	int			 cls;		/* net's admission class */
+	int			 wlist;		/* which wait list, or 0 */
+	int			 rdhup;		/* parked: peer sent its last */
+	int			 dead;		/* ended, freed after this turn */
+	uint32_t		 events;	/* epoll interest set */
+};
+
+/* What a session call asks of the loop. */
+enum session_rc {
+	SESSION_OK = 0,		/* go on */
+	SESSION_CLOSE = -1	/* close it (logged) once not busy */
+};
+
+/* Set up s (zeroed, then fd, peer, host and the shared pointers set). */
+void	 session_open(struct session *s);
+/*
+ * The socket is readable: read what fits into the working area (taking
+ * one), then serve.  SESSION_CLOSE when the peer is gone or broke the
+ * protocol.
+ */
+int	 session_input(struct session *s);
+/* Serve the whole frames in hand, as far as the rules let. */
+int	 session_serve(struct session *s);
+/* The socket is writable: write queued replies. */
+int	 session_output(struct session *s);
+/* The store thread gave s's job back: reply, then serve on. */
+int	 session_complete(struct session *s);
+/* A parked waiter's draw came or its wait ran out: ask for its page. */
+int	 session_wake(struct session *s);
+/* Stopping: a parked waiter is answered NotReadyResponse. */
+int	 session_unpark(struct session *s);
+/*
+ * The connection is ending: batches queued are committed (busy again)
+ * and nothing more is served.  Returns 1 when s may be freed now.
+ */
+int	 session_finish(struct session *s);
+/* Give the working area back (s not busy); drops what it held. */
+void	 session_release(struct session *s);
+/* 1 when replies wait for the socket. */
+int	 session_pending_out(const struct session *s);
+/* 1 when the read buffer has room (or s holds no area). */
+int	 session_can_read(const struct session *s);
+/*
+ * The time (io_now_ms()) at which s must be looked at, and why (a short
+ * reason for the log), or LLONG_MAX.
+ */
+long long session_deadline(const struct session *s, const char **why);
+/* Working areas out of the pool. */
+int	 session_pool_busy(void);
+/* Send the one-frame BusyResponse:retry_ms without waiting (best effort). */
+void	 session_busy_reply(int fd, unsigned retry_ms);
 
 #endif

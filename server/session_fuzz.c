@@ -3,7 +3,8 @@
  * frame reading, decoding, dispatch and the store, on a real state
  * directory.  Each input is the byte stream of one connection: a peer
  * thread writes it into a socketpair, hangs up its write side and reads
- * and discards the replies, while session_run serves the other end.  The
+ * and discards the replies, while fuzz_serve drives the session the way
+ * the event loop does (with a real store thread) on the other end.  The
  * state directory lives under /dev/shm when there is one (the store syncs
  * every append) and is emptied every FUZZ_RESET inputs, so a long run
  * stays small and keeps meeting agencies that have not closed yet.  Built
@@ -16,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@
 #include "log.h"
 #include "session.h"
 #include "store.h"
+#include "worker.h"
 
 #define FUZZ_INPUT_MAX	(16 * 1024)
 #define FUZZ_REPLY_BUF	(64 * 1024 * 1024)
@@ -47,6 +50,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 static char			 dir[64];
 static struct config		 cfg;
 static struct store		*store;
+static struct worker		*worker;	/* the store's thread */
+static int			 stopping;	/* never set */
 static volatile sig_atomic_t	 stop;
 static struct session		 sess;	/* large: keep it off the stack */
 static unsigned			 inputs;
@@ -70,7 +75,8 @@ fuzz_open(void)
 	opts.lock_timeout_ms = 1000;
 	opts.batch_max = PROTO_BATCH_MAX;
 	opts.stop = &stop;
-	if ((store = store_open(dir, &opts, err, sizeof(err))) == NULL)
+	if ((store = store_open(dir, &opts, err, sizeof(err))) == NULL ||
+	    (worker = worker_start(store, err, sizeof(err))) == NULL)
 		fuzz_fatal(dir, err);
 }
 
@@ -163,6 +169,47 @@ fuzz_drain(int fd)
 			break;
 }
 
+/* Wait for s's job to come back from the store thread, and complete it. */
+static int
+fuzz_job(struct session *s)
+{
+	struct pollfd	 pfd = { worker_fd(worker), POLLIN, 0 };
+
+	worker_flush(worker);
+	while (worker_done(worker) == NULL)
+		(void)poll(&pfd, 1, -1);
+	return session_complete(s);
+}
+
+/*
+ * Serve s as net.c does, one connection: read when readable, hand its
+ * jobs to the store thread and complete them, wake a parked wait at once
+ * (its cap is a few ms anyway), until it ends.
+ */
+static void
+fuzz_serve(struct session *s)
+{
+	struct pollfd	 pfd = { s->fd, POLLIN, 0 };
+	int		 rc = SESSION_OK;
+
+	session_open(s);
+	while (rc == SESSION_OK && !(s->ending && !s->busy &&
+	    !session_pending_out(s))) {
+		if (s->busy)
+			rc = fuzz_job(s);
+		else if (s->parked)
+			rc = session_wake(s);
+		else if (!s->eof && session_can_read(s) &&
+		    poll(&pfd, 1, -1) == 1)
+			rc = session_input(s);
+		else if (s->eof || !session_can_read(s))
+			break;	/* nothing more can come */
+	}
+	while (!session_finish(s))
+		(void)fuzz_job(s);
+	(void)shutdown(s->fd, SHUT_RDWR);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -215,6 +262,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (len > input_max)
 		return -1;	/* not added to the corpus */
 	if (++inputs % FUZZ_RESET == 0) {
+		worker_stop(worker);
 		store_close(store);
 		fuzz_empty_dir();
 		fuzz_open();
@@ -228,6 +276,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	sess.store = store;
 	sess.cfg = &cfg;
 	sess.stop = &stop;
+	sess.stopping = &stopping;
+	sess.worker = worker;
 	/*
 	 * A third of the inputs meet a replica without keys, a third one
 	 * with keys, and a third a connection already authenticated as
@@ -237,8 +287,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		sess.keys = &fuzz_keys;
 	if (inputs % 3 == 2)
 		sess.agency = 1;
-	session_run(&sess);
-	/* session_run shut its end down, so the drain ends at EOF. */
+	fuzz_serve(&sess);
+	/* fuzz_serve shut its end down, so the drain ends at EOF. */
 	fuzz_drain(sv[0]);
 	close(sv[0]);
 	close(sv[1]);

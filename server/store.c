@@ -22,7 +22,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,15 +67,15 @@ struct store {
 	uint32_t		 nclosed;
 	struct wins		 wins;		/* each agency's winners */
 	size_t			 batch_max;
-	/* The draw, and the WinnersWait requests waiting for it. */
-	pthread_mutex_t		 wmu;
-	pthread_cond_t		 wcv;		/* the draw, or a watcher gone */
-	int			 drawn;		/* atomic */
+	/* The draw, and what tells of it. */
+	int			 drawn;		/* atomic: read off the store
+						   thread */
 	int			 logged;	/* atomic: draw.logged seen */
 	pthread_mutex_t		 dmu;		/* one draw check at a time */
-	int			 watching;	/* a waiter ticks the file */
 	int			 ino;		/* inotify on the closed file,
-						   or -1 */
+						   or -1: the loop's */
+	off_t			 seen;		/* closed file's size at the
+						   last draw check */
 	char			 closed_path[4096];
 	char			 dir[4096];
 	char			 mark_path[4096];
@@ -163,9 +162,10 @@ store_forget_closed(struct store *s)
 }
 
 /*
- * Under the mutex, after indexing: tell the draw's waiters it happened.
- * The close lines read may be another replica's that died before its
- * sync: synced here first, or a power cut could take back a draw already
+ * Under the mutex, after indexing: publish the draw (the loop reads it
+ * through store_drawn when the store thread's work comes back).  The
+ * close lines read may be another replica's that died before its sync:
+ * synced here first, or a power cut could take back a draw already
  * served.
  */
 static void
@@ -176,11 +176,8 @@ store_note_draw(struct store *s)
 	    __atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE))
 		return;
 	sfile_sync(&s->closed);
-	pthread_mutex_lock(&s->wmu);
 	__atomic_store_n(&s->drawn, 1, __ATOMIC_RELEASE);
 	metrics_drawn_set(1, (uint64_t)time(NULL));
-	pthread_cond_broadcast(&s->wcv);
-	pthread_mutex_unlock(&s->wmu);
 }
 
 /*
@@ -408,26 +405,30 @@ publish:
 }
 
 void
-store_commit(struct store *s, struct store_req *reqs, size_t n)
+store_commit_all(struct store *s, struct store_req *const *lists,
+    const size_t *ns, size_t k)
 {
 	struct store_waiter	 w;
-	struct store_req	*last = &reqs[n - 1];
+	struct store_req	*last = NULL;
 
-	if (n == 0)
-		return;
 	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&s->qmu);
-	for (size_t i = 0; i < n; i++) {
-		reqs[i].done = 0;
-		reqs[i].waiter = &w;
-		reqs[i].next = NULL;
-		if (s->qtail != NULL)
-			s->qtail->next = &reqs[i];
-		else
-			s->qhead = &reqs[i];
-		s->qtail = &reqs[i];
-	}
-	while (!last->done) {
+	for (size_t j = 0; j < k; j++)
+		for (size_t i = 0; i < ns[j]; i++) {
+			struct store_req *r = &lists[j][i];
+
+			r->done = 0;
+			r->waiter = &w;
+			r->next = NULL;
+			if (s->qtail != NULL)
+				s->qtail->next = r;
+			else
+				s->qhead = r;
+			s->qtail = r;
+			last = r;
+		}
+	/* Groups are taken and published in queue order: the last is last. */
+	while (last != NULL && !last->done) {
 		if (s->leading) {
 			pthread_cond_wait(&w.cv, &s->qmu);
 			continue;
@@ -444,6 +445,12 @@ store_commit(struct store *s, struct store_req *reqs, size_t n)
 	}
 	pthread_mutex_unlock(&s->qmu);
 	pthread_cond_destroy(&w.cv);
+}
+
+void
+store_commit(struct store *s, struct store_req *reqs, size_t n)
+{
+	store_commit_all(s, &reqs, &n, 1);
 }
 
 enum store_result
@@ -543,7 +550,7 @@ store_draw_log(struct store *s)
  * them in turn.
  */
 void
-store_draw_check(struct store *s)
+store_draw_log_once(struct store *s)
 {
 	if (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) ||
 	    __atomic_load_n(&s->logged, __ATOMIC_ACQUIRE))
@@ -643,7 +650,7 @@ store_winners(struct store *s, uint32_t agency, uint64_t start,
 		}
 		tmutex_unlock(&s->mu);
 		if (rc == 1) {
-			store_draw_check(s);
+			store_draw_log_once(s);
 			return 1;
 		}
 	}
@@ -655,103 +662,92 @@ store_winners(struct store *s, uint32_t agency, uint64_t start,
 	}
 	store_leave(s);
 	if (rc == 1)
-		store_draw_check(s);
+		store_draw_log_once(s);
 	return rc;
 }
 
-/*
- * Sleep until the closed file may have changed: an inotify event, the
- * tick, or the deadline, whichever comes first.  Events are drained, not
- * read one by one: the watcher only wants to know that it should look.
- * When the file was replaced its watch is gone; it is set up again on the
- * new file, and until then the tick covers it.
- */
-static void
-store_watch_sleep(struct store *s, long long deadline)
+int
+store_drawn(struct store *s)
 {
-	struct pollfd	pfd = { s->ino, POLLIN, 0 };
-	char		buf[4096] __attribute__((aligned(8)));
-	long long	left = deadline - io_now_ms();
-	int		tick;
-	ssize_t		n;
-	int		gone = 0;
+	return __atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE);
+}
 
-	tick = s->ino == -1 ? STORE_TICK_MS : STORE_TICK_NOTIFY_MS;
-	if (left < tick)
-		tick = left > 0 ? (int)left : 0;
-	if (s->ino == -1) {
-		(void)poll(NULL, 0, tick);
-		return;
-	}
-	if (poll(&pfd, 1, tick) <= 0)
+int
+store_draw_fd(const struct store *s)
+{
+	return s->ino;
+}
+
+int
+store_draw_tick_ms(const struct store *s)
+{
+	return s->ino == -1 ? STORE_TICK_MS : STORE_TICK_NOTIFY_MS;
+}
+
+/*
+ * Drain the events: the caller only wants to know that it should look.
+ * When the file was replaced (moved over, or removed) the watch follows
+ * the old file, so it is set up again on the path, which names the new
+ * one; until that works the tick covers it.
+ */
+void
+store_draw_events(struct store *s)
+{
+	char	buf[4096] __attribute__((aligned(8)));
+	ssize_t	n;
+	int	moved = 0;
+
+	if (s->ino == -1)
 		return;
 	while ((n = read(s->ino, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (void *)p;
 
-			gone |= (ev->mask & IN_IGNORED) != 0;
+			moved |= (ev->mask & (IN_IGNORED | IN_MOVE_SELF |
+			    IN_DELETE_SELF | IN_ATTRIB)) != 0;
 			p += sizeof(*ev) + ev->len;
 		}
 	}
-	if (gone)
+	if (moved)
 		(void)inotify_add_watch(s->ino, s->closed_path,
 		    STORE_NOTIFY_MASK);
 }
 
 /*
- * The watcher: look at the size of agencies_closed.txt (one fstat) when
- * woken, and only when it grew take the locks and index what is new,
- * until the draw, the deadline or a stop.  The descriptor is read without
- * the mutex: were it reopened meanwhile, the number might name another
- * file for a tick, which costs at most a needless refresh or a tick late.
+ * 1 when the path no longer names the file we hold open: it was moved
+ * over or removed, so what other replicas write goes to another file.
  */
-static void
-store_watch(struct store *s, long long deadline)
+static int
+store_closed_replaced(const struct store *s, const struct stat *held)
 {
 	struct stat	st;
-	off_t		seen = -1;
-	int		fd;
 
-	while (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) &&
-	    !sig_stopped(s->stop) && io_now_ms() < deadline) {
-		fd = __atomic_load_n(&s->closed.fd, __ATOMIC_RELAXED);
-		if (fstat(fd, &st) == 0 && st.st_size != seen) {
-			seen = st.st_size;
-			if (store_enter(s, F_RDLCK, F_RDLCK) == 0)
-				store_leave(s);
-			continue;
-		}
-		store_watch_sleep(s, deadline);
-	}
+	if (stat(s->closed_path, &st) == -1)
+		return errno == ENOENT;
+	return st.st_dev != held->st_dev || st.st_ino != held->st_ino;
 }
 
 /*
- * The other waiters sleep until their own deadline: the watcher wakes
- * them when it leaves (the draw, a stop it saw, or its own deadline), so
- * nobody ticks but the watcher.
+ * Store thread.  Look at agencies_closed.txt (one fstat, one stat) and
+ * only when it grew or was replaced take the locks, which reopen it the
+ * way every other operation does and index what is new.
  */
-int
-store_wait_draw(struct store *s, long long deadline)
+void
+store_check_draw(struct store *s)
 {
-	struct timespec	ts = { deadline / 1000, (deadline % 1000) * 1000000L };
+	struct stat	st;
 
-	pthread_mutex_lock(&s->wmu);
-	while (!__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE) &&
-	    !sig_stopped(s->stop) &&
-	    io_now_ms() < deadline) {
-		if (!s->watching) {
-			s->watching = 1;
-			pthread_mutex_unlock(&s->wmu);
-			store_watch(s, deadline);
-			pthread_mutex_lock(&s->wmu);
-			s->watching = 0;
-			pthread_cond_broadcast(&s->wcv);
-			continue;
-		}
-		(void)pthread_cond_timedwait(&s->wcv, &s->wmu, &ts);
-	}
-	pthread_mutex_unlock(&s->wmu);
-	return __atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE))
+		return;
+	if (fstat(s->closed.fd, &st) == 0 && st.st_size == s->seen &&
+	    !store_closed_replaced(s, &st))
+		return;
+	s->seen = fstat(s->closed.fd, &st) == 0 ? st.st_size : -1;
+	if (store_enter(s, F_RDLCK, F_RDLCK) == 0)
+		store_leave(s);
+	/* Reopened: what we hold now is the file to watch. */
+	if (fstat(s->closed.fd, &st) == 0)
+		s->seen = st.st_size;
 }
 
 /* inotify on the closed file where the kernel offers it, else the tick. */
@@ -803,7 +799,6 @@ store_open(const char *dir, const struct store_opts *o, char *err,
     size_t errlen)
 {
 	struct store		*s;
-	pthread_condattr_t	 ca;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    tmutex_init(&s->mu) == -1) {
@@ -812,6 +807,7 @@ store_open(const char *dir, const struct store_opts *o, char *err,
 		return NULL;
 	}
 	s->bets.fd = s->closed.fd = s->ino = -1;
+	s->seen = -1;
 	s->agencies = o->agencies;
 	s->lock_timeout_ms = o->lock_timeout_ms;
 	s->stop = o->stop;
@@ -839,12 +835,7 @@ store_open(const char *dir, const struct store_opts *o, char *err,
 	if (store_sync_dir(dir, err, errlen) == -1)
 		goto fail;
 	pthread_mutex_init(&s->qmu, NULL);
-	pthread_mutex_init(&s->wmu, NULL);
 	pthread_mutex_init(&s->dmu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->wcv, &ca);
-	pthread_condattr_destroy(&ca);
 	return s;
 fail:
 	store_close(s);

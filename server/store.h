@@ -59,16 +59,24 @@ struct store_opts {
 };
 
 /*
+ * The draw.  store_drawn: 1 once this replica has seen every agency
+ * closed; safe from any thread.  store_draw_fd: the descriptor that turns
+ * readable when agencies_closed.txt changes on this host (inotify), or -1;
+ * the event loop owns it and calls store_draw_events when it is readable.
+ * store_draw_tick_ms: how often to check anyway (closes written through
+ * another host's mount raise no local event).  store_check_draw, on the
+ * store thread: look at the file and index it when it grew or the path
+ * now names another file (replaced), which may publish the draw.
+ */
+int		 store_drawn(struct store *);
+int		 store_draw_fd(const struct store *);
+int		 store_draw_tick_ms(const struct store *);
+void		 store_draw_events(struct store *);
+void		 store_check_draw(struct store *);
+/*
  * Open (creating) the files in dir and check the cluster's agency count
  * recorded there.  NULL with a reason in err.
  */
-/*
- * Wait until every agency has closed (on any replica), deadline
- * (io_now_ms() time) passes or a stop is asked.  1 when the draw has
- * happened.  One waiter at a time watches agencies_closed.txt (see
- * store.c); the others sleep until it sees the draw or gives up.
- */
-int		 store_wait_draw(struct store *, long long deadline);
 struct store	*store_open(const char *dir, const struct store_opts *,
 		    char *err, size_t errlen);
 void		 store_close(struct store *);
@@ -90,6 +98,12 @@ enum store_result store_append(struct store *, uint32_t agency,
  */
 void		 store_commit(struct store *, struct store_req *reqs, size_t n);
 /*
+ * store_commit of k lists at once (lists[j] holds ns[j] requests): the
+ * store thread's group, every connection's batches queued at that moment.
+ */
+void		 store_commit_all(struct store *, struct store_req *const *lists,
+		    const size_t *ns, size_t k);
+/*
  * Record that agency closed (a second close changes nothing).  *draw is
  * set to 1 when this call closed the last agency: exactly one call across
  * all replicas sees that, and it logs the draw (action: sorteo).  0, or
@@ -104,7 +118,7 @@ int		 store_close_agency(struct store *, uint32_t agency, int *draw);
  * now.  Cheap once this replica has seen the marker.  store_winners calls
  * it; so does a close that found its agency already closed.
  */
-void		 store_draw_check(struct store *);
+void		 store_draw_log_once(struct store *);
 /* Bets stored for agency and whether it closed.  0 or -1. */
 int		 store_status(struct store *, uint32_t agency, uint64_t *stored,
 		    int *closed);
