@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/host_test.XXXXXX")
 SEED=${SEED:-$RANDOM}	# data seed; set SEED to replay a run
-TESTS="cluster metrics monitor replica_kill pipeline_kill wait_woken durability lost_reply client_kill idle malformed
+TESTS="cluster metrics metrics_conns monitor replica_kill pipeline_kill wait_woken durability lost_reply client_kill idle malformed
 bad_rows shutdown config agency_close single_bet conn_cap disk_full
 bounded_memory stop_while_waiting reset_regrow file_replaced
 agencies_meta frozen_lock fs_cluster fs_eio fs_write_eio fs_estale
@@ -482,6 +482,70 @@ t_metrics() {
 	    env METRICS_PORT=70000 "$BIN/server" -c "$TD/m.ini"
 	refuses "METRICS_PORT taken" 'METRICS_PORT: cannot listen' \
 	    env METRICS_PORT="${MPORT[1]}" "$BIN/server" -c "$TD/m.ini"
+}
+
+# mvalue NAME LABELS: one sample of replica 1's /metrics (MPORT1), or -1.
+mvalue() {
+	scrape "$MPORT1" >"$TD/m.txt" 2>/dev/null || { echo -1; return; }
+	grep -q "^$1{$2} " "$TD/m.txt" || { echo -1; return; }
+	metric "$TD/m.txt" "$1" "$2"
+}
+
+# mwait NAME LABELS VALUE: 0 once the sample is VALUE, 1 after 30 s.
+mwait() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(mvalue "$1" "$2")" = "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# a2b: the connection gauges and the handshake failures on a replica with
+# agency keys.  A connection that says nothing is counted in the
+# handshake until the replica's own handshake deadline (5 s) closes it,
+# which counts a timeout; a wrong key and a proof without a hello count
+# by reason; an agency's WinnersWait before the draw is counted waiting
+# for the draw until the draw answers it.
+t_metrics_conns() {
+	local fd waiter r
+	gen 2 100
+	auth_keys 2
+	PORT[1]=$(free_port)
+	LIB_PORT=${PORT[1]}
+	MPORT1=$(free_port)
+	start_server srv1 "${PORT[1]}" "$TD/state" 2 \
+	    AGENCY_KEYS="$KEYS/agencies.keys" METRICS_PORT="$MPORT1" ||
+	    bad "replica did not start"
+	mwait lottery_connections 'state="handshake"' 0 || bad "gauge not 0"
+	exec {fd}<>"/dev/tcp/127.0.0.1/${PORT[1]}" || bad "no connection"
+	mwait lottery_connections 'state="handshake"' 1 ||
+	    bad "a silent connection is not counted in the handshake"
+	mwait lottery_handshake_failures_total 'reason="timeout"' 1 ||
+	    bad "the handshake deadline counted no timeout"
+	mwait lottery_connections 'state="handshake"' 0 ||
+	    bad "a connection closed at its deadline is still counted"
+	exec {fd}>&-
+	ctl -a "127.0.0.1:${PORT[1]}" -i 2 -k "$KEYS/agency-1.key" status 2 \
+	    >/dev/null 2>&1 && bad "a wrong key was served"
+	mwait lottery_handshake_failures_total 'reason="bad_proof"' 1 ||
+	    bad "a wrong key counted no bad_proof"
+	r=$(req "${PORT[1]}" "AuthProof:$(printf '%064d' 0)")
+	[ "$r" = StoreResponse:1 ] || bad "a proof without a hello: '$r'"
+	mwait lottery_handshake_failures_total 'reason="out_of_order"' 1 ||
+	    bad "a proof without a hello counted no out_of_order"
+	as_agency "${PORT[1]}" 2 -t 90 send "WinnersWait:2:0:60000" \
+	    >"$TD/waiter.out" 2>&1 &
+	waiter=$!
+	mwait lottery_connections 'state="draw_wait"' 1 ||
+	    bad "a parked WinnersWait is not counted waiting for the draw"
+	as_agency "${PORT[1]}" 1 close 1 >/dev/null || bad "agency 1's close"
+	as_agency "${PORT[1]}" 2 close 2 >/dev/null || bad "agency 2's close"
+	wait "$waiter" || bad "the waiter failed ($(cat "$TD/waiter.out"))"
+	mwait lottery_connections 'state="draw_wait"' 0 ||
+	    bad "an answered waiter is still counted"
+	mwait lottery_connections 'state="authenticated"' 0 ||
+	    bad "closed connections are still counted as authenticated"
 }
 
 # a3: the monitor's page and JSON over three replicas and five agencies:

@@ -34,7 +34,7 @@ static const char *const conn_names[METRICS_CONN_MAX] = {
 	"handshake", "authenticated", "draw_wait"
 };
 static const char *const hs_names[METRICS_HS_MAX] = {
-	"revoked", "bad_proof", "out_of_order", "not_configured", "throttled",
+	"revoked", "unknown_agency", "bad_proof", "out_of_order", "not_configured", "throttled",
 	"timeout"
 };
 

@@ -26,7 +26,8 @@ struct metrics_hist {
 
 /* Why a handshake (AuthHello/AuthProof) was refused. */
 enum metrics_hs {
-	METRICS_HS_REVOKED,		/* no key for the agency (revoked) */
+	METRICS_HS_REVOKED,		/* the agency's key was revoked */
+	METRICS_HS_UNKNOWN_AGENCY,	/* no key for the agency */
 	METRICS_HS_BAD_PROOF,		/* the proof did not verify */
 	METRICS_HS_OUT_OF_ORDER,	/* proof without hello, hello twice */
 	METRICS_HS_NOT_CONFIGURED,	/* a hello to a replica without keys */
