@@ -12,10 +12,9 @@
  */
 #include <sys/socket.h>
 
-#include <arpa/inet.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,32 +105,42 @@ metrics_http_request(void *cls, struct MHD_Connection *c, const char *url,
 int
 metrics_http_start(const char *ip, int port, char *err, size_t errlen)
 {
-	struct sockaddr_in	sin;
-	sigset_t		all, old;
+	struct addrinfo	 hints, *res;
+	char		 serv[8];
+	sigset_t	 all, old;
+	unsigned int	 flags = MHD_USE_INTERNAL_POLLING_THREAD |
+			    MHD_USE_EPOLL_LINUX_ONLY;
+	int		 rc;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, ip, &sin.sin_addr) != 1) {
-		snprintf(err, errlen, "%s: not an IPv4 address", ip);
+	/* The replica's own address (SERVER_IP), IPv4 or IPv6, by number. */
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(serv, sizeof(serv), "%d", port);
+	if ((rc = getaddrinfo(ip, serv, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s: %s", ip, gai_strerror(rc));
 		return -1;
 	}
+	if (res->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
 	/*
 	 * MHD's thread inherits this mask: with every signal blocked there,
 	 * SIGTERM and SIGINT reach the threads that act on them.
 	 */
 	sigfillset(&all);
 	if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0) {
+		freeaddrinfo(res);
 		snprintf(err, errlen, "pthread_sigmask failed");
 		return -1;
 	}
-	daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL_LINUX_ONLY,
-	    (uint16_t)port, NULL, NULL, metrics_http_request, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+	daemon_ = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
+	    metrics_http_request, NULL,
+	    MHD_OPTION_SOCK_ADDR, res->ai_addr,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)METRICS_HTTP_CONNS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_HTTP_TIMEOUT,
 	    MHD_OPTION_END);
+	freeaddrinfo(res);
 	if (pthread_sigmask(SIG_SETMASK, &old, NULL) != 0) {
 		snprintf(err, errlen, "pthread_sigmask failed");
 		metrics_http_stop();
