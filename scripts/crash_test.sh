@@ -8,11 +8,10 @@
 # file maybe torn), checks the state left, restarts the replicas and lets
 # the agencies carry on (they reconnect and resume with AgencyStatus).
 #
-# The agencies speak the extended protocol (positions) only
-# (CRASH_PROTOCOL=auto lets them probe): with "auto", an agency whose probe
-# meets a replica killed twice in a row takes the cluster for a base
-# server, and a batch resent without its position after a lost reply is
-# stored twice.
+# The agencies run with the protocol setting they ship with
+# (CRASH_PROTOCOL, auto): an agency whose probe meets a replica killed
+# twice in a row must not take the cluster for a base-protocol server,
+# which would resend batches without positions and store them twice.
 #
 # What an agency was told is read from its own log at DEBUG: each
 # acknowledged batch ("lote_enviado ... success", its position and count)
@@ -53,7 +52,7 @@ CRASH_BETS=${CRASH_BETS:-20000}	# bets a phase, all agencies
 CRASH_BATCH=${CRASH_BATCH:-10}
 CRASH_WINDOW=${CRASH_WINDOW:-4}
 CRASH_STALL=${CRASH_STALL:-60}	# seconds without progress that fail a phase
-CRASH_PROTOCOL=${CRASH_PROTOCOL:-extended}	# the agencies' protocol setting
+CRASH_PROTOCOL=${CRASH_PROTOCOL:-auto}	# the agencies' protocol setting
 RANDOM=$CRASH_SEED
 
 if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null ||

@@ -83,16 +83,16 @@ replica_of() {
 	echo $((($1 - 1) % SOAK_REPLICAS + 1))
 }
 
-# run_agency A: start agency A's client.  Its protocol is pinned to
-# extended: under protocol auto, a fresh client whose AgencyStatus and Echo
-# both time out on a frozen or dying replica takes the cluster for a base
-# server and resends its file without positions, storing rows twice
-# (seen here with SOAK_SEED=777; docs/protocol.md, auto).
+# run_agency A: start agency A's client, with the protocol setting the
+# agencies ship with (SOAK_PROTOCOL, auto): a client that meets a frozen
+# or dying replica must never take it for a base-protocol server, which
+# would resend its file without positions and store rows twice.
 run_agency() {
 	local a=$1
 	start_client "$a" "${PORT[$(replica_of "$a")]}" "$TD/data" \
 	    CLI_BATCH_MAXAMOUNT="$SOAK_BATCH" CLI_BATCH_WINDOW=1 \
-	    CLI_TIMEOUT=2s CLI_RETRY_MAX=1000 CLI_PROTOCOL=extended
+	    CLI_TIMEOUT=2s CLI_RETRY_MAX=1000 \
+	    CLI_PROTOCOL="${SOAK_PROTOCOL:-auto}"
 	STATE[$a]=running
 }
 
