@@ -95,7 +95,8 @@ page_chart(FILE *fp, const struct page_history *h)
 static void
 page_agencies(FILE *fp, const struct tally *t, int drawn)
 {
-	fprintf(fp, "<h2>Agencies</h2><table id=\"agencies\"><thead><tr>"
+	fprintf(fp, "<h2>Agencies</h2><div class=\"wrap\"><table "
+	    "id=\"agencies\"><thead><tr>"
 	    "<th>agency</th><th>bets stored</th><th>progress</th>"
 	    "<th>closed</th><th>winners</th></tr></thead><tbody>");
 	for (uint32_t a = 1; a <= t->agencies; a++) {
@@ -128,15 +129,16 @@ page_agencies(FILE *fp, const struct tally *t, int drawn)
 			    "</span>");
 		fprintf(fp, "</td></tr>");
 	}
-	fprintf(fp, "</tbody></table>");
+	fprintf(fp, "</tbody></table></div>");
 }
 
 static void
 page_replicas(FILE *fp, const struct scrape *s)
 {
-	fprintf(fp, "<h2>Replicas</h2><table id=\"replicas\"><thead><tr>"
+	fprintf(fp, "<h2>Replicas</h2><div class=\"wrap\"><table "
+	    "id=\"replicas\"><thead><tr>"
 	    "<th>replica</th><th>state</th><th>bets/s</th>"
-	    "<th>connections</th><th>fsync</th><th>up</th></tr></thead>"
+	    "<th>conns</th><th>fsync</th><th>up</th></tr></thead>"
 	    "<tbody>");
 	if (s->n == 0)
 		fprintf(fp, "<tr><td colspan=\"6\" class=\"dim\">none found%s%s"
@@ -156,7 +158,7 @@ page_replicas(FILE *fp, const struct scrape *s)
 		    "%.0f s</td></tr>", r->rate, r->conns, r->sync_ms,
 		    r->uptime);
 	}
-	fprintf(fp, "</tbody></table>");
+	fprintf(fp, "</tbody></table></div>");
 }
 
 int
@@ -207,7 +209,8 @@ page_html(FILE *fp, const char *fragment, int refresh_ms)
 	    "svg{width:100%%;height:auto}svg .bg{fill:#fff;stroke:#ddd}"
 	    "svg .line{fill:none;stroke:#2a7ae2;stroke-width:2}"
 	    "svg text{font-size:12px;fill:#555}"
-	    "@media (max-width:600px){th,td{padding:3px;font-size:.9em}}"
+	    ".wrap{overflow-x:auto}"
+	    "@media (max-width:600px){th,td{padding:3px;font-size:.85em}}"
 	    "</style></head><body><h1>Lottery cluster</h1><main id=\"live\">"
 	    "%s</main><script>"
 	    "(function(){var m=document.getElementById('live');"
