@@ -7,7 +7,7 @@
 CC	?= cc
 SANITIZER ?=
 OUT	?= $(if $(filter thread,$(SANITIZER)),build-tsan,$(if $(SANITIZER),build-asan,build))
-PKGS	:= libbsd-overlay inih yaml-0.1 libsodium
+PKGS	:= libbsd-overlay inih yaml-0.1 libsodium libmicrohttpd
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wno-format-zero-length
@@ -23,15 +23,17 @@ COMMON_SRC := common/log.c common/io.c common/num.c common/auth.c common/bet.c \
 	      common/sig.c common/conn.c common/keyfile.c
 SERVER_SRC := $(filter-out %_test.c %_fuzz.c,$(wildcard server/*.c))
 CLIENT_SRC := $(filter-out %_test.c,$(wildcard client/*.c))
+MON_SRC	   := $(filter-out %_test.c,$(wildcard monitor/*.c))
 GEN_SRC	   := scripts/gendata.c
 PEER_SRC   := scripts/badpeer.c
 CTL_SRC	   := scripts/lotteryctl.c
-TEST_SRC   := $(wildcard common/*_test.c server/*_test.c client/*_test.c)
+TEST_SRC   := $(wildcard common/*_test.c server/*_test.c client/*_test.c \
+	      monitor/*_test.c)
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 BINS	:= $(OUT)/bin/server $(OUT)/bin/client $(OUT)/bin/gendata \
-	   $(OUT)/bin/badpeer $(OUT)/bin/lotteryctl
+	   $(OUT)/bin/badpeer $(OUT)/bin/lotteryctl $(OUT)/bin/monitor
 TESTS	:= $(patsubst %.c,$(OUT)/test/%,$(notdir $(TEST_SRC)))
 
 # Test tools: the OFD lock check, the benchmark's client launcher, and the fault-injecting filesystem when
@@ -76,14 +78,23 @@ LIB_DIRS := $(shell $(CC) -print-search-dirs 2>/dev/null | \
 have_archive = $(wildcard $(addsuffix /lib$(1).a,$(LIB_DIRS)))
 have_archives = $(if $(strip $(foreach l,$(1) c,$(if $(call have_archive,$(l)),,no))),,1)
 CLIENT_STATIC := $(call have_archives,yaml sodium bsd md)
-SERVER_STATIC := $(call have_archives,inih sodium bsd md)
+# The replica serves /metrics with libmicrohttpd, which Debian builds with
+# GnuTLS: whole, it needs the archives of GnuTLS and of everything GnuTLS
+# uses (pkg-config --static --libs libmicrohttpd).  Debian ships no
+# libp11-kit.a, so there the replica is linked dynamically and
+# docker/rootfs.sh copies its shared objects into the FROM scratch image.
+# ld's --no-warnings (below) also hides undefined symbols, so a partial
+# set of archives must never pick the static link.
+MHD_LIBS := microhttpd gnutls gmp nettle hogweed tasn1 idn2 unistring p11-kit
+SERVER_STATIC := $(call have_archives,inih sodium bsd md $(MHD_LIBS))
 # link_libs STATIC,LIBS: the libraries of one program, as far as it can
 # be static.
 whole_libs = -static -Wl,--no-warnings $(1)
 inside_libs = -Wl,-Bstatic $(1) -Wl,-Bdynamic
 link_libs = $(if $(1),$(if $(SANITIZER),$(call inside_libs,$(2)),$(call whole_libs,$(2))),$(LDLIBS)) -pthread
 $(OUT)/bin/client: LDLIBS := $(call link_libs,$(CLIENT_STATIC),-lyaml -lsodium -lbsd -lmd)
-$(OUT)/bin/server: LDLIBS := $(call link_libs,$(SERVER_STATIC),-linih -lsodium -lbsd -lmd)
+$(OUT)/bin/server: LDLIBS := $(call link_libs,$(SERVER_STATIC),-linih \
+	-lsodium -lbsd -lmd $(addprefix -l,$(MHD_LIBS) atomic))
 # lotteryctl goes into both images (their health checks): whole, it
 # brings no shared object with it, so the images hold none.
 CTL_STATIC := $(call have_archives,sodium bsd md)
@@ -92,6 +103,12 @@ $(OUT)/bin/lotteryctl: LDLIBS := $(call link_libs,$(CTL_STATIC),-lsodium -lbsd -
 # clients' start (make bench): linked whole like them, or it measures
 # the dynamic loader instead.
 $(OUT)/bin/benchrun: LDLIBS := $(call link_libs,$(call have_archives,bsd md),-lbsd -lmd)
+# The status page (monitor/): libmicrohttpd serves it, libcurl scrapes
+# the replicas; linked dynamically (GnuTLS again), its image copies the
+# shared objects.
+$(OUT)/bin/monitor: $(call obj,$(MON_SRC)) $(COMMON_OBJ)
+$(OUT)/bin/monitor: LDLIBS = $(MON_LIBS)
+$(OUT)/obj/monitor/%.o: ALL_CFLAGS += -Imonitor
 $(OUT)/bin/gendata: $(call obj,$(GEN_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/badpeer: $(call obj,$(PEER_SRC)) $(COMMON_OBJ)
 $(OUT)/bin/lotteryctl: $(call obj,$(CTL_SRC)) $(COMMON_OBJ)
@@ -142,11 +159,19 @@ $(OUT)/test/%: $(OUT)/obj/client/%.o $(CLIENT_LIB) $(COMMON_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+MON_LIB := $(filter-out $(OUT)/obj/monitor/main.o,$(call obj,$(MON_SRC)))
+MON_LIBS := $(shell pkg-config --libs libmicrohttpd libcurl libsodium \
+	libbsd-overlay 2>/dev/null) -pthread
+$(OUT)/test/%: $(OUT)/obj/monitor/%.o $(MON_LIB) $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(MON_LIBS) -lcmocka
+
 tests: $(BINS) $(TESTS) $(TOOLS)
 
 # Every header compiles on its own, and twice over (its guard works), with
 # the project's flags: a header includes what it uses.
-HEADERS	:= $(wildcard common/*.h server/*.h client/*.h)
+HEADERS	:= $(wildcard common/*.h server/*.h client/*.h monitor/*.h)
 headers: ## check that each header compiles alone
 	$(Q)rc=0; for h in $(HEADERS); do \
 		$(CC) $(ALL_CFLAGS) -fsyntax-only -x c -include $$h \

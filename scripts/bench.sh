@@ -22,6 +22,13 @@
 # times (0 skips it), printed beside the process floor: how long benchrun
 # takes to start and reap as many processes that do nothing, the least
 # any run of that many clients can take on this machine.
+#
+# BENCH_METRICS: "both" (the default) alternates the headline's runs
+# between replicas without /metrics (METRICS_PORT=0) and with it on and
+# scraped every second, as Prometheus would, BENCH_RUNS of each, and
+# prints each mode's medians and how far apart their throughput is; "1"
+# or "0" runs everything with metrics on or off.  The sweep and the
+# many-agency line run with metrics off unless BENCH_METRICS=1.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . scripts/lib.sh
@@ -33,6 +40,12 @@ RUNS=${BENCH_RUNS:-5}
 SWEEP=${BENCH_SWEEP:-1}
 SWEEP_RUNS=${BENCH_SWEEP_RUNS:-1}
 AUTH=${BENCH_AUTH:-1}
+METRICS=${BENCH_METRICS:-both}
+case $METRICS in
+both | 0 | 1) ;;
+*) echo "bench: BENCH_METRICS must be both, 0 or 1: '$METRICS'" >&2; exit 1 ;;
+esac
+METRICS_ON=$([ "$METRICS" = 1 ] && echo 1 || echo 0)
 OUTDIR=build/bench
 mkdir -p "$OUTDIR" || exit 1
 ROOT=$(mktemp -d "$PWD/$OUTDIR/run.XXXXXX") || exit 1
@@ -83,8 +96,8 @@ latency() {
 one_run() {
 	local nrep=$1 nag=$2 TD=$ROOT/run$3 i a t0 t1 ticks=0 srv_kb cli_kb
 	local BETS=${4:-$BETS}
-	local lat
-	local -a ports keyvar
+	local lat scraper=
+	local -a ports keyvar mvar
 	# Runs in a command substitution: clean up this subshell's processes.
 	trap lib_cleanup EXIT
 	mkdir -p "$TD"
@@ -95,14 +108,36 @@ one_run() {
 		bench_keys "$TD/keys" "$nag" || return 1
 		keyvar=(AGENCY_KEYS="$TD/keys/agencies.keys")
 	fi
+	local mports=
 	for ((i = 1; i <= nrep; i++)); do
 		ports[i]=$(free_port)
+		LIB_PORT=${ports[i]}
+		mvar=()
+		if [ "$METRICS_ON" = 1 ]; then
+			mvar=(METRICS_PORT="$(free_port)")
+			LIB_PORT=${mvar[0]#*=}
+			mports="$mports ${mvar[0]#*=}"
+		fi
 		start_server srv$i "${ports[i]}" "$TD/state" "$nag" \
-		    "${DEFAULTS[@]}" "${keyvar[@]}" || {
+		    "${DEFAULTS[@]}" "${keyvar[@]}" "${mvar[@]}" || {
 			echo "bench: replica $i did not start" >&2
 			return 1
 		}
 	done
+	# With metrics on, every replica is scraped each second, as a
+	# Prometheus server would, for the whole run.
+	if [ -n "$mports" ]; then
+		(
+			while :; do
+				for p in $mports; do
+					scrape "$p" >/dev/null 2>&1
+				done
+				sleep 1
+			done
+		) &
+		scraper=$!
+		PIDS+=($scraper)
+	fi
 	# Configs first: the clock measures the clients, not this shell.
 	for ((a = 1; a <= nag; a++)); do
 		client_conf "$TD/client-$a.yaml" "$a" \
@@ -147,24 +182,50 @@ summary() {
 HDR='%-7s %10s %11s %10s %10s %9s %9s\n'
 printf '%d bets, state on disk under %s, binaries in %s, authentication %s\n' \
     "$BETS" "$OUTDIR" "$BIN" "$([ "$AUTH" = 1 ] && echo on || echo off)"
-printf '\n%d agencies, %d replicas, %d runs\n' "$AGENCIES" "$REPLICAS" \
-    "$RUNS"
+printf '\n%d agencies, %d replicas, %d runs, metrics %s\n' "$AGENCIES" \
+    "$REPLICAS" "$RUNS" "$(case $METRICS in both) echo "off and on, alternating" ;;
+    1) echo on ;; *) echo off ;; esac)"
 printf "$HDR" run bets/s cpu-s/100k server-kB client-kB win-med-ms \
     win-max-ms
 : >"$ROOT/headline"
-for ((r = 1; r <= RUNS; r++)); do
-	out=$(one_run "$REPLICAS" "$AGENCIES" $r) || exit 1
-	echo "$out" >>"$ROOT/headline"
-	set -- $out
-	printf "$HDR" $r "$1" "$2" "$3" "$4" "$5" "$6"
-done
-if [ "$RUNS" -gt 1 ]; then
-	summary "$ROOT/headline" | {
+: >"$ROOT/headline-on"
+# headline_median FILE LABEL: the median and range lines of FILE's runs.
+headline_median() {
+	summary "$1" | {
 		read -r a ra; read -r b rb; read -r c rc; read -r d rd
 		read -r e re; read -r f rf
-		printf "$HDR" median "$a" "$b" "$c" "$d" "$e" "$f"
+		printf "$HDR" "$2" "$a" "$b" "$c" "$d" "$e" "$f"
 		printf "$HDR" range "$ra" "$rb" "$rc" "$rd" "$re" "$rf"
 	}
+}
+for ((r = 1; r <= RUNS; r++)); do
+	for mode in $([ "$METRICS" = both ] && echo 0 1 || echo "$METRICS_ON"); do
+		out=$(METRICS_ON=$mode one_run "$REPLICAS" "$AGENCIES" $r) ||
+		    exit 1
+		if [ "$METRICS" = both ] && [ "$mode" = 1 ]; then
+			echo "$out" >>"$ROOT/headline-on"
+			label=$r-on
+		else
+			echo "$out" >>"$ROOT/headline"
+			label=$r$([ "$METRICS" = both ] && echo -off)
+		fi
+		set -- $out
+		printf "$HDR" "$label" "$1" "$2" "$3" "$4" "$5" "$6"
+	done
+done
+if [ "$METRICS" = both ]; then
+	headline_median "$ROOT/headline" med-off
+	headline_median "$ROOT/headline-on" med-on
+	# Throughput with metrics on against off, medians of the same run.
+	off=$(summary "$ROOT/headline" | awk 'NR == 1 { print $1 }')
+	on=$(summary "$ROOT/headline-on" | awk 'NR == 1 { print $1 }')
+	awk -v a="$off" -v b="$on" 'BEGIN {
+		d = (b - a) / a * 100
+		printf "metrics on: %+.1f %% bets/s against off (%s)\n", d,
+		    (d >= -3 ? "within 3 %" : "MORE THAN 3 % SLOWER")
+	}'
+elif [ "$RUNS" -gt 1 ]; then
+	headline_median "$ROOT/headline" median
 fi
 # many_agencies: the many-agency line with its floor.
 many_agencies() {

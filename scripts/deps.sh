@@ -5,12 +5,15 @@
 # and sanitizer runtimes come in a package named after clang's major
 # version, so they are looked for once clang itself is there.  With
 # --bench it also wants what `make bench` alone needs (gnuplot draws the
-# sweep's plot).
+# sweep's plot); with --browser only Chromium, for scripts/browser_test.sh.
 set -eu
 
 pkgs="build-essential make gcc pkg-config libbsd-dev libinih-dev libyaml-dev
-libcmocka-dev libsodium-dev busybox-static clang libfuse3-dev fuse3 gdb"
+libcmocka-dev libsodium-dev libmicrohttpd-dev curl busybox-static clang
+libfuse3-dev fuse3 gdb"
 [ "${1:-}" != --bench ] || pkgs="$pkgs gnuplot-nox"
+# The browser test alone wants Chromium (a large package): only then.
+[ "${1:-}" != --browser ] || pkgs=chromium
 
 # missing PKG...: print the ones not installed.
 missing() {

@@ -13,11 +13,12 @@
 set -eu
 . "${0%/*}/docker-lib.sh"
 
-# Stages the root file system of one program, with lotteryctl beside it
-# and the busybox applets given, under build/docker/ and builds its image
-# from it.  Nothing is done (in milliseconds, no process started) when the
+# build_image PROG TAG APPLETS [MORE]: stages the root file system of one
+# program, with lotteryctl and the programs MORE names beside it and the
+# busybox applets given, under build/docker/ and builds its image from
+# it.  Nothing is done (in milliseconds, no process started) when the
 # stamp build/docker/PROG.stamp, written after the last build, is newer
-# than every input (the two binaries, the Dockerfile, rootfs.sh, busybox)
+# than every input (the binaries, the Dockerfile, rootfs.sh, busybox)
 # and names this tag, these applets and the image id the tag still has.
 # IMAGES is dl_image_ids's list.
 build_image() {
@@ -25,9 +26,13 @@ build_image() {
 	tag=$2
 	ctx=${OUT:-build}/docker/$prog
 	stamp=$ctx.stamp
-	inputs="$BIN_DIR/$prog $BIN_DIR/lotteryctl docker/Dockerfile.$prog docker/rootfs.sh"
+	bins="$prog lotteryctl ${4-}"
+	inputs="docker/Dockerfile.$prog docker/rootfs.sh"
+	for b in $bins; do
+		inputs="$inputs $BIN_DIR/$b"
+	done
 	[ -z "$3" ] || inputs="$inputs ${BUSYBOX:-/bin/busybox}"
-	for b in "$prog" lotteryctl; do
+	for b in $bins; do
 		[ -x "$BIN_DIR/$b" ] || dl_die "$BIN_DIR/$b missing: run make build"
 	done
 	old=
@@ -38,7 +43,9 @@ build_image() {
 		return 0
 	fi
 	rm -f "$stamp"
-	APPLETS=$3 docker/rootfs.sh "$ctx" "$BIN_DIR/$prog" "$BIN_DIR/lotteryctl"
+	# shellcheck disable=SC2046 # one word per program
+	APPLETS=$3 docker/rootfs.sh "$ctx" $(for b in $bins; do
+		echo "$BIN_DIR/$b"; done)
 	# The CLI's notice that the legacy builder is deprecated is noise
 	# here: the build's messages are shown only when it fails.
 	if ! docker build -q -f "docker/Dockerfile.$prog" -t "$tag" "$ctx" \
@@ -74,7 +81,7 @@ stamp_fresh() {
 # (dl_clean_state); the client image needs none.
 build_images() {
 	IMAGES=$(dl_image_ids) || dl_die "docker does not answer"
-	build_image server "$SERVER_IMAGE" "sh cat ls rm wc"
+	build_image server "$SERVER_IMAGE" "sh cat ls rm wc" monitor
 	build_image client "$CLIENT_IMAGE" ""
 }
 
@@ -103,6 +110,7 @@ up)
 	printf 'CLIENTS=%s\nSERVERS=%s\nCLUSTER=compose\n' "$CLIENTS" "$SERVERS" >.cluster.env
 	echo "starting $SERVERS replicas and $CLIENTS agencies ($COMPOSE_FILE_OUT)"
 	dl_compose up -d --remove-orphans
+	echo "status page: http://localhost:$MONITOR_PORT/"
 	;;
 swarm-up)
 	dl_create_env
@@ -116,6 +124,7 @@ swarm-up)
 	printf 'CLIENTS=%s\nSERVERS=%s\nCLUSTER=stack\n' "$CLIENTS" "$SERVERS" >.cluster.env
 	echo "deploying stack $STACK_NAME: $SERVERS replicas and $CLIENTS agencies ($STACK_FILE_OUT)"
 	dl_stack_deploy
+	echo "status page: http://localhost:$MONITOR_PORT/"
 	;;
 swarm-down)
 	CLUSTER=stack dl_load_env

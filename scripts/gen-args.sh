@@ -42,6 +42,8 @@ is_count "$nclients" || { echo "$0: CLIENTS must be a non-negative integer: '$nc
 is_count "$nservers" || { echo "$0: SERVERS must be a non-negative integer: '$nservers'" >&2; usage; }
 is_count "$SERVER_PORT" && [ "$SERVER_PORT" -ge 1 ] && [ "$SERVER_PORT" -le 65535 ] ||
     dl_die "SERVER_PORT must be 1..65535: '$SERVER_PORT'"
+is_count "$MONITOR_PORT" && [ "$MONITOR_PORT" -ge 1 ] && [ "$MONITOR_PORT" -le 65535 ] ||
+    dl_die "MONITOR_PORT must be 1..65535: '$MONITOR_PORT'"
 case $SERVER_NAME in
 '' | *[!a-zA-Z0-9.-]*) dl_die "SERVER_NAME must be a host name: '$SERVER_NAME'" ;;
 esac

@@ -78,6 +78,29 @@ $(server_auth_mount)
       retries: 15
       start_period: 1s
     stop_grace_period: 10s
+
+  # The status page: every replica's /metrics through the alias, and the
+  # state and agency files read-only.  In the server image (/monitor).
+  monitor:
+    image: $SERVER_IMAGE
+    user: "$user"
+    entrypoint: ["/monitor"]
+    command: []
+    restart: on-failure
+    environment:
+      MONITOR_PORT: "8080"
+      MONITOR_TARGETS: "$SERVER_NAME:9464"
+      AGENCIES_AMOUNT: "$nclients"
+      STATE_DIR: /shared-volume
+      DATA_DIR: /data
+    volumes:
+      - $base/shared-volume:/shared-volume:ro
+      - $data:/data:ro
+    ports:
+      - "$MONITOR_PORT:8080"
+    networks:
+      - $net
+    stop_grace_period: 5s
 YAML
 	i=1
 	while [ "$i" -le "$nclients" ]; do

@@ -57,6 +57,18 @@ state_mount() {
 	fi
 }
 
+# The monitor's view of the state: the same, read-only.
+monitor_state_mount() {
+	if [ -n "$STATE_NFS_ADDR" ]; then
+		echo "      - type: volume"
+		echo "        source: state"
+		echo "        target: /shared-volume"
+		echo "        read_only: true"
+	else
+		bind "$DL_ROOT/shared-volume" /shared-volume ro
+	fi
+}
+
 state_volume() {
 	[ -n "$STATE_NFS_ADDR" ] || return 0
 	cat <<YAML
@@ -135,6 +147,34 @@ $(server_auth_mount)
       update_config:
         parallelism: 1
         order: stop-first
+
+  # The status page: every replica's /metrics through the alias (dnsrr:
+  # one address per task), the state and agency files read-only.
+  monitor:
+    image: $SERVER_IMAGE
+    user: "$user"
+    entrypoint: ["/monitor"]
+    command: []
+    environment:
+      MONITOR_PORT: "8080"
+      MONITOR_TARGETS: "$SERVER_NAME:9464"
+      AGENCIES_AMOUNT: "$nclients"
+      STATE_DIR: /shared-volume
+      DATA_DIR: /data
+    volumes:
+$(monitor_state_mount)
+$(bind "$data" /data ro)
+    ports:
+      - target: 8080
+        published: $MONITOR_PORT
+    networks:
+      - $net
+    stop_grace_period: 5s
+    deploy:
+      replicas: 1
+      restart_policy:
+        condition: on-failure
+        delay: 1s
 YAML
 	i=1
 	while [ "$i" -le "$nclients" ]; do

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/host_test.XXXXXX")
 SEED=${SEED:-$RANDOM}	# data seed; set SEED to replay a run
-TESTS="cluster replica_kill pipeline_kill wait_woken durability lost_reply client_kill idle malformed
+TESTS="cluster metrics metrics_conns monitor replica_kill pipeline_kill wait_woken durability lost_reply client_kill idle malformed
 bad_rows shutdown config agency_close single_bet conn_cap disk_full
 bounded_memory stop_while_waiting reset_regrow file_replaced
 agencies_meta frozen_lock fs_cluster fs_eio fs_write_eio fs_estale
@@ -414,6 +414,203 @@ t_cluster() {
 	check_store 5
 	check_winners "${PORT[1]}" 5
 	sorteo_once
+}
+
+# a2: /metrics of three replicas: before the run nothing is stored or
+# closed and no draw; after five agencies' 20,000 bets the replicas'
+# lottery_bets_stored_total add up to each agency's file, and each replica
+# (every one served an agency its winners, so it read every close) shows
+# five agencies closed and the draw done.
+t_metrics() {
+	local a i sum want
+	declare -a MPORT
+	gen 5 20000
+	for i in 1 2 3; do
+		# free_port runs in a subshell: move its counter on here so
+		# the two ports differ.
+		PORT[$i]=$(free_port)
+		LIB_PORT=${PORT[$i]}
+		MPORT[$i]=$(free_port)
+		LIB_PORT=${MPORT[$i]}
+		start_server srv$i "${PORT[$i]}" "$TD/state" 5 \
+		    METRICS_PORT="${MPORT[$i]}" ||
+		    bad "replica $i did not start ($(tail -n 2 "$TD/srv$i.log"))"
+		scrape "${MPORT[$i]}" >"$TD/before-$i.txt" ||
+		    bad "no /metrics on replica $i"
+		[ "$(metric "$TD/before-$i.txt" lottery_agencies)" -eq 5 ] ||
+		    bad "replica $i: lottery_agencies is not 5"
+		[ "$(metric "$TD/before-$i.txt" lottery_agencies_closed)" -eq 0 ] ||
+		    bad "replica $i: agencies closed before the run"
+		[ "$(metric "$TD/before-$i.txt" lottery_draw_done)" -eq 0 ] ||
+		    bad "replica $i: draw done before the run"
+	done
+	for a in 1 2 3 4 5; do
+		start_client $a "${PORT[$(((a - 1) % 3 + 1))]}" "$TD/data"
+	done
+	wait_clients 120 1 2 3 4 5
+	check_store 5
+	for i in 1 2 3; do
+		scrape "${MPORT[$i]}" >"$TD/after-$i.txt" ||
+		    bad "no /metrics on replica $i after the run"
+		[ "$(metric "$TD/after-$i.txt" lottery_agencies_closed)" -eq 5 ] ||
+		    bad "replica $i: lottery_agencies_closed is not 5"
+		[ "$(metric "$TD/after-$i.txt" lottery_draw_done)" -eq 1 ] ||
+		    bad "replica $i: lottery_draw_done is not 1"
+		[ "$(metric "$TD/after-$i.txt" lottery_group_commits_total)" \
+		    -gt 0 ] || bad "replica $i led no group commit"
+	done
+	sum=$(cat "$TD"/after-*.txt >"$TD/after.txt"
+	    metric "$TD/after.txt" lottery_bets_stored_total)
+	[ "$sum" -eq 20000 ] ||
+	    bad "lottery_bets_stored_total over the replicas is $sum, want 20000"
+	for a in 1 2 3 4 5; do
+		want=$(lines "$TD/data/agency-$a.csv")
+		sum=$(metric "$TD/after.txt" lottery_bets_stored_total \
+		    "agency=\"$a\"")
+		[ "$sum" -eq "$want" ] ||
+		    bad "agency $a: $sum bets in the metrics, $want in its file"
+	done
+	# A scrape is not a bet: a wrong path is refused, and the page again
+	# says the same.
+	curl -sf --max-time 10 "http://127.0.0.1:${MPORT[1]}/bets" \
+	    >/dev/null && bad "/bets answered"
+	sorteo_once
+	# A port out of range, or one already taken (replica 1's), is
+	# refused at start with the key named.
+	server_conf "$TD/m.ini" "$(free_port)" "$TD/state" 5
+	refuses "METRICS_PORT 70000" METRICS_PORT \
+	    env METRICS_PORT=70000 "$BIN/server" -c "$TD/m.ini"
+	refuses "METRICS_PORT taken" 'METRICS_PORT: cannot listen' \
+	    env METRICS_PORT="${MPORT[1]}" "$BIN/server" -c "$TD/m.ini"
+}
+
+# mvalue NAME LABELS: one sample of replica 1's /metrics (MPORT1), or -1.
+mvalue() {
+	scrape "$MPORT1" >"$TD/m.txt" 2>/dev/null || { echo -1; return; }
+	grep -q "^$1{$2} " "$TD/m.txt" || { echo -1; return; }
+	metric "$TD/m.txt" "$1" "$2"
+}
+
+# mwait NAME LABELS VALUE: 0 once the sample is VALUE, 1 after 30 s.
+mwait() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(mvalue "$1" "$2")" = "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# a2b: the connection gauges and the handshake failures on a replica with
+# agency keys.  A connection that says nothing is counted in the
+# handshake until the replica's own handshake deadline (5 s) closes it,
+# which counts a timeout; a wrong key and a proof without a hello count
+# by reason; an agency's WinnersWait before the draw is counted waiting
+# for the draw until the draw answers it.
+t_metrics_conns() {
+	local fd waiter r
+	gen 2 100
+	auth_keys 2
+	PORT[1]=$(free_port)
+	LIB_PORT=${PORT[1]}
+	MPORT1=$(free_port)
+	start_server srv1 "${PORT[1]}" "$TD/state" 2 \
+	    AGENCY_KEYS="$KEYS/agencies.keys" METRICS_PORT="$MPORT1" ||
+	    bad "replica did not start"
+	mwait lottery_connections 'state="handshake"' 0 || bad "gauge not 0"
+	exec {fd}<>"/dev/tcp/127.0.0.1/${PORT[1]}" || bad "no connection"
+	mwait lottery_connections 'state="handshake"' 1 ||
+	    bad "a silent connection is not counted in the handshake"
+	mwait lottery_handshake_failures_total 'reason="timeout"' 1 ||
+	    bad "the handshake deadline counted no timeout"
+	mwait lottery_connections 'state="handshake"' 0 ||
+	    bad "a connection closed at its deadline is still counted"
+	exec {fd}>&-
+	ctl -a "127.0.0.1:${PORT[1]}" -i 2 -k "$KEYS/agency-1.key" status 2 \
+	    >/dev/null 2>&1 && bad "a wrong key was served"
+	mwait lottery_handshake_failures_total 'reason="bad_proof"' 1 ||
+	    bad "a wrong key counted no bad_proof"
+	r=$(req "${PORT[1]}" "AuthProof:$(printf '%064d' 0)")
+	[ "$r" = StoreResponse:1 ] || bad "a proof without a hello: '$r'"
+	mwait lottery_handshake_failures_total 'reason="out_of_order"' 1 ||
+	    bad "a proof without a hello counted no out_of_order"
+	as_agency "${PORT[1]}" 2 -t 90 send "WinnersWait:2:0:60000" \
+	    >"$TD/waiter.out" 2>&1 &
+	waiter=$!
+	mwait lottery_connections 'state="draw_wait"' 1 ||
+	    bad "a parked WinnersWait is not counted waiting for the draw"
+	as_agency "${PORT[1]}" 1 close 1 >/dev/null || bad "agency 1's close"
+	as_agency "${PORT[1]}" 2 close 2 >/dev/null || bad "agency 2's close"
+	wait "$waiter" || bad "the waiter failed ($(cat "$TD/waiter.out"))"
+	mwait lottery_connections 'state="draw_wait"' 0 ||
+	    bad "an answered waiter is still counted"
+	mwait lottery_connections 'state="authenticated"' 0 ||
+	    bad "closed connections are still counted as authenticated"
+}
+
+# a3: the monitor's page and JSON over three replicas and five agencies:
+# before the run every agency at 0 and the draw pending; after it each
+# agency's count is its file's, its winners are expected.txt's, the draw
+# is done, every replica alive; no document number of the data is on any
+# page.  The monitor looks every 100 ms: the checks wait for the look that
+# follows the clients' exit (bounded, a failure past 10 s).
+t_monitor() {
+	local a i mport targets= want got
+	declare -a MPORT
+	gen 5 20000
+	for i in 1 2 3; do
+		PORT[$i]=$(free_port)
+		LIB_PORT=${PORT[$i]}
+		MPORT[$i]=$(free_port)
+		LIB_PORT=${MPORT[$i]}
+		start_server srv$i "${PORT[$i]}" "$TD/state" 5 \
+		    METRICS_PORT="${MPORT[$i]}" || bad "replica $i did not start"
+		targets="$targets,127.0.0.1:${MPORT[$i]}"
+	done
+	mport=$(free_port)
+	MONITOR_PORT=$mport MONITOR_TARGETS=${targets#,} \
+	    STATE_DIR="$TD/state" DATA_DIR="$TD/data" AGENCIES_AMOUNT=5 \
+	    MONITOR_INTERVAL=100ms "$BIN/monitor" >"$TD/monitor.log" 2>&1 &
+	PIDS+=($!)
+	wait_http "http://127.0.0.1:$mport/api/status" || bad "no monitor"
+	curl -sf "http://127.0.0.1:$mport/api/status" >"$TD/before.json"
+	grep -q '"draw":{"done":false' "$TD/before.json" ||
+	    bad "draw not pending before the run"
+	[ "$(grep -o '"stored":0,"total":4000,"closed":false' \
+	    "$TD/before.json" | wc -l)" -eq 5 ] ||
+	    bad "agencies not all at 0 of 4000 before the run"
+	for a in 1 2 3 4 5; do
+		start_client $a "${PORT[$(((a - 1) % 3 + 1))]}" "$TD/data"
+	done
+	wait_clients 120 1 2 3 4 5
+	for i in $(seq 100); do
+		curl -sf "http://127.0.0.1:$mport/api/status" >"$TD/after.json"
+		grep -q '"draw":{"done":true' "$TD/after.json" && break
+		sleep 0.1
+	done
+	grep -q '"draw":{"done":true' "$TD/after.json" ||
+	    bad "monitor: draw not done after the run"
+	for a in 1 2 3 4 5; do
+		want="{\"agency\":$a,\"stored\":$(expected $a 2),\"total\":$(expected $a 2),\"closed\":true,\"winners\":$(expected $a 3)}"
+		grep -qF "$want" "$TD/after.json" ||
+		    bad "monitor: agency $a is not $want"
+	done
+	[ "$(grep -o '"alive":true' "$TD/after.json" | wc -l)" -eq 3 ] ||
+	    bad "monitor: not three replicas alive"
+	curl -sf "http://127.0.0.1:$mport/" >"$TD/page.html" ||
+	    bad "monitor: no page"
+	curl -sf "http://127.0.0.1:$mport/fragment" >"$TD/fragment.html"
+	grep -q 'draw done' "$TD/page.html" || bad "page: no 'draw done'"
+	[ "$(grep -o '<tr class="agency"' "$TD/page.html" | wc -l)" -eq 5 ] ||
+	    bad "page: not five agency rows"
+	# Documents are 5 to 8 digits: look for each one as a whole number.
+	cat "$TD/after.json" "$TD/page.html" "$TD/fragment.html" |
+	    grep -oE '[0-9]+' | sort -u >"$TD/numbers.txt"
+	cut -d, -f3 "$TD"/data/agency-*.csv | sort -u >"$TD/docs.txt"
+	got=$(comm -12 "$TD/numbers.txt" "$TD/docs.txt" | head -n 3 | tr '\n' ' ')
+	[ -z "$got" ] || bad "monitor pages show document numbers: $got"
+	curl -sf "http://127.0.0.1:$mport/nothing" >/dev/null &&
+	    bad "monitor answered an unknown path"
 }
 
 # b: kill -9 the replica agencies 1 and 4 use, mid-upload, and restart it.

@@ -130,7 +130,34 @@ server_conf() {
 	STATE_DIR = $3
 	MAX_CONNECTIONS = 64
 	CONN_TIMEOUT = 10s
+	METRICS_PORT = 0
 	EOF
+}
+
+# scrape PORT: print a replica's /metrics (METRICS_PORT=PORT); fails when
+# the page cannot be had.
+scrape() {
+	curl -sSf --max-time 10 "http://127.0.0.1:$1/metrics"
+}
+
+# wait_http URL: 0 once URL answers 200, 1 after 10 seconds without.
+wait_http() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		curl -sf --max-time 2 -o /dev/null "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# metric FILE NAME [LABELS]: the sum of every sample of NAME in the
+# scraped text FILE whose labels contain LABELS (e.g. agency="3").
+metric() {
+	awk -v n="$2" -v l="${3:-}" '
+	    /^#/ { next }
+	    { name = $1; sub(/\{.*/, "", name) }
+	    name == n && index($1, l) { s += $2 }
+	    END { printf "%d\n", s }' "$1"
 }
 
 # start_server NAME PORT STATE_DIR AGENCIES [VAR=value...]: start a replica

@@ -69,11 +69,12 @@ fuzz_short() {
 # shutdown and its drain (shutdown), lock waits and their tick
 # (frozen_lock), many connections, parked threads and the slot table
 # (conn_cap, peer_cap, echo_hold), the handshake throttle (auth_forged,
-# auth_cluster) and faultfs's own threads (fs_cluster).  TSAN_TESTS=all
+# auth_cluster), faultfs's own threads (fs_cluster) and the metrics
+# thread answering scrapes while the replicas store (monitor).  TSAN_TESTS=all
 # runs every host test, TSAN_TESTS="NAME..." those named.
 TSAN_SET="cluster pipeline_kill dup_sync disk_full wait_woken close_race
 file_replaced shutdown frozen_lock conn_cap peer_cap echo_hold auth_forged
-auth_cluster fs_cluster"
+auth_cluster fs_cluster monitor"
 tsan_stage() {
 	local set=${TSAN_TESTS:-$TSAN_SET}
 
@@ -137,7 +138,7 @@ else
 fi
 # The Docker stages, then the replicas on a GlusterFS volume: each skips
 # (77, with its reason) where this machine cannot run it.
-for t in docker swarm compose_v2 gluster; do
+for t in docker browser swarm compose_v2 gluster; do
 	if [ -x "scripts/${t}_test.sh" ]; then
 		suite "$t" "scripts/${t}_test.sh"
 	else

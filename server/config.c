@@ -40,6 +40,8 @@ static struct cfg_key keys[] = {
 	    cfg_values.protocol, sizeof(cfg_values.protocol), 0 },
 	{ "AGENCY_KEYS", "AGENCY_KEYS", CFG_STR, 0, 0, "",
 	    cfg_values.agency_keys, sizeof(cfg_values.agency_keys), 0 },
+	{ "METRICS_PORT", "METRICS_PORT", CFG_INT, 0, 65535, "9464",
+	    &cfg_values.metrics_port, 0, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0 }
 };
 

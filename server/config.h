@@ -26,6 +26,7 @@ struct config {
 	int		 base;		/* PROTOCOL=base: the original
 					   exercise's protocol only */
 	char		 agency_keys[PATH_MAX]; /* "": no authentication */
+	int		 metrics_port;	/* /metrics over HTTP; 0: off */
 	int		 wait_cap_ms;	/* not a key: 0, or the longest
 					   WinnersWait served (the fuzzer
 					   sets it) */

@@ -16,6 +16,8 @@
 #include "keys.h"
 #include "log.h"
 #include "meta.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "net.h"
 #include "proto.h"
 #include "sig.h"
@@ -96,6 +98,8 @@ main(int argc, char *argv[])
 	}
 	if (sig_install() == -1)
 		err(1, "sigaction");
+	if (metrics_init((uint32_t)cfg.agencies) == -1)
+		err(1, "metrics");
 	sopts.agencies = (uint32_t)cfg.agencies;
 	sopts.lock_timeout_ms = cfg.lock_timeout_ms;
 	sopts.batch_max = PROTO_BATCH_MAX;
@@ -105,11 +109,20 @@ main(int argc, char *argv[])
 		errx(1, "state dir %s: %s", cfg.state_dir, why);
 	if ((lfd = net_listen(&cfg, why, sizeof(why))) == -1)
 		errx(1, "listen: %s", why);
+	if (cfg.metrics_port != 0) {
+		if (metrics_http_start(cfg.ip, cfg.metrics_port, why,
+		    sizeof(why)) == -1)
+			errx(1, "METRICS_PORT: %s", why);
+		log_info("metrics", "success", "ip: %s | port: %d | path: "
+		    "/metrics", cfg.ip, cfg.metrics_port);
+	}
 	log_info("server_start", "success", "ip: %s | port: %d", cfg.ip,
 	    cfg.port);
 	net_serve(lfd, store, &cfg, cfg.agency_keys[0] != '\0' ? &keys : NULL);
 	log_info("shutdown", "in_progress", "");
+	metrics_http_stop();
 	store_close(store);
+	metrics_free();
 	keys_free(&keys);
 	log_info("shutdown", "success", "");
 	log_info("exit", "success", "code: 0");

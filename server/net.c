@@ -38,6 +38,7 @@
 
 #include "io.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
 #include "session.h"
 #include "sig.h"
@@ -271,6 +272,34 @@ net_peer_put(struct net *n, struct net_peer *p)
 	free(p);
 }
 
+/*
+ * Move s to the connection gauge its state says (gone: none): waiting
+ * for the draw while on a wait list, in the handshake while in the
+ * unauthenticated class, else authenticated (a replica without keys
+ * serves every connection at once).
+ */
+static void
+net_gauge(struct session *s, int gone)
+{
+	int	st;
+
+	if (gone)
+		st = -1;
+	else if (s->wlist != NET_WL_NONE)
+		st = METRICS_CONN_DRAW_WAIT;
+	else if (s->cls == NET_CLS_UNAUTH)
+		st = METRICS_CONN_HANDSHAKE;
+	else
+		st = METRICS_CONN_AUTHENTICATED;
+	if (st == s->mstate)
+		return;
+	if (s->mstate != -1)
+		metrics_conn_leave((enum metrics_conn)s->mstate);
+	if (st != -1)
+		metrics_conn_enter((enum metrics_conn)st);
+	s->mstate = st;
+}
+
 /* The wait list s is on, changed to wl. */
 static void
 net_wait_list(struct net *n, struct session *s, int wl)
@@ -289,6 +318,7 @@ net_wait_list(struct net *n, struct session *s, int wl)
 		net_list_add(&n->wake, s, NET_L_WAIT);
 	p->parked += (wl != NET_WL_NONE) - (s->wlist != NET_WL_NONE);
 	s->wlist = wl;
+	net_gauge(s, 0);
 }
 
 /* s's admission class, changed to cls. */
@@ -308,6 +338,7 @@ net_class(struct net *n, struct session *s, int cls)
 	} else if (cls == NET_CLS_AGENCY)
 		net_list_add(&n->agency[s->agency], s, NET_L_CLS);
 	s->cls = cls;
+	net_gauge(s, 0);
 }
 
 /* Close s's socket; s lives on without it until its job is back. */
@@ -334,6 +365,7 @@ net_free(struct net *n, struct session *s)
 	net_wait_list(n, s, NET_WL_NONE);
 	net_class(n, s, NET_CLS_OPEN);
 	net_list_del(&n->all, s, NET_L_ALL);
+	net_gauge(s, 1);
 	p->total--;
 	net_peer_put(n, p);
 	net_drop_fd(s, 0);
@@ -574,8 +606,11 @@ net_start(struct net *n, int fd, const char *peer, const char *host)
 		return;
 	}
 	net_list_add(&n->all, s, NET_L_ALL);
+	s->mstate = -1;
 	if (n->keys != NULL)
 		net_class(n, s, NET_CLS_UNAUTH);
+	else
+		net_gauge(s, 0);
 	session_open(s);
 	/*
 	 * Most clients send at once: their first request is often here
@@ -782,6 +817,8 @@ net_timers(struct net *n, long long now)
 		}
 		log_warn("conexion", "fail", "peer: %s | motivo: %s", s->peer,
 		    why);
+		if (strcmp(why, SESSION_WHY_HANDSHAKE) == 0)
+			metrics_handshake_fail(METRICS_HS_TIMEOUT);
 		net_drop_fd(s, 0);
 		net_end(n, s);
 	}

@@ -28,6 +28,7 @@
 
 #include "io.h"
 #include "log.h"
+#include "metrics.h"
 #include "session.h"
 #include "sig.h"
 #include "throttle.h"
@@ -627,15 +628,20 @@ handle_hello(struct session *s, const struct proto_msg *m)
 	int			 first;
 
 	s->hello = 0;
-	if (s->keys == NULL)
+	if (s->keys == NULL) {
+		metrics_handshake_fail(METRICS_HS_NOT_CONFIGURED);
 		return auth_refuse_for_good(s, m->agency,
 		    PROTO_REFUSED_NOT_CONFIGURED, "authentication not "
 		    "configured on this server");
-	if (s->agency != 0)
+	}
+	if (s->agency != 0) {
+		metrics_handshake_fail(METRICS_HS_OUT_OF_ORDER);
 		return auth_refuse(s, m->agency, "connection already "
 		    "authenticated");
+	}
 	if ((wait = throttle_wait(s->host, m->agency, io_now_ms(),
 	    &first)) > 0) {
+		metrics_handshake_fail(METRICS_HS_THROTTLED);
 		if (first)
 			log_warn("auth", "fail", "peer: %s | agencia: %u | "
 			    "motivo: too many failed handshakes from this "
@@ -667,12 +673,17 @@ handle_proof(struct session *s, const struct proto_msg *m)
 	int		 revoked;
 
 	s->hello = 0;
-	if (agency == 0)
+	if (agency == 0) {
+		metrics_handshake_fail(METRICS_HS_OUT_OF_ORDER);
 		return auth_refuse(s, 0, "no AuthHello before AuthProof");
+	}
 	key = keys_get(s->keys, agency);
 	if (key == NULL || !auth_verify(key, agency, s->nonce, m->token)) {
 		throttle_fail(s->host, agency, io_now_ms());
 		revoked = keys_revoked(s->keys, agency);
+		metrics_handshake_fail(revoked ? METRICS_HS_REVOKED :
+		    key == NULL ? METRICS_HS_UNKNOWN_AGENCY :
+		    METRICS_HS_BAD_PROOF);
 		auth_refuse_for_good(s, agency, revoked ?
 		    PROTO_REFUSED_REVOKED : PROTO_REFUSED_WRONG_KEY, revoked ?
 		    "agency revoked" : key == NULL ? "no key for this agency" :
@@ -1023,7 +1034,7 @@ session_deadline(const struct session *s, const char **why)
 		session_due(&d, why, s->out_since + ms, "reply not read");
 	if (s->keys != NULL && s->agency == 0)
 		session_due(&d, why, s->since + (ms < SESSION_HANDSHAKE_MS ?
-		    ms : SESSION_HANDSHAKE_MS), "no handshake in time");
+		    ms : SESSION_HANDSHAKE_MS), SESSION_WHY_HANDSHAKE);
 	/* Part of a frame in hand: its own deadline, not the idle one. */
 	if (s->w != NULL && rbuf_partial(&s->w->in) && s->frame_since != 0)
 		session_due(&d, why, s->frame_since + ms, "frame not "

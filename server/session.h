@@ -53,6 +53,8 @@
  * longer than this, whatever it sends.
  */
 #define SESSION_HANDSHAKE_MS	5000
+/* session_deadline's reason when that deadline is the handshake's. */
+#define SESSION_WHY_HANDSHAKE	"no handshake in time"
 /* Working areas out at once past which parked waiters wait to be woken. */
 #define SESSION_WAKE_AREAS	256
 /* What the reply and the log line of a queued batch need. */
@@ -140,6 +142,8 @@ struct session {
 	void			*peer_ent;	/* its address's entry */
 	int			 cls;		/* net's admission class */
 	int			 wlist;		/* which wait list, or 0 */
+	int			 mstate;	/* the connection gauge it counts
+						   in (enum metrics_conn), or -1 */
 	int			 rdhup;		/* parked: peer sent its last */
 	int			 dead;		/* ended, freed after this turn */
 	uint32_t		 events;	/* epoll interest set */

@@ -25,6 +25,7 @@
 
 #include "io.h"
 #include "log.h"
+#include "metrics.h"
 #include "sfile.h"
 #include "sig.h"
 
@@ -192,6 +193,7 @@ sfile_lock_wait(struct sfile *f, short type, long long deadline,
 		return 0;
 	if (errno != EAGAIN && errno != EACCES && errno != EINTR)
 		sfile_fatal(f, "lock");
+	metrics_lock_wait();
 	if (sfile_timer_start(&t) == -1) {
 		log_error_errno("lock", "fail", "file: %s", f->name);
 		return -1;
@@ -467,6 +469,17 @@ sfile_appendv(struct sfile *f, const struct iovec *iov, int n)
 	return 0;
 }
 
+/* fdatasync, its latency counted in the metrics. */
+static int
+sfile_datasync(struct sfile *f)
+{
+	uint64_t	t0 = metrics_now_ns();
+	int		rc = fdatasync(f->fd);
+
+	metrics_sync(metrics_now_ns() - t0);
+	return rc;
+}
+
 int
 sfile_append(struct sfile *f, const char *buf, size_t len)
 {
@@ -474,7 +487,7 @@ sfile_append(struct sfile *f, const char *buf, size_t len)
 
 	if (sfile_write_end(f, &iov, 1, len) == -1)
 		return -1;
-	if (fdatasync(f->fd) == -1) {
+	if (sfile_datasync(f) == -1) {
 		if (!sfile_disk_full(errno))
 			sfile_fatal(f, "write");
 		sfile_rollback(f, len);
@@ -490,7 +503,7 @@ sfile_sync(struct sfile *f)
 {
 	uint64_t	end = f->scanned;	/* written before the call */
 
-	if (fdatasync(f->fd) == -1)
+	if (sfile_datasync(f) == -1)
 		sfile_fatal(f, "sync");
 	if (end > f->synced)
 		f->synced = end;

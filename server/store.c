@@ -33,6 +33,7 @@
 #include "io.h"
 #include "log.h"
 #include "meta.h"
+#include "metrics.h"
 #include "sfile.h"
 #include "sig.h"
 #include "store.h"
@@ -156,6 +157,7 @@ store_forget_closed(struct store *s)
 	memset(s->is_closed, 0, s->agencies + 1);
 	s->nclosed = 0;
 	__atomic_store_n(&s->drawn, 0, __ATOMIC_RELEASE);
+	metrics_drawn_set(0, 0);
 	__atomic_store_n(&s->logged, 0, __ATOMIC_RELEASE);
 }
 
@@ -169,11 +171,13 @@ store_forget_closed(struct store *s)
 static void
 store_note_draw(struct store *s)
 {
+	metrics_closed_set(s->nclosed);
 	if (s->nclosed != s->agencies ||
 	    __atomic_load_n(&s->drawn, __ATOMIC_ACQUIRE))
 		return;
 	sfile_sync(&s->closed);
 	__atomic_store_n(&s->drawn, 1, __ATOMIC_RELEASE);
+	metrics_drawn_set(1, (uint64_t)time(NULL));
 }
 
 /*
@@ -208,6 +212,7 @@ store_enter(struct store *s, short bets_type, short closed_type)
 unlock_mu:
 	tmutex_unlock(&s->mu);
 busy:
+	metrics_lock_timeout();
 	log_warn("lock", "fail", "motivo: %s | timeout_ms: %d",
 	    sig_stopped(s->stop) ? "stopping" : "lock wait timed out",
 	    s->lock_timeout_ms);
@@ -322,6 +327,33 @@ store_take(struct store *s)
 }
 
 /*
+ * Count a group's outcome in the metrics before its waiters are woken, so
+ * an agency that has its answer finds its bets counted.
+ */
+static void
+store_count(struct store_req *group)
+{
+	static const enum metrics_batch	 as[] = {
+		[STORE_OK] = METRICS_BATCH_OK,
+		[STORE_DUPLICATE] = METRICS_BATCH_DUPLICATE,
+		[STORE_CLOSED] = METRICS_BATCH_CLOSED,
+		[STORE_GAP] = METRICS_BATCH_GAP,
+		[STORE_BUSY] = METRICS_BATCH_BUSY,
+		[STORE_ERR] = METRICS_BATCH_ERROR
+	};
+	uint64_t			 n = 0;
+
+	for (struct store_req *r = group; r != NULL; r = r->next, n++) {
+		metrics_batch(as[r->res]);
+		if (r->res == STORE_OK)
+			metrics_bets_stored(r->agency, r->written);
+		else if (r->res != STORE_DUPLICATE)
+			metrics_bets_refused(r->agency, r->n);
+	}
+	metrics_group(n);
+}
+
+/*
  * Write one group: every request queued now, one lock acquisition, one
  * pwritev.  The file locks go before the sync, so other replicas append
  * while this one syncs; the replica mutex stays held through the sync so
@@ -360,6 +392,7 @@ store_lead(struct store *s)
 		sfile_sync_indexed(&s->bets);
 	tmutex_unlock(&s->mu);
 publish:
+	store_count(group);
 	pthread_mutex_lock(&s->qmu);
 	for (r = group; r != NULL; r = r->next) {
 		r->done = 1;
