@@ -357,7 +357,7 @@ stop_replicas() {
 	done
 	for m in 1 2 3; do
 		reap "${SPID[r$m]}" 20 || bad=1
-	done
+	done 2>/dev/null
 	return $bad
 }
 
@@ -505,11 +505,24 @@ acked() {
 	    "$TD/client-$1.log" | awk '{ e = $1 + $2; if (e > m) m = e } END { print m + 0 }'
 }
 
-# refused_since AGENCY LINE: 0 when the agency's log, after LINE, shows a
-# refusal or a lost replica, or the agency is gone.
-refused_since() {
-	kill -0 "${CPID[$1]}" 2>/dev/null || return 0
-	tail -n +"$(($2 + 1))" "$TD/client-$1.log" | grep -q 'result: fail'
+# since AGENCY LINE: the agency's log after its line LINE.
+since() {
+	tail -n +"$(($2 + 1))" "$TD/client-$1.log"
+}
+
+# refused_twice AGENCY LINE: 0 when the agency's log, after LINE, shows
+# two refusals or lost replicas.  An agency that ended during the cut
+# either finished (its bets acknowledged with one copy) or gave up: both
+# fail the check.
+refused_twice() {
+	[ "$(since "$1" "$2" | grep -c 'result: fail')" -ge 2 ]
+}
+
+# acked_after_refusal AGENCY LINE: the batches acknowledged to the agency
+# after its first refusal since LINE (none while two hosts are cut off).
+acked_after_refusal() {
+	since "$1" "$2" | awk '/result: fail/ { f = 1 }
+	    f && /lote_enviado \| result: success/ { n++ } END { print n + 0 }'
 }
 
 ok=true
@@ -526,27 +539,46 @@ ip -n "$NS-hub" link set h2 down && ip -n "$NS-hub" link set h3 down ||
 echo "cut hosts 2 and 3 at $before bets"
 [ "$before" -gt 0 ] && [ "$before" -lt "$total" ] ||
     { echo "the cut did not come mid-upload"; ok=false; }
-# Every agency meets a refusal or a dead replica: bounded wait.
-for ((i = 0; i < 600; i++)); do
+# Every agency meets a refusal or a dead replica, and then another (its
+# retry refused too): bounded wait.
+for ((i = 0; i < 900; i++)); do
 	n=0
 	for a in 1 2 3 4 5; do
-		refused_since "$a" "${mark[$a]}" && n=$((n + 1))
+		refused_twice "$a" "${mark[$a]}" && n=$((n + 1))
 	done
 	[ $n -eq 5 ] && break
 	sleep 0.1
 done
-[ $n -eq 5 ] || { echo "only $n of 5 agencies saw a refusal within 60 s"; ok=false; }
+[ $n -eq 5 ] || { echo "only $n of 5 agencies saw two refusals within 90 s"; ok=false; }
 for a in 1 2 3 4 5; do
-	kill -9 "${CPID[$a]}" 2>/dev/null
-	reap "${CPID[$a]}" 10
+	kill -0 "${CPID[$a]}" 2>/dev/null ||
+	    { echo "agency $a ended during the cut"; ok=false; }
 done
+{
+	for a in 1 2 3 4 5; do
+		kill -9 "${CPID[$a]}" 2>/dev/null
+		reap "${CPID[$a]}" 10
+	done
+} 2>/dev/null
+# Once refused, nothing more is acknowledged while the cut lasts: a lone
+# brick takes no writes (client quorum).
+late=0
+for a in 1 2 3 4 5; do
+	late=$((late + $(acked_after_refusal "$a" "${mark[$a]}")))
+done
+echo "batches acknowledged during the cut after a refusal: $late"
+[ $late -eq 0 ] || ok=false
 stopped=0
 for m in 1 2 3; do
 	kill -0 "${SPID[r$m]}" 2>/dev/null || stopped=$((stopped + 1))
 done
-echo "during the cut: $stopped of 3 replicas stopped; refusals: $(cat "$TD"/client-*.log |
-    grep -c 'lote_enviado | result: fail') refused batches, $(cat "$TD"/r*.log |
-    grep -c 'CRITICAL') CRITICAL lines"
+echo "during the cut: $stopped of 3 replicas stopped, $(cat "$TD"/r*.log |
+    grep -c 'CRITICAL') CRITICAL lines; the agencies' failures by reason:"
+for a in 1 2 3 4 5; do
+	since "$a" "${mark[$a]}"
+done | sed -n 's/.*result: fail.*motivo: \(.*\)/\1/p' | sed 's/[0-9][0-9]*/N/g' |
+    sort | uniq -c | sed 's/^ */  /'
+
 # A replica whose lock request went to the bricks before the cut may
 # wait in it for good (its thread in the kernel, unkillable): the mount
 # never answers that request.  Counted here; the remount below ends it.
