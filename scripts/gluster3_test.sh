@@ -19,10 +19,13 @@
 #     bounded wait, and the three bricks hold the same bets.csv,
 #     agencies_closed.txt and cluster.meta;
 #   - two hosts cut off (their links down): the replicas refuse or stop
-#     (every agency sees its batches refused or its replica gone), every
-#     bet an agency was told is stored is in bets.csv once the hosts are
-#     back, and after the replicas and agencies start again the run ends
-#     exact.
+#     (every agency is refused twice and is still uploading, and no batch
+#     is acknowledged after a refusal), every bet an agency was told is
+#     stored is in bets.csv once the hosts are back and the replicas'
+#     mounts are made again, and after the replicas and agencies start
+#     again the run ends exact.
+# GLUSTER3_NOQUORUM=1 runs without the quorums and GLUSTER3_NOREMOUNT=1
+# without the remount, to see the checks fail without them.
 # One line per check, then `gluster3: N passed, M failed`.  Exits 77 with
 # the reason when this machine cannot run it.  docs/operations.md
 # explains the volume settings.
@@ -560,6 +563,14 @@ done
 		reap "${CPID[$a]}" 10
 	done
 } 2>/dev/null
+# The mounts take no write now (client quorum): a write through mount 1
+# fails (EROFS or ENOTCONN) instead of landing on the lone brick.
+if timeout -k 5 30 sh -c 'echo probe >>"$1"' sh "$G/m1/quorum-probe" 2>"$G/probe.err"; then
+	echo "a write through mount 1 went through during the cut"
+	ok=false
+else
+	echo "a write through mount 1 during the cut: $(sed 's/.*: //' "$G/probe.err" | head -n 1)"
+fi
 # Once refused, nothing more is acknowledged while the cut lasts: a lone
 # brick takes no writes (client quorum).
 late=0
@@ -604,6 +615,7 @@ done
 for m in 1 2 3; do
 	reap "${SPID[r$m]}" 20 || { echo "replica $m still stuck after the remount"; ok=false; }
 done
+rm -f "$G/m1/quorum-probe"
 # Every acknowledged bet is stored: the first ack[a] rows of agency a's
 # file, by document, are among its rows in bets.csv.
 for a in 1 2 3 4 5; do
