@@ -9,7 +9,8 @@
 set -eu
 
 pkgs="build-essential make gcc pkg-config libbsd-dev libinih-dev libyaml-dev
-libcmocka-dev libsodium-dev libmicrohttpd-dev curl busybox-static clang
+libcmocka-dev libsodium-dev libmicrohttpd-dev libcurl4-gnutls-dev curl
+busybox-static clang
 libfuse3-dev fuse3 gdb"
 [ "${1:-}" != --bench ] || pkgs="$pkgs gnuplot-nox"
 # The browser test alone wants Chromium (a large package): only then.
