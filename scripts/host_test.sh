@@ -24,7 +24,7 @@ close_race draw_kill draw_again dup_sync ctl base_fallback base_strict
 protocol_setting progress auth_forged auth_replay auth_wrong_key auth_key_file
 auth_cluster auth_off auth_refused auth_forger_other_agency auto_full_start
 number_zeros closed_moved proof_no_work many_agencies many_waiters
-unauth_flood more_agencies_than_slots stop_loaded"
+unauth_flood more_agencies_than_slots stop_loaded stop_waiters"
 
 bad() {
 	echo "$*" >>"$TD/.fail"
@@ -367,8 +367,9 @@ t_more_agencies_than_slots() {
 	    "$TD/srv1.log" || bad "no waiter made room for an agency"
 }
 
-# SIGTERM while 2,000 waiters are parked, peers without a key flood and
-# agencies upload: the replica stops promptly and cleanly.
+# SIGTERM while peers without a key flood and agencies with keys upload:
+# the replica stops promptly and cleanly.  (Waiters cannot be parked in
+# numbers on a keyed replica, a few per agency; stop_waiters has them.)
 t_stop_loaded() {
 	local i w t0 t1 rc pids=()
 	gen 5 50000
@@ -400,6 +401,43 @@ t_stop_loaded() {
 		pkill -P "$i" 2>/dev/null
 		kill "$i" 2>/dev/null
 	done
+}
+
+# SIGTERM with 10,000 connections parked in WinnersWait while four of five
+# agencies upload: the fifth never starts, so no draw can come whatever
+# the timing, and every waiter must be answered NotReadyResponse by the
+# stop, not dropped.
+t_stop_waiters() {
+	local w a t0 t1 rc r
+	gen 5 50000
+	replicas 1 5 MAX_CONNECTIONS=16384
+	"$(tool lotteryctl)" -t 60 -a "127.0.0.1:${PORT[1]}" waiters 10000 5 60 \
+	    >"$TD/waiters.out" 2>"$TD/waiters.err" &
+	w=$!
+	PIDS+=($w)
+	wait_log "$TD/waiters.out" '^sent 10000' 120 ||
+	    bad "the waiters were not all sent ($(cat "$TD/waiters.err"))"
+	for a in 1 2 3 4; do
+		start_client $a "${PORT[1]}" "$TD/data" CLI_BATCH_MAXAMOUNT=5 \
+		    CLI_BATCH_WINDOW=1
+	done
+	wait_lines "$TD/state/bets.csv" 500 60 || bad "upload did not start"
+	t0=$(date +%s%N)
+	kill -TERM "${SPID[srv1]}"
+	wait_pid "${SPID[srv1]}" 10
+	rc=$?
+	t1=$(date +%s%N)
+	echo "stop_waiters: SIGTERM to exit $(((t1 - t0) / 1000000)) ms" \
+	    >>"$ROOT/figures"
+	[ $rc -eq 0 ] || bad "server exited $rc on SIGTERM (124: not within 10 s)"
+	wait "$w"
+	r=$(tail -n 1 "$TD/waiters.out")
+	case $r in
+	"pages: 0 | not_ready: 10000 | busy: 0 | other: 0 | closed: 0 | unanswered: 0 "*) ;;
+	*) bad "waiters at the stop: '$r'" ;;
+	esac
+	grep -q 'action: exit | result: success' "$TD/srv1.log" ||
+	    bad "server logged no exit"
 }
 
 # a: five agencies on three replicas, everything stored once, one draw.
