@@ -118,9 +118,17 @@ dl_create_env() {
 
 # Runs Compose on this project's file, under a fixed project name so the
 # scripts find the containers and the network by label.
+# Compose v1 runs each service's task, and inside it each container's, on
+# one pool of COMPOSE_PARALLEL_LIMIT threads (64 by default): with more
+# services than that, the service tasks can hold every thread while the
+# container tasks they wait for queue behind them, and `up` hangs for good
+# (seen here with 100 agencies).  A limit above services plus containers
+# never fills; v2 reads it as its --parallel, which at that size changes
+# nothing.  A limit the user set is kept.
 dl_compose() {
 	[ -n "$DL_COMPOSE" ] || dl_die "neither 'docker compose' nor docker-compose found"
-	$DL_COMPOSE -p "$COMPOSE_PROJECT_NAME" -f "$COMPOSE_FILE_OUT" "$@"
+	COMPOSE_PARALLEL_LIMIT=${COMPOSE_PARALLEL_LIMIT:-$((2 * (${CLIENTS:-5} + ${SERVERS:-3}) + 16))} \
+	    $DL_COMPOSE -p "$COMPOSE_PROJECT_NAME" -f "$COMPOSE_FILE_OUT" "$@"
 }
 
 # The label every container and network of the cluster carries, and the
