@@ -11,7 +11,7 @@ DOCKER_ENV := CLIENTS="$(CLIENTS)" SERVERS="$(SERVERS)" BIN_DIR="$(DOCKER_BIN)" 
 	      OUT="$(OUT)"
 
 .PHONY: docker-image docker-compose-up docker-compose-down docker-compose-logs \
-	new-lottery swarm-up swarm-down swarm-logs keys keys-rotate keys-revoke \
+	new-lottery docker-bench swarm-up swarm-down swarm-logs keys keys-rotate keys-revoke \
 	keys-remove docker-bins
 
 # scripts/deps.sh asks dpkg about every package it wants (about a second):
@@ -36,6 +36,12 @@ docker-compose-up: docker-bins ## images, data and compose file, then start the 
 
 new-lottery: ## remove the Compose cluster and clear the shared state (bets, closings, agency count)
 	@$(DOCKER_ENV) scripts/docker-cluster.sh new-lottery
+
+# The Docker figures of docs/performance.md (scripts/docker_bench.sh):
+# medians of DBENCH_RUNS runs from make docker-compose-up to the last
+# agency's exit, 5 and 100 agencies, and integration_test.sh 10.
+docker-bench: docker-bins ## time docker-compose-up to every agency done, and the integration test
+	@$(DOCKER_ENV) scripts/docker_bench.sh
 
 docker-compose-down: ## stop and remove the cluster's containers and network
 	@$(DOCKER_ENV) scripts/docker-cluster.sh down
