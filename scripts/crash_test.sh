@@ -66,7 +66,7 @@ ROOT=$(mktemp -d "${TMPDIR:-/tmp}/crash.XXXXXX")
 trap lib_cleanup EXIT
 cuts=0
 declare -A WHERE=([create]=0 [commit]=0 [close]=0 [draw]=0 [upload]=0
-    [torn]=0 [phases]=0)
+    [torn]=0 [phases]=0 [aimed]=0)
 declare -a PORT		# replica i's port
 declare -A STATE	# agency id -> running, done, failed
 
@@ -140,7 +140,10 @@ served() {
 }
 
 # power_cut: kill every replica in one kill, cut the power, check what stayed,
-# classify where the cut fell, restart the replicas.
+# classify where the cut fell, restart the replicas.  A replica held
+# inside a call cannot end before faultfs answers it: the cut comes once
+# nothing but such calls is left of it, and the call, released by the
+# cut, then runs on what the power cut left, as after a real one.
 power_cut() {
 	local i a pids=() have n tear= line closed ok=1 want_closed
 	declare -A ACK
@@ -150,7 +153,7 @@ power_cut() {
 	{
 		kill -9 "${pids[@]}"
 		for i in "${pids[@]}"; do
-			wait "$i"
+			only_held_left "$i"
 		done
 	} 2>/dev/null
 	# The agencies' logs first: nothing acknowledged after this point.
@@ -192,10 +195,27 @@ power_cut() {
 		ok=0
 	fi
 	classify "$line" "$closed"
+	for i in "${pids[@]}"; do
+		wait "$i" 2>/dev/null
+	done
 	for ((i = 1; i <= CRASH_REPLICAS; i++)); do
 		launch "$i"
 	done
 	[ $ok -eq 1 ]
+}
+
+# only_held_left PID: waits (up to 60 s) until the killed process PID is
+# gone or all that is left of it is dead threads and threads asleep in
+# the kernel (state D: a call faultfs holds, which a kill cannot end).
+only_held_left() {
+	local t st
+	for ((t = 0; t < 600; t++)); do
+		st=$(cat /proc/"$1"/task/*/stat 2>/dev/null |
+		    awk '$3 != "Z" && $3 != "D"' | wc -l)
+		[ "$st" -eq 0 ] && return 0
+		sleep 0.1
+	done
+	fail "phase $PHASE: killed replica $1 did not end"
 }
 
 # classify CUTLINE CLOSED: count where the cut fell (see the top).
@@ -429,7 +449,7 @@ progress() {
 # (the first one maybe before the replicas have made their files), then
 # the uploads run to the end undisturbed and the results are checked.
 phase() {
-	local i a last now t_last mine
+	local i a last now t_last mine aim held
 	PHASE=$((WHERE[phases] + 1))
 	WHERE[phases]=$PHASE
 	TD=$ROOT/phase$PHASE
@@ -448,16 +468,28 @@ phase() {
 		    "($(tail -n 2 "$TD/faultfs.log" | tr '\n' ' '))"
 		return 1
 	fi
-	# The first cut of a phase comes 0-60 ms after the replicas start,
-	# before the agencies do: while the state files are being made.
+	# The first cut of a phase comes before the agencies start, while
+	# the replicas make the state files.  In every other phase it is
+	# aimed: the replicas' directory syncs are held, and the power goes
+	# while the first of them is held, so the names just made are not
+	# yet durable; otherwise it comes 0-60 ms after the start.
+	aim=$((RANDOM % 2))
+	[ $aim -eq 0 ] || faultfs_arm "$TD/ctl" "fsyncdir hold"
 	for ((i = 1; i <= CRASH_REPLICAS; i++)); do
 		PORT[$i]=$(free_port)
 		LIB_PORT=${PORT[$i]}	# free_port ran in a subshell
 		launch "$i"
 	done
 	mine=$(between 1 "$CRASH_PHASE_CUTS")
-	sleep "0.$(printf %03d "$(between 0 60)")"
-	power_cut || [ -n "${CRASH_GO_ON:-}" ] || mine=0
+	if [ $aim -eq 1 ]; then
+		held=$(faultfs_held "$TD/faultfs.log" fsyncdir) ||
+		    fail "phase $PHASE: no directory sync was held"
+		WHERE[aimed]=$((WHERE[aimed] + 1))
+		power_cut || [ -n "${CRASH_GO_ON:-}" ] || mine=0
+	else
+		sleep "0.$(printf %03d "$(between 0 60)")"
+		power_cut || [ -n "${CRASH_GO_ON:-}" ] || mine=0
+	fi
 	mine=$((mine - 1))
 	for ((a = 1; a <= CRASH_AGENCIES; a++)); do
 		run_agency "$a"
@@ -517,7 +549,8 @@ while [ $cuts -lt "$CRASH_CUTS" ] &&
 	phase || break
 done
 echo "crash: $cuts power cuts in ${WHERE[phases]} phases, $((SECONDS - start)) s;" \
-    "where they fell: ${WHERE[create]} create, ${WHERE[commit]} commit," \
+    "where they fell: ${WHERE[create]} create (${WHERE[aimed]} aimed at a" \
+    "held directory sync), ${WHERE[commit]} commit," \
     "${WHERE[close]} close, ${WHERE[draw]} draw, ${WHERE[upload]} upload;" \
     "${WHERE[torn]} tore a write"
 if [ "$failed" -eq 0 ] && [ -z "${CRASH_KEEP:-}" ]; then
