@@ -150,12 +150,13 @@ power_cut() {
 	for ((i = 1; i <= CRASH_REPLICAS; i++)); do
 		pids+=("${SPID[srv$i]}")
 	done
-	{
-		kill -9 "${pids[@]}"
-		for i in "${pids[@]}"; do
-			only_held_left "$i"
-		done
-	} 2>/dev/null
+	# The shell's notices of its killed jobs come when it reaps them,
+	# which is after the cut for a held one: silenced until then.
+	exec 3>&2 2>/dev/null
+	kill -9 "${pids[@]}"
+	for i in "${pids[@]}"; do
+		only_held_left "$i"
+	done
 	# The agencies' logs first: nothing acknowledged after this point.
 	for ((a = 1; a <= CRASH_AGENCIES; a++)); do
 		ACK[$a]=$(acked "$a")
@@ -170,6 +171,7 @@ power_cut() {
 	if [ -z "$line" ]; then
 		fail "phase $PHASE cut $cuts: faultfs did not cut" \
 		    "($(tail -n 2 "$TD/faultfs.log" | tr '\n' ' '))"
+		exec 2>&3 3>&-
 		return 1
 	fi
 	"$SC" "$TD/back" "$CRASH_AGENCIES" >"$TD/check.$cuts" 2>&1 || {
@@ -196,8 +198,9 @@ power_cut() {
 	fi
 	classify "$line" "$closed"
 	for i in "${pids[@]}"; do
-		wait "$i" 2>/dev/null
+		wait "$i"
 	done
+	exec 2>&3 3>&-
 	for ((i = 1; i <= CRASH_REPLICAS; i++)); do
 		launch "$i"
 	done
