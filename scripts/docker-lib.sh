@@ -41,9 +41,12 @@ dl_die() {
 # the copy), then the counts the last `make docker-compose-up` used
 # (.cluster.env), so the scripts work on the cluster that was brought up.
 # The settings in DL_ENV_WINS already set and non-empty in the environment
-# win, so `make docker-compose-up CLIENTS=10` overrides .env.  `up` itself sets
+# win, so `make docker-compose-up CLIENTS=10` overrides .env, and a test
+# stage can run its own stack (name, images, port, state directory) beside
+# the one .env describes.  `up` itself sets
 # DL_FRESH to start from .env alone.
-DL_ENV_WINS="CLIENTS SERVERS AUTH CLUSTER STATE_NFS_ADDR STATE_NFS_PATH STATE_NFS_OPTS"
+DL_ENV_WINS="CLIENTS SERVERS AUTH CLUSTER STATE_NFS_ADDR STATE_NFS_PATH STATE_NFS_OPTS
+STATE_DIR_HOST STACK_NAME STACK_FILE_OUT SERVER_IMAGE CLIENT_IMAGE MONITOR_PORT"
 dl_load_env() {
 	for _dl_v in $DL_ENV_WINS; do
 		eval "_dl_env_$_dl_v=\${$_dl_v-}"
@@ -76,7 +79,7 @@ dl_load_env() {
 	BIN_DIR=${BIN_DIR:-${OUT:-build}/bin}
 	AUTH=${AUTH:-on}
 	KEYS_DIR=${KEYS_DIR:-./.keys}
-	STATE_DIR_HOST=./shared-volume
+	STATE_DIR_HOST=${STATE_DIR_HOST:-./shared-volume}
 	CLUSTER=${CLUSTER:-compose}
 	case $CLUSTER in
 	compose | stack) ;;
@@ -92,7 +95,7 @@ dl_load_env() {
 	    COMPOSE_FILE_OUT COMPOSE_PROJECT_NAME SERVER_IMAGE CLIENT_IMAGE \
 	    DATA_DIR GEN_BETS GEN_SEED GEN_WINNERS BIN_DIR AUTH KEYS_DIR \
 	    CLUSTER STACK_NAME STACK_FILE_OUT STATE_NFS_ADDR STATE_NFS_PATH \
-	    STATE_NFS_OPTS
+	    STATE_NFS_OPTS STATE_DIR_HOST
 }
 
 # Serialises the scripts that start and stop the cluster: two of them at
@@ -226,7 +229,11 @@ DL_STATE_FILES="bets.csv agencies_closed.txt draw.logged cluster.meta"
 dl_clean_state() {
 	mkdir -p "$STATE_DIR_HOST"
 	(cd "$STATE_DIR_HOST" && rm -f $DL_STATE_FILES) 2>/dev/null && return 0
-	docker run --rm --entrypoint sh -v "$DL_ROOT/shared-volume:/s" \
+	case $STATE_DIR_HOST in
+	/*) _dl_s=$STATE_DIR_HOST ;;
+	*) _dl_s=$DL_ROOT/${STATE_DIR_HOST#./} ;;
+	esac
+	docker run --rm --entrypoint sh -v "$_dl_s:/s" \
 	    "$SERVER_IMAGE" -c "cd /s && rm -f $DL_STATE_FILES"
 }
 
@@ -506,6 +513,45 @@ dl_check_run() {
 		_dl_bad=1
 	fi
 	return $_dl_bad
+}
+
+# dl_wait_healthy N SECONDS: until N replica containers run and are
+# healthy; 1 when they are not within SECONDS.
+dl_wait_healthy() {
+	_dl_n=$(($2 * 2))
+	while [ $_dl_n -gt 0 ]; do
+		[ "$(dl_ps -q --filter "label=$(dl_service_label server)" \
+		    --filter health=healthy | wc -l)" -eq "$1" ] && return 0
+		sleep 0.5
+		_dl_n=$((_dl_n - 1))
+	done
+	return 1
+}
+
+# dl_mid_upload_now: the agencies that have stored part of their file and
+# not closed, one a line, read from the state files.  Exact only while no
+# replica runs.
+dl_mid_upload_now() {
+	while read -r _a _n _; do
+		_s=$(LC_ALL=C grep -c "^$_a," "$STATE_DIR_HOST/bets.csv")
+		[ "$_s" -gt 0 ] && [ "$_s" -lt "$_n" ] &&
+		    ! grep -qx "$_a" "$STATE_DIR_HOST/agencies_closed.txt" \
+		    2>/dev/null && echo "$_a"
+	done <"$DATA_DIR/expected.txt"
+}
+
+# dl_kill_mid_upload VICTIM: SIGKILL the replica VICTIM with the others
+# paused, and print how many agencies that caught mid-upload: nothing is
+# stored from the pause until the unpause, so the count is exact, not a
+# look taken while the upload runs on.
+dl_kill_mid_upload() {
+	_others=$(dl_running_server_ids | grep -v "^$1")
+	# shellcheck disable=SC2086
+	[ -z "$_others" ] || docker pause $_others >/dev/null
+	docker kill "$1" >/dev/null
+	dl_mid_upload_now | wc -l
+	# shellcheck disable=SC2086
+	[ -z "$_others" ] || docker unpause $_others >/dev/null
 }
 
 # Copies every container's log of the project into directory $1.

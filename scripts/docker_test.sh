@@ -159,39 +159,13 @@ slow_uploads() {
 	COMPOSE_FILE_OUT=$SLOW_FILE
 }
 
-# mid_upload_now: the agencies that have stored part of their file and
-# not closed, one a line, read from the state files.  Exact only while no
-# replica runs.
-mid_upload_now() {
-	while read -r _a _n _; do
-		_s=$(LC_ALL=C grep -c "^$_a," "$STATE_DIR_HOST/bets.csv")
-		[ "$_s" -gt 0 ] && [ "$_s" -lt "$_n" ] &&
-		    ! grep -qx "$_a" "$STATE_DIR_HOST/agencies_closed.txt" \
-		    2>/dev/null && echo "$_a"
-	done <"$DATA_DIR/expected.txt"
-}
-
-# kill_mid_upload VICTIM: SIGKILL the replica VICTIM with the others
-# paused, and print how many agencies that caught mid-upload: nothing is
-# stored from the pause until the unpause, so the count is exact, not a
-# look taken while the upload runs on.
-kill_mid_upload() {
-	_others=$(dl_running_server_ids | grep -v "^$1")
-	# shellcheck disable=SC2086
-	[ -z "$_others" ] || docker pause $_others >/dev/null
-	docker kill "$1" >/dev/null
-	mid_upload_now | wc -l
-	# shellcheck disable=SC2086
-	[ -z "$_others" ] || docker unpause $_others >/dev/null
-}
-
 # A replica killed (SIGKILL) while the agencies upload: the results must
 # still be exact.
 slow_uploads
 fresh_cluster
 if wait_lines "$STATE_DIR_HOST/bets.csv" 1 "$TIMEOUT"; then
 	victim=$(dl_running_server_ids | head -n 1)
-	busy=$(kill_mid_upload "$victim")
+	busy=$(dl_kill_mid_upload "$victim")
 	echo "killed $(dl_name "$victim") with $busy agencies mid-upload"
 	ok=true
 	for id in $(dl_service_ids server); do
@@ -217,7 +191,7 @@ fi
 fresh_cluster
 if wait_lines "$STATE_DIR_HOST/bets.csv" 1 "$TIMEOUT"; then
 	victim=$(dl_running_server_ids | head -n 1)
-	busy=$(kill_mid_upload "$victim")
+	busy=$(dl_kill_mid_upload "$victim")
 	docker start "$victim" >/dev/null
 	echo "restarted $(dl_name "$victim") with $busy agencies mid-upload"
 	ok=true

@@ -51,8 +51,9 @@ outdir=$(dirname "$out")
 [ -d "$outdir" ] && [ -w "$outdir" ] || dl_die "$outdir: not a writable directory"
 [ ! -e "$out" ] || [ -w "$out" ] || dl_die "$out: not writable"
 
-# gen_paths BASE: data and keys as the file names them (relative paths
-# under BASE), user and net.  With AUTH=on (the default) every agency gets
+# gen_paths BASE: data, keys and state (the state directory on the host,
+# STATE_DIR_HOST) as the file names them (relative paths under BASE),
+# user and net.  With AUTH=on (the default) every agency gets
 # a key, made on first use and kept; the replicas mount the whole key
 # file, each agency its own.
 gen_paths() {
@@ -65,6 +66,7 @@ gen_paths() {
 	}
 	data=$(under "$DATA_DIR")
 	keys=$(under "$KEYS_DIR")
+	state=$(under "$STATE_DIR_HOST")
 	case $AUTH in
 	on)
 		if [ "$nclients" -gt 0 ]; then

@@ -61,7 +61,7 @@ services:
 $(server_auth_env)
     volumes:
       - $base/server/config.ini:/config.ini:ro
-      - $base/shared-volume:/shared-volume
+      - $state:/shared-volume
 $(server_auth_mount)
     networks:
       $net:
@@ -94,7 +94,7 @@ $(server_auth_mount)
       STATE_DIR: /shared-volume
       DATA_DIR: /data
     volumes:
-      - $base/shared-volume:/shared-volume:ro
+      - $state:/shared-volume:ro
       - $data:/data:ro
     ports:
       - "$MONITOR_PORT:8080"

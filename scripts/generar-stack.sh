@@ -14,9 +14,11 @@
 # endpoint_mode dnsrr: the alias resolves to every running task's address
 # (the agencies rotate through them), no virtual IP and no published port.
 # Bind mounts name absolute paths, which must exist on every node a task
-# may run on.  The state directory is a bind mount of ./shared-volume
-# (one node), or with STATE_NFS_ADDR and STATE_NFS_PATH a `local` volume
-# that each node mounts over NFS with STATE_NFS_OPTS (docs/operations.md).
+# may run on.  The state directory is a bind mount of STATE_DIR_HOST
+# (./shared-volume by default; one node, or a directory every node mounts
+# from shared storage, such as a GlusterFS volume), or with STATE_NFS_ADDR
+# and STATE_NFS_PATH a `local` volume that each node mounts over NFS with
+# STATE_NFS_OPTS (docs/operations.md).
 set -u
 
 . "${0%/*}/gen-args.sh"
@@ -53,7 +55,7 @@ state_mount() {
 		echo "        source: state"
 		echo "        target: /shared-volume"
 	else
-		bind "$DL_ROOT/shared-volume" /shared-volume
+		bind "$state" /shared-volume
 	fi
 }
 
@@ -65,7 +67,7 @@ monitor_state_mount() {
 		echo "        target: /shared-volume"
 		echo "        read_only: true"
 	else
-		bind "$DL_ROOT/shared-volume" /shared-volume ro
+		bind "$state" /shared-volume ro
 	fi
 }
 

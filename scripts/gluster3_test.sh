@@ -37,22 +37,10 @@ skip() {
 	exit 77
 }
 
-[ "$(id -u)" -eq 0 ] || skip "needs root (network and mount namespaces, FUSE, glusterd)"
+. scripts/gluster-lib.sh
+gl_require
 [ -x build/bin/server ] && [ -x build/bin/client ] && [ -x build/bin/gendata ] ||
     { echo "build/bin lacks server, client or gendata: run make build" >&2; exit 1; }
-[ -c /dev/fuse ] || skip "no /dev/fuse"
-command -v ip >/dev/null && command -v nsenter >/dev/null &&
-    command -v unshare >/dev/null || skip "needs ip, nsenter and unshare"
-if ! command -v glusterd >/dev/null || ! command -v glusterfs >/dev/null; then
-	echo "installing glusterfs-server and glusterfs-client"
-	gl_pkgs() {
-		DEBIAN_FRONTEND=noninteractive apt-get install -y \
-		    --no-install-recommends glusterfs-server glusterfs-client \
-		    >/dev/null 2>&1
-	}
-	gl_pkgs || { apt-get update >/dev/null 2>&1 && gl_pkgs; } ||
-	    skip "glusterfs-server and glusterfs-client cannot be installed"
-fi
 
 BIN=build/bin
 . scripts/lib.sh
@@ -61,206 +49,30 @@ NS=lottery-g3-$$
 VOL=lotg3r$$		# replica 3
 SVOL=lotg3s$$		# one brick, for the throughput comparison
 NET=10.78.0
-HUB=$NET.100
 RUNS=${GLUSTER3_RUNS:-3}
 BETS=${GLUSTER3_BETS:-20000}
 G=$(mktemp -d /tmp/lottery-gluster3.XXXXXX) || exit 1
 TD=$G/run
-HOLDER=()		# per host: the process that holds its mount namespace
-declare -A MPID		# mount point: its client
-MNT=()
 
 cleanup() {
-	local p h
 	# The mount clients first: a replica stuck in a request its mount
 	# never answers goes only when the mount's connection is gone.
-	for p in "${MPID[@]}"; do
-		kill -9 "$p" 2>/dev/null
-	done
+	gl_kill_mounts
 	lib_cleanup
-	# glusterd, the bricks and the self-heal daemons are in the hosts'
-	# namespaces, and so are the holders.
-	for h in 1 2 3 hub; do
-		for p in $(ip netns pids "$NS-$h" 2>/dev/null); do
-			kill -9 "$p" 2>/dev/null
-		done
-	done
-	for p in "${MNT[@]}"; do
-		umount -l "$p" 2>/dev/null
-	done
-	for h in 1 2 3 hub; do
-		ip netns del "$NS-$h" 2>/dev/null
-	done
-	rm -rf "$G" "/var/run/gluster/vols/$VOL" "/var/run/gluster/vols/$SVOL"
+	gl_cleanup "$VOL" "$SVOL"
+	rm -rf "$G"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-# on_host H CMD...: CMD on storage host H (its network and mount
-# namespaces).
-on_host() {
-	local h=$1
-	shift
-	nsenter -t "${HOLDER[$h]}" -m -n "$@"
-}
+gl_pool
 
-# gl H ARG...: the gluster CLI of host H.
-gl() {
-	local h=$1
-	shift
-	on_host "$h" gluster --mode=script "$@"
-}
-
-# in_hub CMD...: CMD in the hub's network namespace, in this mount
-# namespace (a FUSE mount made there is seen here).
-in_hub() {
-	nsenter --net="/run/netns/$NS-hub" "$@"
-}
-
-# host_up H: make host H's namespaces and its private directories; sets
-# HOLDER[H].
-host_up() {
-	local h=$1 i
-	mkdir -p "$G/h$h/lib" "$G/h$h/log" "$G/h$h/run" || return 1
-	cp -a /var/lib/glusterd/groups "$G/h$h/lib/" 2>/dev/null
-	mkdir -p "$G/h$h/lib/hooks"
-	ip netns add "$NS-$h" || return 1
-	ip -n "$NS-hub" link add "h$h" type veth peer name eth0 netns "$NS-$h" &&
-	    ip -n "$NS-hub" link set "h$h" master br0 up &&
-	    ip -n "$NS-$h" addr add "$NET.$h/24" dev eth0 &&
-	    ip -n "$NS-$h" link set eth0 up && ip -n "$NS-$h" link set lo up ||
-	    return 1
-	# The holder makes the mount namespace and sleeps in it: nsenter
-	# execs unshare, which execs sh, which execs sleep, so $! is it.
-	nsenter --net="/run/netns/$NS-$h" unshare -m --propagation private \
-	    sh -c 'mount --bind "$1/run" /run && mkdir -p /run/gluster &&
-	        mount --bind "$1/lib" /var/lib/glusterd &&
-	        mount --bind "$1/log" /var/log/glusterfs && exec sleep 100000' \
-	    sh "$G/h$h" >>"$G/h$h/holder.log" 2>&1 &
-	HOLDER[$h]=$!
-	disown $!
-	for ((i = 0; i < 50; i++)); do
-		[ "$(cat "/proc/${HOLDER[$h]}/comm" 2>/dev/null)" = sleep ] && return 0
-		kill -0 "${HOLDER[$h]}" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-
-# glusterd_start H: glusterd on host H; 0 once its CLI answers (10 s).
-glusterd_start() {
-	local i
-	on_host "$1" glusterd -f "$G/glusterd.vol" -p /run/glusterd.pid || return 1
-	for ((i = 0; i < 100; i++)); do
-		gl "$1" volume list >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# host_kill H: SIGKILL to every process of host H but its holder:
-# glusterd, the bricks, the self-heal daemon.  Prints their names.
-host_kill() {
-	local p names=
-	for p in $(ip netns pids "$NS-$1"); do
-		[ "$p" = "${HOLDER[$1]}" ] && continue
-		names="$names $(cat "/proc/$p/comm" 2>/dev/null)"
-		kill -9 "$p"
-	done
-	echo "${names# }"
-}
-
-ip netns add "$NS-hub" || skip "cannot create a network namespace"
-ip -n "$NS-hub" link add br0 type bridge && ip -n "$NS-hub" link set br0 up &&
-    ip -n "$NS-hub" addr add "$HUB/24" dev br0 && ip -n "$NS-hub" link set lo up ||
-    skip "cannot make a bridge in a network namespace"
-# The peers notice a dead or cut-off peer within seconds (keepalive), not
-# the default tens of seconds.
-sed -e 's|\(option transport.socket.keepalive-time\).*|\1 2|' \
-    -e 's|\(option transport.socket.keepalive-interval\).*|\1 1|' \
-    /etc/glusterfs/glusterd.vol >"$G/glusterd.vol" || exit 1
-for h in 1 2 3; do
-	host_up "$h" || skip "cannot make storage host $h (veth, mount namespace)"
-	glusterd_start "$h" ||
-	    { tail "$G/h$h/log/glusterd.log" >&2; skip "glusterd does not start on host $h"; }
-done
-for h in 2 3; do
-	gl 1 peer probe "$NET.$h" >/dev/null || { echo "peer probe $NET.$h failed" >&2; exit 1; }
-done
-# The pool is whole once host 1 sees both peers connected.
-for _ in $(seq 100); do
-	[ "$(gl 1 pool list 2>/dev/null | grep -c Connected)" -eq 3 ] && break
-	sleep 0.2
-done
-[ "$(gl 1 pool list 2>/dev/null | grep -c Connected)" -eq 3 ] ||
-    { echo "the trusted pool did not form" >&2; gl 1 pool list >&2; exit 1; }
-
-gl 1 volume create "$VOL" replica 3 "$NET.1:$G/h1/brick" "$NET.2:$G/h2/brick" \
-    "$NET.3:$G/h3/brick" force >/dev/null || { echo "volume create $VOL failed" >&2; exit 1; }
-gl 1 volume create "$SVOL" "$NET.1:$G/h1/single" force >/dev/null ||
-    { echo "volume create $SVOL failed" >&2; exit 1; }
-
-# What gluster_test.sh needs (docs/operations.md): nothing cached or
-# deferred on the client, strict locks, short timeouts.
-opts="performance.write-behind=off performance.flush-behind=off
-performance.stat-prefetch=off performance.quick-read=off
-performance.open-behind=off client.strict-locks=on network.ping-timeout=5
-server.tcp-user-timeout=5 server.keepalive-time=2 server.keepalive-interval=1
-server.keepalive-count=3"
-# And for three copies: a write goes through only while two bricks take it
-# (client quorum, fixed at 2 of 3, so a lone brick is never written and
-# no two copies can take different writes); a host whose glusterd sees
-# fewer than half the pool stops its bricks (server quorum); no copy is
-# ever picked as the winner of a split brain by itself.
-ropts="cluster.quorum-type=fixed cluster.quorum-count=2
-cluster.server-quorum-type=server cluster.favorite-child-policy=none
-cluster.self-heal-daemon=on"
-# GLUSTER3_NOQUORUM=1 leaves both quorums out, to see the cut check fail
-# without them (a lone brick goes on taking writes).
-[ -n "${GLUSTER3_NOQUORUM-}" ] &&
-    ropts="cluster.quorum-type=none cluster.server-quorum-type=none
-cluster.favorite-child-policy=none cluster.self-heal-daemon=on"
-for o in $opts $ropts; do
-	gl 1 volume set "$VOL" "${o%%=*}" "${o#*=}" >/dev/null ||
-	    { echo "volume set $VOL $o failed" >&2; exit 1; }
-done
-for o in $opts; do
-	gl 1 volume set "$SVOL" "${o%%=*}" "${o#*=}" >/dev/null ||
-	    { echo "volume set $SVOL $o failed" >&2; exit 1; }
-done
-[ -n "${GLUSTER3_NOQUORUM-}" ] ||
-    gl 1 volume set all cluster.server-quorum-ratio 51% >/dev/null ||
-    { echo "volume set all cluster.server-quorum-ratio failed" >&2; exit 1; }
-for v in "$VOL" "$SVOL"; do
-	gl 1 volume start "$v" >/dev/null || { echo "volume start $v failed" >&2; exit 1; }
-done
+gl_volume "$VOL" replica3${GLUSTER3_NOQUORUM:+-noquorum}
+gl_volume "$SVOL" single
 echo "gluster3: volume $VOL replica 3 on $NET.1-3, $SVOL one brick on $NET.1, $(glusterfs --version | head -n 1)"
 
-# mount_vol VOLUME DIR: a FUSE mount in the hub; the mount's client is a
-# process of this script (MPID[DIR]).
-mopts="--direct-io-mode=enable --attribute-timeout=0 --entry-timeout=0 --negative-timeout=0"
-mount_vol() {
-	local i
-	mkdir -p "$2"
-	# Not through in_hub: nsenter execs glusterfs, so $! is the client.
-	# shellcheck disable=SC2086
-	nsenter --net="/run/netns/$NS-hub" glusterfs -N --volfile-server="$NET.1" --volfile-server="$NET.2" \
-	    --volfile-server="$NET.3" --volfile-id="$1" $mopts \
-	    -l "$G/$(basename "$2").log" "$2" &
-	MPID[$2]=$!
-	disown $!
-	MNT+=("$2")
-	for ((i = 0; i < 100; i++)); do
-		grep -qs " $2 fuse.glusterfs " /proc/mounts && return 0
-		sleep 0.1
-	done
-	echo "mount of $1 on $2 failed" >&2
-	tail "$G/$(basename "$2").log" >&2
-	return 1
-}
-
 for m in 1 2 3; do
-	mount_vol "$VOL" "$G/m$m" && mount_vol "$SVOL" "$G/s$m" || exit 1
+	gl_mount "$VOL" "$G/m$m" && gl_mount "$SVOL" "$G/s$m" || exit 1
 done
 if [ -x build/bin/lockcheck ]; then
 	check "lockcheck on the replica-3 volume" build/bin/lockcheck "$G/m1/lockcheck"
@@ -375,16 +187,6 @@ median() {
 	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-# remount DIR: DIR's client killed, DIR unmounted and mounted again.
-remount() {
-	local v
-	v=$(sed -n 's/.*--volfile-id=\([^ ]*\).*/\1/p' "/proc/${MPID[$1]}/cmdline" 2>/dev/null |
-	    tr '\0' ' ' | awk '{ print $1 }')
-	kill -9 "${MPID[$1]}" 2>/dev/null
-	umount -l "$1" 2>/dev/null
-	mount_vol "${v:-$VOL}" "$1"
-}
-
 # ---- throughput: the same upload on both volumes ----
 # whole_run PREFIX LABEL: one run at full speed; prints its bets per
 # second on fd 3, the check on stdout.
@@ -419,11 +221,9 @@ rm_=$(median <"$G/rate.m")
 echo "throughput ($total bets, 5 agencies, 3 replicas, median of $RUNS): one brick ${rs:-?} bets/s, replica 3 ${rm_:-?} bets/s"
 # The one-brick volume is done with.
 for m in 1 2 3; do
-	kill -9 "${MPID[$G/s$m]}"
-	umount -l "$G/s$m"
-	unset "MPID[$G/s$m]"
+	gl_umount "$G/s$m"
 done
-gl 1 volume stop "$SVOL" >/dev/null
+gl_cli 1 volume stop "$SVOL" >/dev/null
 
 # ---- one host killed mid-upload ----
 # Batches of 10, one at a time: the upload takes many round trips, so the
@@ -437,7 +237,7 @@ alive=0
 for a in 1 2 3 4 5; do
 	kill -0 "${CPID[$a]}" 2>/dev/null && alive=$((alive + 1))
 done
-killed=$(host_kill 2)
+killed=$(gl_host_kill 2)
 echo "killed host 2 ($killed) at $before bets, $alive of 5 agencies uploading"
 ok=true
 [ "$before" -gt 0 ] && [ "$before" -lt "$total" ] && [ $alive -eq 5 ] ||
@@ -453,50 +253,20 @@ $ok || keep_logs kill
 stop_replicas
 
 # ---- the host back: self-heal ----
-# heal_done: every brick connected and no entry left to heal.
-heal_done() {
-	local info
-	info=$(gl 1 volume heal "$VOL" info 2>/dev/null) || return 1
-	[ "$(echo "$info" | grep -c '^Status: Connected')" -eq 3 ] &&
-	    [ "$(echo "$info" | grep -c '^Number of entries: 0$')" -eq 3 ]
-}
-
-# wait_heal SECONDS: heal_done within SECONDS, asking for an index heal
-# now and then.  A brick host back after losing quorum restarts its
-# brick and the others reconnect to it with a growing backoff: 151 s
-# was seen on a loaded machine, so the bound is generous.
+# Heal waits: a brick host back after losing quorum restarts its brick
+# and the others reconnect to it with a growing backoff: 151 s was seen
+# on a loaded machine, so the bound is generous.
 HEAL_WAIT=${HEAL_WAIT:-300}
-wait_heal() {
-	local i
-	for ((i = 0; i < $1 * 2; i++)); do
-		heal_done && return 0
-		[ $((i % 10)) -eq 0 ] && gl 1 volume heal "$VOL" >/dev/null 2>&1
-		sleep 0.5
-	done
-	return 1
-}
-
-# same_bricks: the state files are the same on the three bricks.
-same_bricks() {
-	local f h bad=0
-	for f in bets.csv agencies_closed.txt cluster.meta; do
-		for h in 2 3; do
-			cmp -s "$G/h1/brick/$f" "$G/h$h/brick/$f" ||
-			    { echo "brick $h's $f differs from brick 1's"; bad=1; }
-		done
-	done
-	return $bad
-}
 
 ok=true
 stale=$(lines "$G/h2/brick/bets.csv")
 echo "brick 2 holds $stale bets when its host comes back"
 [ "$stale" -lt "$total" ] || { echo "brick 2 has nothing to heal"; ok=false; }
-glusterd_start 2 || { echo "glusterd did not start again on host 2"; ok=false; }
+gl_glusterd_start 2 || { echo "glusterd did not start again on host 2"; ok=false; }
 t0=$(date +%s)
-wait_heal "$HEAL_WAIT" || { echo "heal not done in $HEAL_WAIT s:"; gl 1 volume heal "$VOL" info; ok=false; }
+gl_wait_heal "$VOL" "$HEAL_WAIT" || { echo "heal not done in $HEAL_WAIT s:"; gl_cli 1 volume heal "$VOL" info; ok=false; }
 echo "healed in $(($(date +%s) - t0)) s; brick 2 holds $(lines "$G/h2/brick/bets.csv") bets"
-same_bricks || ok=false
+gl_same_bricks || ok=false
 check "host back: self-heal completes, the three copies equal" $ok
 
 # ---- two hosts cut off ----
@@ -608,7 +378,7 @@ done
 ip -n "$NS-hub" link set h2 up && ip -n "$NS-hub" link set h3 up ||
     { echo "cannot bring hosts 2 and 3 back"; ok=false; }
 t0=$(date +%s)
-wait_heal "$HEAL_WAIT" || { echo "heal not done in $HEAL_WAIT s after the cut:"; gl 1 volume heal "$VOL" info; ok=false; }
+gl_wait_heal "$VOL" "$HEAL_WAIT" || { echo "heal not done in $HEAL_WAIT s after the cut:"; gl_cli 1 volume heal "$VOL" info; ok=false; }
 echo "back and healed in $(($(date +%s) - t0)) s"
 # The lottery hosts' mounts are made again: the old ones keep descriptors
 # strict-locks marked bad (a new open of bets.csv through them meets
@@ -616,7 +386,7 @@ echo "back and healed in $(($(date +%s) - t0)) s"
 # GLUSTER3_NOREMOUNT=1 keeps the old mounts, to see the need.
 for m in 1 2 3; do
 	[ -n "${GLUSTER3_NOREMOUNT-}" ] && break
-	remount "$G/m$m" || ok=false
+	gl_remount "$G/m$m" || ok=false
 done
 for m in 1 2 3; do
 	reap "${SPID[r$m]}" 20 || { echo "replica $m still stuck after the remount"; ok=false; }
@@ -637,8 +407,8 @@ start_replicas m || ok=false
 start_agencies
 check_run "$G/m1" || ok=false
 # A brick the mounts reached late missed some writes: healed first.
-wait_heal "$HEAL_WAIT" || { echo "heal not done in $HEAL_WAIT s after the run"; ok=false; }
-same_bricks || ok=false
+gl_wait_heal "$VOL" "$HEAL_WAIT" || { echo "heal not done in $HEAL_WAIT s after the run"; ok=false; }
+gl_same_bricks || ok=false
 check "two hosts cut: after recovery the run is exact" $ok
 $ok || keep_logs cut
 stop_replicas

@@ -63,14 +63,7 @@ fresh_stack() {
 
 # wait_running N SECONDS: until N replica containers run and are healthy.
 wait_running() {
-	local n=$(($2 * 2))
-	while [ $n -gt 0 ]; do
-		[ "$(dl_ps -q --filter "label=$(dl_service_label server)" \
-		    --filter health=healthy | wc -l)" -eq "$1" ] && return 0
-		sleep 0.5
-		n=$((n - 1))
-	done
-	return 1
+	dl_wait_healthy "$@"
 }
 
 # The generator: what Swarm needs and Compose-only keys absent, for
