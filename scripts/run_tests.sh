@@ -5,8 +5,8 @@
 # the host-level tests against each set of binaries (any sanitizer report
 # fails the test that made it), a short fuzz of every libFuzzer target, a
 # short fault soak, a short power-cut run, the Docker tests (Compose,
-# Swarm, Compose v2) and the GlusterFS tests (one brick, replica 3) when
-# the machine can run them.  Each suite ends as "PASS name", "FAIL name" or "SKIP name" (exit
+# Swarm, Compose v2), the GlusterFS tests (one brick, replica 3) and the
+# Swarm stack on the replica-3 volume when the machine can run them.  Each suite ends as "PASS name", "FAIL name" or "SKIP name" (exit
 # 77); the last line is "summary: N passed, M failed, K skipped" and the
 # status is non-zero when any suite failed.
 # --unit-only runs just the unit tests of build/ (what `make unit` wants);
@@ -137,9 +137,10 @@ else
 	suite "crash" false
 fi
 # The Docker stages (the status page in a browser after the Compose one),
-# then the replicas on a GlusterFS volume of one brick and of three: each
-# skips (77, with its reason) where this machine cannot run it.
-for t in docker browser swarm compose_v2 gluster gluster3; do
+# then the replicas on a GlusterFS volume of one brick and of three, then
+# the Swarm stack with its state on a volume of three: each skips (77,
+# with its reason) where this machine cannot run it.
+for t in docker browser swarm compose_v2 gluster gluster3 swarm_gluster; do
 	if [ -x "scripts/${t}_test.sh" ]; then
 		suite "$t" "scripts/${t}_test.sh"
 	else
