@@ -7,7 +7,8 @@
 # through /run/glusterd.socket, so that is what lets three glusterd share
 # one machine.  The hosts hang off a bridge in a fourth namespace (the
 # hub, 10.78.0.100), where the FUSE mounts of the three lottery replicas
-# (build/bin/server, host processes) run.  Checks:
+# (build/bin/server, host processes) run.  The hosts, the volume's
+# settings and the mounts are scripts/gluster-lib.sh's.  Checks:
 #   - throughput: the same upload on the replica-3 volume and on a
 #     one-brick volume (GLUSTER3_RUNS each, 3 by default), every run
 #     exact; bets per second of each, the median printed side by side;
