@@ -221,6 +221,15 @@ held_by() {
 	return 1
 }
 
+# in_kernel PID: 0 when a thread of process PID sleeps in the kernel
+# (state D).  A killed replica's sync can wait there for the file's inode
+# lock, behind another replica's sync of that file that faultfs holds:
+# only letting the holds go lets it die.
+in_kernel() {
+	cat /proc/"$1"/task/*/stat 2>/dev/null | awk '$3 == "D" { d = 1 }
+	    END { exit !d }'
+}
+
 # dead PID: 0 when every thread of process PID has exited.
 dead() {
 	[ ! -d "/proc/$1" ] ||
@@ -240,7 +249,7 @@ kill_replica() {
 		kill -9 "$pid"
 		[ -n "${2:-}" ] && arm
 		until dead "$pid"; do
-			held_by "$pid" && arm
+			{ held_by "$pid" || in_kernel "$pid"; } && arm
 			sleep 0.02
 		done
 		wait "$pid"
