@@ -243,16 +243,23 @@ dead() {
 # for its hold) whenever one of its threads is found held, which may
 # also be a call the driver has not looked at yet.
 kill_replica() {
-	local i=$1 pid=${SPID[srv$1]}
+	local i=$1 pid=${SPID[srv$1]} t0=$SECONDS
 	# bash reports the job as "Killed" when it reaps it: not news here.
 	{
 		kill -9 "$pid"
 		[ -n "${2:-}" ] && arm
 		until dead "$pid"; do
 			{ held_by "$pid" || in_kernel "$pid"; } && arm
+			# Never wait for good: a replica that cannot die
+			# fails the phase, and the run goes on.
+			if [ $((SECONDS - t0)) -ge 120 ]; then
+				fail "phase $PHASE: replica $i not dead 120 s" \
+				    "after kill -9"
+				break
+			fi
 			sleep 0.02
 		done
-		wait "$pid"
+		dead "$pid" && wait "$pid"
 	} 2>/dev/null
 	FAULT[replica_kill]=$((FAULT[replica_kill] + 1))
 	start_server "srv$i" "${PORT[$i]}" "$TD/mnt" "$SOAK_AGENCIES" ||
