@@ -68,7 +68,7 @@ trap lib_cleanup EXIT
 rounds=0
 declare -A FAULT=([replica_kill]=0 [agency_kill]=0 [freeze]=0
     [hold_kill]=0 [agency_stopped]=0 [phases]=0 [with_faults]=0
-    [counted]=0 [upload_kills]=0 [upload_kills_batch]=0)
+    [counted]=0 [upload_kills]=0 [upload_kills_batch]=0 [stale_hold]=0)
 # What the faults were aimed at, and what they hit.
 declare -A AIM=([upload]=0 [group_commit]=0 [close]=0 [draw]=0 [wait]=0)
 declare -A HIT=([batch]=0 [group_commit]=0 [close]=0 [draw_wait]=0
@@ -347,16 +347,34 @@ wait_fault() {
 	fi
 }
 
+# stale_hold: a hold already looked at and still held 10 s later, with
+# nothing logged since, is let go and counted.  Every branch of holds
+# lets its hold go, so this only happens when a hold slipped past them
+# (a full soak once stalled 60 s on one, the lock on agencies_closed.txt
+# held meanwhile); the count says how often.
+stale_hold() {
+	[ $((SECONDS - seen_at)) -ge 10 ] || return
+	tail -n 1 "$TD/faultfs.log" | grep -q ': held (hold ' || return
+	FAULT[stale_hold]=$((FAULT[stale_hold] + 1))
+	echo "     phase $PHASE: $(tail -n 1 "$TD/faultfs.log" |
+	    sed 's/^faultfs: //'): not taken by any fault, let go"
+	arm
+}
+
 # holds: act on the calls faultfs holds now.  A hold whose "released"
 # line is already there was let go by a rewrite of the rules (it came in
 # just before one) and is passed over.
 holds() {
 	local line path hold tid i n new st a
 	n=$(lines "$TD/faultfs.log")
-	[ "$n" -gt "$log_seen" ] || return
+	if [ "$n" -le "$log_seen" ]; then
+		stale_hold
+		return
+	fi
 	mapfile -t new < <(tail -n +$((log_seen + 1)) "$TD/faultfs.log" |
 	    head -n $((n - log_seen)))
 	log_seen=$n
+	seen_at=$SECONDS
 	for line in "${new[@]}"; do
 		[[ $line =~ ^faultfs:\ [a-z]+\ ([^:]+):\ held\ \(hold\ ([0-9]+),.*pid\ ([0-9]+)\) ]] ||
 		    continue
@@ -499,7 +517,7 @@ phase() {
 	mkdir -p "$TD"
 	phase_faults=0 phase_hits=0 bets_armed=0 close_hit=0 draw_hit=0
 	CLOSE_KILLED=()
-	draw_agency= log_seen=0 armed_off=0
+	draw_agency= log_seen=0 armed_off=0 seen_at=$SECONDS
 	"$BIN/gendata" -o "$TD/data" -a "$SOAK_AGENCIES" -n "$SOAK_BETS" \
 	    -s $((SOAK_SEED + PHASE)) >"$TD/gendata.log" 2>&1 ||
 	    { fail "phase $PHASE: gendata failed"; return 1; }
@@ -628,7 +646,8 @@ floor
 echo "soak: ${FAULT[phases]} phases in $((SECONDS - start)) s; faults:" \
     "${FAULT[replica_kill]} replica kills (${FAULT[hold_kill]} inside a" \
     "held sync), ${FAULT[agency_kill]} agency kills, ${FAULT[freeze]}" \
-    "freezes; ${FAULT[agency_stopped]} agency reruns after exit 3"
+    "freezes; ${FAULT[agency_stopped]} agency reruns after exit 3;" \
+    "${FAULT[stale_hold]} holds let go untaken"
 echo "soak: aimed at: upload ${AIM[upload]}, group commit" \
     "${AIM[group_commit]}, close ${AIM[close]}, draw ${AIM[draw]}," \
     "draw wait ${AIM[wait]}"
